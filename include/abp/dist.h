@@ -1,0 +1,42 @@
+/* abp — the distributed part: who owns which examples, sums over ranks, threads per rank.
+ * The only part besides io that talks to MPI. */
+#ifndef ABP_DIST_H
+#define ABP_DIST_H
+
+#include <stdint.h>
+#include <mpi.h>
+
+#include "abp/error.h"
+
+typedef struct abp_dist {
+    MPI_Comm comm;
+    int rank, size;
+    int local_rank, local_size; /* among the ranks on this node */
+} abp_dist;
+
+ABP_MUST_CHECK int abp_dist_init(abp_dist *d, MPI_Comm comm, abp_err *err);
+void abp_dist_free(abp_dist *d);
+
+/* Rank r of p owns examples [r*n/p, (r+1)*n/p): contiguous, sizes differ by at most one. */
+void abp_shard_range(int64_t n, int p, int r, int64_t *lo, int64_t *hi);
+
+/* Rank r's share of a global batch of B: B/p, plus one on the first B%p ranks. */
+int abp_batch_share(int64_t B, int p, int r);
+
+/* Sums buf over all ranks in place (MPI_Allreduce, MPI_SUM). An abp_sum_fn for batch norm:
+ * ctx is the abp_dist. */
+int abp_dist_sum_doubles(double *buf, int n, void *ctx);
+
+/* Sums a float buffer over all ranks in place; splits calls above INT_MAX elements. */
+ABP_MUST_CHECK int abp_dist_sum_floats(abp_dist *d, float *buf, int64_t n, abp_err *err);
+
+/* Makes every rank agree on a collective outcome: returns 0 if rc == 0 on every rank;
+ * otherwise -1 on every rank, with err holding the message of the lowest failing rank. */
+ABP_MUST_CHECK int abp_dist_agree(abp_dist *d, int rc, abp_err *err);
+
+/* BLAS threads for this rank: `requested` if > 0, else the cores this process may use
+ * divided among the ranks on this node that share them, at least 1. Writes a one-line
+ * explanation into why. */
+int abp_dist_threads_per_rank(const abp_dist *d, int requested, char *why, size_t why_size);
+
+#endif

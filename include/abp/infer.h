@@ -1,0 +1,44 @@
+/* abp — inferential back-propagation: Langevin dynamics (or gradient descent) on latents.
+ *
+ * Energy of example i (DESIGN §1):  U(z) = |m . (y - g(z))|^2 / (2 sigma^2) + |z|^2 / 2,
+ * m the observation mask (all ones without one). One step, per example, on its own energy:
+ *     z <- z - (s^2 / 2) dU/dz + s * e,   e ~ N(0, I)   (no noise term for gradient descent)
+ * with dU/dz = -J^T m.(y - g(z)) / sigma^2 + z. The gradient is never divided by the batch
+ * size: each chain moves on its own energy. */
+#ifndef ABP_INFER_H
+#define ABP_INFER_H
+
+#include <stdint.h>
+
+#include "abp/error.h"
+#include "abp/nn.h"
+
+typedef struct abp_langevin {
+    int steps;        /* L */
+    float step_size;  /* s */
+    float sigma;      /* observation noise standard deviation */
+    int noise;        /* 1: Langevin; 0: gradient descent */
+    uint64_t seed;
+    uint32_t iteration; /* the learning iteration (part of the noise's counter) */
+} abp_langevin;
+
+/* Buffers for inference on batches up to net->max_batch, allocated once. */
+typedef struct abp_infer_ws {
+    float *dz, *dout, *noise;
+} abp_infer_ws;
+
+ABP_MUST_CHECK int abp_infer_ws_init(abp_infer_ws *ws, const abp_net *net, abp_err *err);
+void abp_infer_ws_free(abp_infer_ws *ws);
+
+/* dout = -m.(y - g) * scale, returns sum m.(y - g)^2 (in double). All in CNS layout;
+ * mask may be NULL (every value observed). */
+double abp_residual(const float *g, const float *y, const float *mask, float *dout, int64_t count,
+                    float scale);
+
+/* Runs cfg->steps steps on the batch z (CNS, n examples whose global ids are ids[]), in
+ * place. y and mask are the observations (CNS, as the network's output). */
+ABP_MUST_CHECK int abp_infer_latents(abp_net *net, float *z, const float *y, const float *mask,
+                                     int n, const int64_t *ids, const abp_langevin *cfg,
+                                     abp_infer_ws *ws, abp_err *err);
+
+#endif

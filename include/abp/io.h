@@ -1,0 +1,119 @@
+/* abp — input and output: datasets, image grids, checkpoints.
+ *
+ * Layout convention of this header: an image set holds n examples, each c x h x w floats
+ * in planar order (channel, row, column), values in [-1, 1]. Example i starts at
+ * data + i * c * h * w. */
+#ifndef ABP_IO_H
+#define ABP_IO_H
+
+#include <stdint.h>
+#include <mpi.h>
+
+#include "abp/error.h"
+
+/* ---------------------------------------------------------------- datasets */
+
+typedef struct abp_images {
+    int64_t n;       /* examples held here */
+    int c, h, w;     /* channels, rows, columns of every example */
+    float *data;     /* n * c * h * w floats in [-1, 1], planar per example */
+    char **names;    /* n strings: where each example came from ("a/b.png", "file#17") */
+} abp_images;
+
+typedef struct abp_data_info {
+    int64_t n;       /* examples in the source */
+    int c, h, w;     /* native size (of the first image, for folders) */
+    char kind[16];   /* "idx", "folder", "image" */
+} abp_data_info;
+
+/* What a data path holds, without reading the pixels: an IDX image file (MNIST format,
+ * magic 0x00000803, optionally gzip-free only), a folder of images (PNG, JPEG, BMP, PGM/PPM,
+ * GIF, TGA; sorted by name, hidden files skipped), or a single image file. */
+ABP_MUST_CHECK int abp_data_probe(const char *path, abp_data_info *info, abp_err *err);
+
+/* Loads examples [lo, hi) of path, converted to c channels (grey <-> RGB) and to h x w
+ * (centre crop to the aspect ratio, then resize), scaled to [-1, 1]. hi = -1 means to the
+ * end. Only the requested rows are read, so a rank can load just its shard. */
+ABP_MUST_CHECK int abp_data_load(const char *path, int64_t lo, int64_t hi, int c, int h, int w,
+                                 abp_images *out, abp_err *err);
+
+void abp_images_free(abp_images *im);
+
+/* ---------------------------------------------------------------- pictures */
+
+/* Writes n images (planar c x h x w, values in [-1, 1], clamped) as one PNG grid with
+ * `cols` columns and a 1-pixel dark border between tiles. The file is written to
+ * PATH.tmp and renamed over PATH, so a failure never leaves a damaged PATH. */
+ABP_MUST_CHECK int abp_png_write_grid(const char *path, const float *images, int n, int c, int h,
+                                      int w, int cols, abp_err *err);
+
+/* Writes nsets image sets side by side for comparison (originals, reconstructions, ...):
+ * blocks of `cols` examples, each block one row per set. Images as for abp_png_write_grid
+ * (row-per-example, planar). */
+ABP_MUST_CHECK int abp_png_write_compare(const char *path, const float *const *sets, int nsets,
+                                         int n, int c, int h, int w, int cols, abp_err *err);
+
+/* ---------------------------------------------------------------- checkpoints */
+
+/* One named float array of the model or the optimizer, identical on every rank, e.g.
+ * path "model/03_deconv/weight" with dims {128, 64, 5, 5}. */
+typedef struct abp_ckpt_array {
+    char path[128];
+    float *data;
+    int ndim;
+    int64_t dims[4];
+} abp_ckpt_array;
+
+typedef struct abp_ckpt_meta {
+    int64_t iteration;       /* learning iterations done */
+    int64_t epoch;
+    uint64_t seed;
+    int world_size;          /* ranks that wrote it */
+    char optimizer[16];      /* "adam", "sgd" */
+    int64_t optimizer_step;
+    char *config;            /* the full model spec and settings as a command line could give them */
+} abp_ckpt_meta;
+
+/* Writes a checkpoint collectively: every rank of comm calls it with the same meta and
+ * arrays; rank r passes its own latent rows [row_lo, row_hi) of the n_total x latent_dims
+ * matrix and their example names. The file goes to PATH.tmp, is closed, and after a
+ * barrier rank 0 renames it over PATH. Returns the same result on every rank. */
+ABP_MUST_CHECK int abp_ckpt_write(MPI_Comm comm, const char *path, const abp_ckpt_meta *meta,
+                                  const abp_ckpt_array *arrays, int narrays,
+                                  const float *latents, int64_t n_total, int64_t row_lo,
+                                  int64_t row_hi, int latent_ndim, const int64_t *latent_dims,
+                                  char *const *names, abp_err *err);
+
+typedef struct abp_ckpt abp_ckpt; /* an open checkpoint file */
+
+/* Opens and validates (format, format_version) a checkpoint collectively; meta->config is
+ * owned by the handle. */
+ABP_MUST_CHECK int abp_ckpt_open(MPI_Comm comm, const char *path, abp_ckpt **out,
+                                 abp_ckpt_meta *meta, abp_err *err);
+
+/* Reads a named array into dst after checking that its shape is exactly dims. A missing
+ * array or a different shape is an error that names both shapes. */
+ABP_MUST_CHECK int abp_ckpt_read_array(abp_ckpt *ck, const char *path, float *dst, int ndim,
+                                       const int64_t *dims, abp_err *err);
+
+/* Shape of /latents: *n_total and up to 4 latent dims. */
+ABP_MUST_CHECK int abp_ckpt_latent_shape(abp_ckpt *ck, int64_t *n_total, int *latent_ndim,
+                                         int64_t *latent_dims, abp_err *err);
+
+/* Reads rows [lo, hi) of /latents (collective: every rank calls it, with its own range). */
+ABP_MUST_CHECK int abp_ckpt_read_latents(abp_ckpt *ck, int64_t lo, int64_t hi, float *dst,
+                                         abp_err *err);
+
+/* Reads rows [lo, hi) of /examples; *names gets hi - lo malloc'd strings (free each, then
+ * the array). */
+ABP_MUST_CHECK int abp_ckpt_read_names(abp_ckpt *ck, int64_t lo, int64_t hi, char ***names,
+                                       abp_err *err);
+
+/* Lists the names of all arrays under /model and /optimizer with their shapes, for
+ * `abp info`; *arrays gets a malloc'd vector (data pointers NULL). */
+ABP_MUST_CHECK int abp_ckpt_list(abp_ckpt *ck, abp_ckpt_array **arrays, int *narrays,
+                                 abp_err *err);
+
+void abp_ckpt_close(abp_ckpt *ck);
+
+#endif

@@ -1,0 +1,128 @@
+/* abp — layers and networks.
+ *
+ * A network is a chain of layers built from a text spec (DESIGN §1), e.g.
+ *   z 30 | linear 7x7x128 | bn | lrelu 0.2 | deconv 64 k5 s2 | bn | lrelu 0.2 | deconv 1 k5 s2 | tanh
+ * Activations use the CNS layout of abp/tensor.h. All parameters live in one contiguous
+ * buffer and their gradients in another of the same size; layers hold views into both, so
+ * the gradient allreduce is one call, the optimizer one loop, and a checkpoint a list of views.
+ *
+ * Each layer is a forward/backward pair. Backward takes two switches: want the input
+ * gradient (Langevin inference needs it; the first layer during learning does not) and want
+ * parameter gradients (learning needs them; inference never computes them). Parameter
+ * gradients accumulate (+=), so callers zero them first with abp_net_zero_grads. */
+#ifndef ABP_NN_H
+#define ABP_NN_H
+
+#include <stdint.h>
+
+#include "abp/error.h"
+#include "abp/tensor.h"
+
+typedef enum abp_layer_kind {
+    ABP_LINEAR,
+    ABP_DECONV, /* transposed convolution, 2-D (1-D is h = 1 with a 1 x k kernel) */
+    ABP_CONV,
+    ABP_BATCHNORM,
+    ABP_RELU,
+    ABP_LRELU,
+    ABP_TANH,
+    ABP_SIGMOID,
+    ABP_RESHAPE,
+} abp_layer_kind;
+
+/* Sums n doubles over the global batch (every rank) in place. Batch norm uses it for its
+ * statistics; train hands in an MPI_Allreduce, and a single process passes NULL (identity). */
+typedef int (*abp_sum_fn)(double *buf, int n, void *ctx);
+
+typedef struct abp_layer {
+    abp_layer_kind kind;
+    char name[32];    /* "03_deconv": index and kind, the checkpoint group name */
+    abp_shape in, out;
+    int kh, kw, sh, sw, ph, pw; /* conv / deconv geometry */
+    float slope;                /* lrelu */
+    float eps, momentum;        /* batchnorm */
+    /* parameters (views into net->params) and their gradients (views into net->grads):
+     *   linear:    weight [out_features][in_features], bias [out_features]
+     *   deconv:    weight [in_c][out_c][kh][kw] (as PyTorch), bias [out_c]
+     *   conv:      weight [out_c][in_c][kh][kw], bias [out_c]
+     *   batchnorm: weight = gamma [c], bias = beta [c] */
+    float *weight, *bias, *dweight, *dbias;
+    int64_t nweight, nbias;
+    float *running_mean, *running_var; /* batchnorm, views into net->buffers */
+    float *batch_mean, *batch_invstd;  /* batchnorm, saved by the training forward pass */
+} abp_layer;
+
+/* The gradient buffer has this many spare floats after the parameters' gradients, so that
+ * training can add its loss sums (and a stop flag) to the one gradient allreduce. */
+#define ABP_NET_GRAD_EXTRA 8
+
+typedef struct abp_net {
+    int nlayers;
+    abp_layer *layers;
+    abp_shape in_shape, out_shape; /* latent shape, signal shape */
+    float *params, *grads;         /* nparams each */
+    int64_t nparams;
+    float *buffers; /* batchnorm running statistics (not trained) */
+    int64_t nbuffers;
+    int max_batch;
+    float **act;    /* act[i] = input of layer i (act[0] is a copy of z), act[nlayers] = output */
+    float *grad_a, *grad_b; /* ping-pong buffers for activation gradients */
+    float *scratch;         /* im2col columns and layout permutations */
+    double *stats;          /* room for batchnorm sums: 2 * max channels + 1 */
+    int64_t scratch_floats;
+    /* mode */
+    int training;        /* batchnorm uses batch statistics (1) or running statistics (0) */
+    int update_running;  /* training forward passes also update the running statistics */
+    abp_sum_fn sum;      /* global-batch sum for batchnorm; NULL = this process only */
+    void *sum_ctx;
+    char *spec;          /* the normalised spec it was built from */
+} abp_net;
+
+/* Parses a spec and builds the network for batches of up to max_batch examples.
+ * latent_dim > 0 overrides the spec's `z` size (a vector latent). Errors name the token. */
+ABP_MUST_CHECK int abp_net_build(const char *spec, int latent_dim, int max_batch, abp_net *net,
+                                 abp_err *err);
+void abp_net_free(abp_net *net);
+
+/* A built-in model's spec ("mnist28", "faces64", ...) or NULL. */
+const char *abp_model_spec(const char *name);
+/* The names of the built-in models, NULL-terminated. */
+const char *const *abp_model_names(void);
+
+/* Initial parameters: weights N(0, 0.02^2) (DCGAN), biases 0, batchnorm gamma 1, beta 0;
+ * running mean 0, running var 1. Drawn from the counter RNG with this seed. */
+void abp_net_init_params(abp_net *net, uint64_t seed);
+
+/* g(z) for a batch of n <= max_batch: z in CNS layout of in_shape; returns act[nlayers]. */
+ABP_MUST_CHECK int abp_net_forward(abp_net *net, const float *z, int n, abp_err *err);
+static inline float *abp_net_output(abp_net *net) { return net->act[net->nlayers]; }
+
+/* Back-propagates dL/dg(z) (CNS, n examples, as the last forward) to dz (if dz != NULL)
+ * and, if want_param_grads, accumulates dL/dW into net->grads. */
+ABP_MUST_CHECK int abp_net_backward(abp_net *net, const float *dout, int n, float *dz,
+                                    int want_param_grads, abp_err *err);
+
+void abp_net_zero_grads(abp_net *net);
+
+/* ---- single layers, for the network and for the tests ---- */
+
+/* Floats of scratch a layer needs for a batch of n. */
+int64_t abp_layer_scratch(const abp_layer *l, int n);
+ABP_MUST_CHECK int abp_layer_forward(abp_layer *l, const float *x, float *y, int n, abp_net *net,
+                                     abp_err *err);
+ABP_MUST_CHECK int abp_layer_backward(abp_layer *l, const float *x, const float *y,
+                                      const float *dy, float *dx, int n, int want_param_grads,
+                                      abp_net *net, abp_err *err);
+
+/* im2col / col2im in the CNS layout: the image is c x ih x iw per example, the grid of
+ * kernel positions oh x ow; cols is [c*kh*kw][n*oh*ow]. col2im adds into img. */
+void abp_im2col(const float *img, float *cols, int c, int n, int ih, int iw, int oh, int ow,
+                int kh, int kw, int sh, int sw, int ph, int pw);
+void abp_col2im(const float *cols, float *img, int c, int n, int ih, int iw, int oh, int ow,
+                int kh, int kw, int sh, int sw, int ph, int pw);
+
+/* Forward multiply-add count of one example through the linear and (de)convolution
+ * layers, times 2: the FLOP count that benchmarks use. */
+double abp_net_forward_flops(const abp_net *net);
+
+#endif

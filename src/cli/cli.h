@@ -1,0 +1,19 @@
+/* The abp program: one function per subcommand, each in its own file. Each returns the
+ * process exit status: 0 success, 1 failure (err says why), 2 a usage error,
+ * 3 stopped by a signal after writing a checkpoint (a batch script can requeue). */
+#ifndef ABP_CLI_H
+#define ABP_CLI_H
+
+#include "abp/dist.h"
+#include "abp/error.h"
+
+enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_STOPPED = 3 };
+
+int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err);
+int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err);
+int cmd_reconstruct(int argc, char **argv, abp_dist *d, abp_err *err);
+int cmd_interpolate(int argc, char **argv, abp_dist *d, abp_err *err);
+int cmd_info(int argc, char **argv, abp_dist *d, abp_err *err);
+int cmd_pca(int argc, char **argv, abp_dist *d, abp_err *err);
+
+#endif

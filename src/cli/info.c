@@ -1,0 +1,85 @@
+/* abp info: what a checkpoint or a data set holds. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "abp/io.h"
+#include "cli.h"
+#include "options.h"
+
+static void print_dims(const int64_t *dims, int ndim) {
+    for (int k = 0; k < ndim; k++) printf("%s%lld", k ? "x" : "", (long long)dims[k]);
+}
+
+static int info_checkpoint(const char *path, abp_err *err) {
+    abp_ckpt *ck;
+    abp_ckpt_meta meta;
+    if (abp_ckpt_open(MPI_COMM_SELF, path, &ck, &meta, err)) return -1;
+    int64_t n, dims[4];
+    int ndim;
+    abp_ckpt_array *arrays = NULL;
+    int narrays = 0;
+    if (abp_ckpt_latent_shape(ck, &n, &ndim, dims, err) || abp_ckpt_list(ck, &arrays, &narrays, err)) {
+        abp_ckpt_close(ck);
+        return -1;
+    }
+    printf("%s: abp checkpoint\n", path);
+    printf("  iteration %lld, epoch %lld, seed %llu, written by %d rank%s\n", (long long)meta.iteration,
+           (long long)meta.epoch, (unsigned long long)meta.seed, meta.world_size, meta.world_size > 1 ? "s" : "");
+    printf("  optimizer %s, step %lld\n", meta.optimizer, (long long)meta.optimizer_step);
+    printf("  latents: %lld examples x ", (long long)n);
+    print_dims(dims, ndim);
+    printf("\n  settings:\n");
+    for (const char *line = meta.config; line && *line;) {
+        const char *end = strchr(line, '\n');
+        int len = end ? (int)(end - line) : (int)strlen(line);
+        printf("    %.*s\n", len, line);
+        line += len + (end ? 1 : 0);
+    }
+    int64_t total = 0;
+    printf("  arrays:\n");
+    for (int k = 0; k < narrays; k++) {
+        int64_t count = 1;
+        for (int j = 0; j < arrays[k].ndim; j++) count *= arrays[k].dims[j];
+        if (!strncmp(arrays[k].path, "model/", 6) && !strstr(arrays[k].path, "running_")) total += count;
+        printf("    %-40s ", arrays[k].path);
+        print_dims(arrays[k].dims, arrays[k].ndim);
+        printf("\n");
+    }
+    printf("  %lld trained parameters\n", (long long)total);
+    free(arrays);
+    abp_ckpt_close(ck);
+    return 0;
+}
+
+int cmd_info(int argc, char **argv, abp_dist *d, abp_err *err) {
+    int help = 0, npos = 0;
+    char *pos[1];
+    cli_option none[1];
+    if (cli_parse("info", argc, argv, 2, none, 0, pos, 1, &npos, &help, err)) return EXIT_USAGE;
+    if (help || npos == 0) {
+        if (d->rank == 0)
+            cli_usage("info", "FILE", "Says what a checkpoint (model, settings, latents) or a data set\n"
+                      "(IDX file, image folder, image) holds.", none, 0);
+        if (!help) {
+            abp_fail(err, "abp info: which file? (abp info FILE)");
+            return EXIT_USAGE;
+        }
+        return EXIT_OK;
+    }
+    if (d->rank != 0) return EXIT_OK;
+    const char *path = pos[0];
+    FILE *f = fopen(path, "rb");
+    unsigned char magic[8] = {0};
+    int is_hdf5 = 0;
+    if (f) {
+        is_hdf5 = fread(magic, 1, 8, f) == 8 && !memcmp(magic, "\x89HDF\r\n\x1a\n", 8);
+        fclose(f);
+    }
+    if (is_hdf5) return info_checkpoint(path, err) ? EXIT_FAILED : EXIT_OK;
+    abp_data_info info;
+    if (abp_data_probe(path, &info, err)) return EXIT_FAILED;
+    printf("%s: %s data, %lld examples of %dx%dx%d (h x w x c)\n", path, info.kind, (long long)info.n,
+           info.h, info.w, info.c);
+    return EXIT_OK;
+}

@@ -1,0 +1,60 @@
+/* abp: learn generator networks by alternating back-propagation. */
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "abp/tensor.h"
+#include "cli.h"
+
+static const struct {
+    const char *name;
+    int (*run)(int, char **, abp_dist *, abp_err *);
+    const char *what;
+} commands[] = {
+    {"train", cmd_train, "learn a generator from data (data-parallel under mpirun)"},
+    {"sample", cmd_sample, "synthesize images from the prior with a trained model"},
+    {"reconstruct", cmd_reconstruct, "infer latents for new data and report the reconstruction error"},
+    {"interpolate", cmd_interpolate, "walk the latent space between training examples"},
+    {"info", cmd_info, "say what a checkpoint or data set holds"},
+    {"pca", cmd_pca, "the PCA baseline: test reconstruction error with d components"},
+};
+#define NUM_COMMANDS (int)(sizeof commands / sizeof commands[0])
+
+static void usage(void) {
+    printf("usage: abp COMMAND [options]   (abp COMMAND --help for each)\n\ncommands:\n");
+    for (int i = 0; i < NUM_COMMANDS; i++) printf("  %-12s %s\n", commands[i].name, commands[i].what);
+    printf("\nabp %s; BLAS kernel %s\n", ABP_VERSION, abp_blas_kernel());
+}
+
+int main(int argc, char **argv) {
+    abp_blas_fix_kernel(argc, argv);
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage();
+        return argc < 2 ? EXIT_USAGE : EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("abp %s\n", ABP_VERSION);
+        return EXIT_OK;
+    }
+    int index = -1;
+    for (int i = 0; i < NUM_COMMANDS; i++)
+        if (!strcmp(argv[1], commands[i].name)) index = i;
+    if (index < 0) {
+        fprintf(stderr, "abp: unknown command '%s' (see abp --help)\n", argv[1]);
+        return EXIT_USAGE;
+    }
+    MPI_Init(&argc, &argv);
+    abp_dist d;
+    abp_err err = {{0}};
+    int status;
+    if (abp_dist_init(&d, MPI_COMM_WORLD, &err)) {
+        status = EXIT_FAILED;
+    } else {
+        status = commands[index].run(argc, argv, &d, &err);
+    }
+    if ((status == EXIT_FAILED || status == EXIT_USAGE) && err.msg[0] && d.rank == 0)
+        fprintf(stderr, "abp: %s\n", err.msg);
+    MPI_Finalize();
+    return status;
+}

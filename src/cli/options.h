@@ -1,0 +1,35 @@
+/* Table-driven command-line options for the abp subcommands: "--name value" or
+ * "--name=value"; every error names the option and the problem. */
+#ifndef ABP_CLI_OPTIONS_H
+#define ABP_CLI_OPTIONS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "abp/error.h"
+
+typedef enum { OPT_STRING, OPT_INT, OPT_INT64, OPT_FLOAT, OPT_FLAG, OPT_CHOICE } opt_type;
+
+typedef struct cli_option {
+    const char *name; /* without the leading "--" */
+    opt_type type;
+    void *dst;        /* char[dst_size], int, int64_t, float, int (flag), int (choice index) */
+    size_t dst_size;
+    double min, max;  /* numeric range */
+    const char *choices; /* OPT_CHOICE: "adam|sgd" */
+    const char *help;
+    int required;
+    int seen;
+} cli_option;
+
+/* Parses argv[first..argc) against opts; "--help" sets *help. Positional arguments go to
+ * positional (up to max_positional). */
+int cli_parse(const char *cmd, int argc, char **argv, int first, cli_option *opts, int nopts,
+              char **positional, int max_positional, int *npositional, int *help, abp_err *err)
+    ABP_MUST_CHECK;
+
+/* Prints "usage: abp CMD SYNOPSIS", a description, and one line per option with its default. */
+void cli_usage(const char *cmd, const char *synopsis, const char *description,
+               const cli_option *opts, int nopts);
+
+#endif

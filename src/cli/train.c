@@ -1,0 +1,57 @@
+/* abp train */
+#include <stdio.h>
+#include <string.h>
+
+#include "abp/tensor.h"
+#include "abp/train.h"
+#include "cli.h"
+#include "options.h"
+
+int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err) {
+    abp_train_cfg cfg;
+    abp_train_defaults(&cfg);
+    int inference = 0, optimizer = 0, help = 0;
+    cli_option opts[] = {
+        {"data", OPT_STRING, cfg.data, sizeof cfg.data, 0, 0, NULL, "training data: an IDX file, an image folder or an image", 1, 0},
+        {"model", OPT_STRING, cfg.model, sizeof cfg.model, 0, 0, NULL, "a built-in model (mnist28, faces64) or a spec 'z 30 | linear 7x7x128 | ...'", 0, 0},
+        {"out", OPT_STRING, cfg.out, sizeof cfg.out, 0, 0, NULL, "output folder (checkpoint.h5, metrics.csv, PNGs)", 1, 0},
+        {"resume", OPT_STRING, cfg.resume, sizeof cfg.resume, 0, 0, NULL, "continue from this checkpoint", 0, 0},
+        {"latent-dim", OPT_INT, &cfg.latent_dim, 0, 1, 1 << 20, NULL, "d, overriding the model's (0: the model's own)", 0, 0},
+        {"sigma", OPT_FLOAT, &cfg.sigma, 0, 1e-6, 1e6, NULL, "standard deviation of the observation noise", 0, 0},
+        {"langevin-steps", OPT_INT, &cfg.langevin_steps, 0, 0, 1e6, NULL, "L, inference steps per learning iteration", 0, 0},
+        {"langevin-step-size", OPT_FLOAT, &cfg.step_size, 0, 0, 100, NULL, "s in z <- z - s^2/2 dU/dz + s e", 0, 0},
+        {"inference", OPT_CHOICE, &inference, 0, 0, 0, "langevin|gd", "Langevin dynamics, or gradient descent (no noise)", 0, 0},
+        {"iters", OPT_INT64, &cfg.iters, 0, 0, 1e12, NULL, "learning iterations in all, counted from the start of training", 0, 0},
+        {"batch", OPT_INT64, &cfg.batch, 0, 1, 1e9, NULL, "global batch, split evenly over the ranks", 0, 0},
+        {"full-batch", OPT_FLAG, &cfg.full_batch, 0, 0, 0, NULL, "every example in every iteration (the paper's algorithm)", 0, 0},
+        {"limit", OPT_INT64, &cfg.limit, 0, 0, 1e12, NULL, "use only the first N examples (0: all)", 0, 0},
+        {"optimizer", OPT_CHOICE, &optimizer, 0, 0, 0, "adam|sgd", "Adam, or SGD with momentum", 0, 0},
+        {"lr", OPT_FLOAT, &cfg.lr, 0, 0, 100, NULL, "learning rate", 0, 0},
+        {"beta1", OPT_FLOAT, &cfg.beta1, 0, 0, 0.999999, NULL, "Adam's beta1", 0, 0},
+        {"momentum", OPT_FLOAT, &cfg.momentum, 0, 0, 0.999999, NULL, "SGD momentum", 0, 0},
+        {"seed", OPT_INT64, &cfg.seed, 0, 0, 9.2e18, NULL, "seed of every random draw", 0, 0},
+        {"checkpoint-every", OPT_INT64, &cfg.checkpoint_every, 0, 0, 1e12, NULL, "also checkpoint every K iterations (0: only at the end)", 0, 0},
+        {"threads", OPT_INT, &cfg.threads, 0, 0, 1024, NULL, "BLAS threads per rank (0: cores / ranks on the node)", 0, 0},
+        {"quiet", OPT_FLAG, &cfg.quiet, 0, 0, 0, NULL, "no progress lines", 0, 0},
+    };
+    int nopts = (int)(sizeof opts / sizeof opts[0]);
+    if (cli_parse("train", argc, argv, 2, opts, nopts, NULL, 0, NULL, &help, err)) return EXIT_USAGE;
+    if (help) {
+        if (d->rank == 0)
+            cli_usage("train", "--data PATH --out DIR [options]",
+                      "Learns g(z; W) by alternating back-propagation: L Langevin steps on each\n"
+                      "example's persistent latent, then one optimizer step on W. Under mpirun each\n"
+                      "rank owns a contiguous shard of the examples; gradients are summed with one\n"
+                      "MPI_Allreduce per iteration.", opts, nopts);
+        return EXIT_OK;
+    }
+    cfg.inference_gd = inference == 1;
+    cfg.optimizer = optimizer == 1 ? ABP_OPT_SGD : ABP_OPT_ADAM;
+    char why[256];
+    int threads = abp_blas_set_threads(abp_dist_threads_per_rank(d, cfg.threads, why, sizeof why));
+    if (d->rank == 0 && !cfg.quiet)
+        printf("abp %s: %d rank%s, %s (BLAS kernel %s, %d thread%s)\n", ABP_VERSION, d->size,
+               d->size > 1 ? "s" : "", why, abp_blas_kernel(), threads, threads > 1 ? "s" : "");
+    int rc = abp_train(&cfg, d, err);
+    return rc == 0 ? EXIT_OK : rc == ABP_STOPPED ? EXIT_STOPPED : EXIT_FAILED;
+}

@@ -1,0 +1,74 @@
+/* MPI plumbing: shards, sums over ranks, agreement on errors, threads per rank. */
+#include "abp/dist.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "abp/tensor.h"
+
+int abp_dist_init(abp_dist *d, MPI_Comm comm, abp_err *err) {
+    memset(d, 0, sizeof *d);
+    d->comm = comm;
+    MPI_Comm_rank(comm, &d->rank);
+    MPI_Comm_size(comm, &d->size);
+    MPI_Comm node;
+    if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL, &node) != MPI_SUCCESS)
+        return abp_fail(err, "MPI_Comm_split_type failed");
+    MPI_Comm_rank(node, &d->local_rank);
+    MPI_Comm_size(node, &d->local_size);
+    MPI_Comm_free(&node);
+    return 0;
+}
+
+void abp_dist_free(abp_dist *d) { memset(d, 0, sizeof *d); }
+
+void abp_shard_range(int64_t n, int p, int r, int64_t *lo, int64_t *hi) {
+    *lo = n * r / p;
+    *hi = n * (r + 1) / p;
+}
+
+int abp_batch_share(int64_t B, int p, int r) { return (int)(B / p + (r < B % p ? 1 : 0)); }
+
+int abp_dist_sum_doubles(double *buf, int n, void *ctx) {
+    abp_dist *d = ctx;
+    if (d->size == 1) return 0;
+    return MPI_Allreduce(MPI_IN_PLACE, buf, n, MPI_DOUBLE, MPI_SUM, d->comm) == MPI_SUCCESS ? 0 : -1;
+}
+
+int abp_dist_sum_floats(abp_dist *d, float *buf, int64_t n, abp_err *err) {
+    if (d->size == 1) return 0;
+    for (int64_t off = 0; off < n; off += INT_MAX) {
+        int count = (int)(n - off < INT_MAX ? n - off : INT_MAX);
+        if (MPI_Allreduce(MPI_IN_PLACE, buf + off, count, MPI_FLOAT, MPI_SUM, d->comm) != MPI_SUCCESS)
+            return abp_fail(err, "MPI_Allreduce of %lld floats failed", (long long)n);
+    }
+    return 0;
+}
+
+int abp_dist_agree(abp_dist *d, int rc, abp_err *err) {
+    int mine = rc != 0 ? d->rank : INT_MAX, first;
+    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, d->comm);
+    if (first == INT_MAX) return 0;
+    char msg[sizeof err->msg];
+    memcpy(msg, err->msg, sizeof msg);
+    MPI_Bcast(msg, (int)sizeof msg, MPI_CHAR, first, d->comm);
+    memcpy(err->msg, msg, sizeof msg);
+    return -1;
+}
+
+int abp_dist_threads_per_rank(const abp_dist *d, int requested, char *why, size_t why_size) {
+    int cores = abp_cores_available();
+    if (requested > 0) {
+        snprintf(why, why_size, "%d BLAS thread%s per rank (--threads)", requested, requested > 1 ? "s" : "");
+        return requested;
+    }
+    /* If the launcher bound each rank to its own cores, the affinity mask already is this
+     * rank's share; otherwise all local ranks see the same cores and divide them. */
+    int threads = cores / d->local_size;
+    if (threads < 1) threads = 1;
+    snprintf(why, why_size, "%d BLAS thread%s per rank: %d core%s visible to each of %d rank%s on this node",
+             threads, threads > 1 ? "s" : "", cores, cores > 1 ? "s" : "", d->local_size,
+             d->local_size > 1 ? "s" : "");
+    return threads;
+}

@@ -1,0 +1,133 @@
+/* Convolution and transposed convolution ("deconvolution"), 2-D and 1-D (h = 1).
+ *
+ * Both are one GEMM over the whole batch plus an im2col or col2im. They are mirror images:
+ * a convolution gathers kernel-sized patches of its input (im2col) and multiplies by W;
+ * a transposed convolution multiplies its input by W^T and scatters the columns into its
+ * output (col2im). The backward pass of each is the forward pass of the other. */
+#include "abp/nn.h"
+
+#include <string.h>
+
+void abp_im2col(const float *img, float *cols, int c, int n, int ih, int iw, int oh, int ow,
+                int kh, int kw, int sh, int sw, int ph, int pw) {
+    int64_t ncols = (int64_t)n * oh * ow;
+    for (int ch = 0; ch < c; ch++)
+        for (int ki = 0; ki < kh; ki++)
+            for (int kj = 0; kj < kw; kj++) {
+                float *dst = cols + ((int64_t)(ch * kh + ki) * kw + kj) * ncols;
+                for (int i = 0; i < n; i++) {
+                    const float *src = img + ((int64_t)ch * n + i) * ih * iw;
+                    for (int y = 0; y < oh; y++, dst += ow) {
+                        int iy = y * sh - ph + ki;
+                        if (iy < 0 || iy >= ih) {
+                            memset(dst, 0, sizeof(float) * (size_t)ow);
+                            continue;
+                        }
+                        const float *row = src + (int64_t)iy * iw;
+                        for (int x = 0; x < ow; x++) {
+                            int ix = x * sw - pw + kj;
+                            dst[x] = (ix >= 0 && ix < iw) ? row[ix] : 0.0f;
+                        }
+                    }
+                }
+            }
+}
+
+void abp_col2im(const float *cols, float *img, int c, int n, int ih, int iw, int oh, int ow,
+                int kh, int kw, int sh, int sw, int ph, int pw) {
+    int64_t ncols = (int64_t)n * oh * ow;
+    for (int ch = 0; ch < c; ch++)
+        for (int ki = 0; ki < kh; ki++)
+            for (int kj = 0; kj < kw; kj++) {
+                const float *src = cols + ((int64_t)(ch * kh + ki) * kw + kj) * ncols;
+                for (int i = 0; i < n; i++) {
+                    float *dst = img + ((int64_t)ch * n + i) * ih * iw;
+                    for (int y = 0; y < oh; y++, src += ow) {
+                        int iy = y * sh - ph + ki;
+                        if (iy < 0 || iy >= ih) continue;
+                        float *row = dst + (int64_t)iy * iw;
+                        for (int x = 0; x < ow; x++) {
+                            int ix = x * sw - pw + kj;
+                            if (ix >= 0 && ix < iw) row[ix] += src[x];
+                        }
+                    }
+                }
+            }
+}
+
+static void add_channel_bias(float *y, const float *bias, int c, int64_t per_channel) {
+    for (int ch = 0; ch < c; ch++) {
+        float b = bias[ch];
+        float *p = y + (int64_t)ch * per_channel;
+        for (int64_t k = 0; k < per_channel; k++) p[k] += b;
+    }
+}
+
+static void sum_channels(const float *dy, float *dbias, int c, int64_t per_channel) {
+    for (int ch = 0; ch < c; ch++) {
+        const float *p = dy + (int64_t)ch * per_channel;
+        float s = 0.0f;
+        for (int64_t k = 0; k < per_channel; k++) s += p[k];
+        dbias[ch] += s;
+    }
+}
+
+int64_t abp_conv_scratch(const abp_layer *l, int n) {
+    int64_t kk = (int64_t)l->kh * l->kw;
+    if (l->kind == ABP_CONV) return l->in.c * kk * n * abp_shape_pixels(l->out);
+    return l->out.c * kk * n * abp_shape_pixels(l->in);
+}
+
+/* ---- convolution: y = W * im2col(x) ---- */
+
+void abp_conv_forward(const abp_layer *l, const float *x, float *y, int n, float *cols) {
+    int K = l->in.c * l->kh * l->kw;
+    int ncols = n * (int)abp_shape_pixels(l->out);
+    abp_im2col(x, cols, l->in.c, n, l->in.h, l->in.w, l->out.h, l->out.w, l->kh, l->kw, l->sh,
+               l->sw, l->ph, l->pw);
+    abp_sgemm(0, 0, l->out.c, ncols, K, 1.0f, l->weight, K, cols, ncols, 0.0f, y, ncols);
+    add_channel_bias(y, l->bias, l->out.c, ncols);
+}
+
+void abp_conv_backward(const abp_layer *l, const float *x, const float *dy, float *dx, int n,
+                       int want_param_grads, float *cols) {
+    int K = l->in.c * l->kh * l->kw;
+    int ncols = n * (int)abp_shape_pixels(l->out);
+    if (want_param_grads) {
+        abp_im2col(x, cols, l->in.c, n, l->in.h, l->in.w, l->out.h, l->out.w, l->kh, l->kw,
+                   l->sh, l->sw, l->ph, l->pw);
+        abp_sgemm(0, 1, l->out.c, K, ncols, 1.0f, dy, ncols, cols, ncols, 1.0f, l->dweight, K);
+        sum_channels(dy, l->dbias, l->out.c, ncols);
+    }
+    if (dx) {
+        abp_sgemm(1, 0, K, ncols, l->out.c, 1.0f, l->weight, K, dy, ncols, 0.0f, cols, ncols);
+        memset(dx, 0, sizeof(float) * (size_t)(abp_shape_numel(l->in) * n));
+        abp_col2im(cols, dx, l->in.c, n, l->in.h, l->in.w, l->out.h, l->out.w, l->kh, l->kw,
+                   l->sh, l->sw, l->ph, l->pw);
+    }
+}
+
+/* ---- transposed convolution: y = col2im(W^T x) ---- */
+
+void abp_deconv_forward(const abp_layer *l, const float *x, float *y, int n, float *cols) {
+    int M = l->out.c * l->kh * l->kw;
+    int ncols = n * (int)abp_shape_pixels(l->in);
+    abp_sgemm(1, 0, M, ncols, l->in.c, 1.0f, l->weight, M, x, ncols, 0.0f, cols, ncols);
+    memset(y, 0, sizeof(float) * (size_t)(abp_shape_numel(l->out) * n));
+    abp_col2im(cols, y, l->out.c, n, l->out.h, l->out.w, l->in.h, l->in.w, l->kh, l->kw, l->sh,
+               l->sw, l->ph, l->pw);
+    add_channel_bias(y, l->bias, l->out.c, (int64_t)n * abp_shape_pixels(l->out));
+}
+
+void abp_deconv_backward(const abp_layer *l, const float *x, const float *dy, float *dx, int n,
+                         int want_param_grads, float *cols) {
+    int M = l->out.c * l->kh * l->kw;
+    int ncols = n * (int)abp_shape_pixels(l->in);
+    abp_im2col(dy, cols, l->out.c, n, l->out.h, l->out.w, l->in.h, l->in.w, l->kh, l->kw, l->sh,
+               l->sw, l->ph, l->pw);
+    if (want_param_grads) {
+        abp_sgemm(0, 1, l->in.c, M, ncols, 1.0f, x, ncols, cols, ncols, 1.0f, l->dweight, M);
+        sum_channels(dy, l->dbias, l->out.c, (int64_t)n * abp_shape_pixels(l->out));
+    }
+    if (dx) abp_sgemm(0, 0, l->in.c, ncols, M, 1.0f, l->weight, M, cols, ncols, 0.0f, dx, ncols);
+}

@@ -1,0 +1,32 @@
+/* Private to src/nn: each layer kind's forward/backward, dispatched by layer.c. */
+#ifndef ABP_NN_LAYERS_H
+#define ABP_NN_LAYERS_H
+
+#include "abp/nn.h"
+
+int64_t abp_linear_scratch(const abp_layer *l, int n);
+void abp_linear_forward(const abp_layer *l, const float *x, float *y, int n, float *scratch);
+void abp_linear_backward(const abp_layer *l, const float *x, const float *dy, float *dx, int n,
+                         int want_param_grads, float *scratch);
+
+int64_t abp_conv_scratch(const abp_layer *l, int n);
+void abp_conv_forward(const abp_layer *l, const float *x, float *y, int n, float *cols);
+void abp_conv_backward(const abp_layer *l, const float *x, const float *dy, float *dx, int n,
+                       int want_param_grads, float *cols);
+void abp_deconv_forward(const abp_layer *l, const float *x, float *y, int n, float *cols);
+void abp_deconv_backward(const abp_layer *l, const float *x, const float *dy, float *dx, int n,
+                         int want_param_grads, float *cols);
+
+int abp_batchnorm_forward(abp_layer *l, const float *x, float *y, int n, abp_net *net,
+                          abp_err *err);
+int abp_batchnorm_backward(abp_layer *l, const float *x, const float *dy, float *dx, int n,
+                           int want_param_grads, abp_net *net, abp_err *err);
+
+void abp_pointwise_forward(const abp_layer *l, const float *x, float *y, int64_t count);
+void abp_pointwise_backward(const abp_layer *l, const float *x, const float *y, const float *dy,
+                            float *dx, int64_t count);
+
+void abp_reshape_forward(const abp_layer *l, const float *x, float *y, int n);
+void abp_reshape_backward(const abp_layer *l, const float *dy, float *dx, int n);
+
+#endif

@@ -1,0 +1,207 @@
+/* A network: layers from a spec, one parameter buffer, one gradient buffer, activations
+ * kept for the backward pass, and the forward/backward sweeps over the chain. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "abp/rng.h"
+#include "layers.h"
+#include "spec.h"
+
+static const struct {
+    const char *name, *spec;
+} builtin_models[] = {
+    /* Digits: d = 30; 7x7x128 -> 14x14x64 -> 28x28x1. */
+    {"mnist28", "z 30 | linear 7x7x128 | bn | lrelu 0.2 | deconv 64 k5 s2 | bn | lrelu 0.2 | "
+                "deconv 1 k5 s2 | tanh"},
+    /* The object-pattern network of the ABP paper (DCGAN generator): d = 100, 64x64x3. */
+    {"faces64", "z 100 | linear 4x4x512 | bn | lrelu 0.2 | deconv 256 k5 s2 | bn | lrelu 0.2 | "
+                "deconv 128 k5 s2 | bn | lrelu 0.2 | deconv 64 k5 s2 | bn | lrelu 0.2 | "
+                "deconv 3 k5 s2 | tanh"},
+};
+#define NUM_BUILTIN (int)(sizeof builtin_models / sizeof builtin_models[0])
+
+const char *abp_model_spec(const char *name) {
+    for (int i = 0; i < NUM_BUILTIN; i++)
+        if (strcmp(name, builtin_models[i].name) == 0) return builtin_models[i].spec;
+    return NULL;
+}
+
+const char *const *abp_model_names(void) {
+    static const char *const names[] = {"mnist28", "faces64", NULL};
+    return names;
+}
+
+static void param_counts(const abp_layer *l, int64_t *nweight, int64_t *nbias, int64_t *nbuf) {
+    *nweight = *nbias = *nbuf = 0;
+    switch (l->kind) {
+    case ABP_LINEAR:
+        *nweight = abp_shape_numel(l->in) * abp_shape_numel(l->out);
+        *nbias = abp_shape_numel(l->out);
+        break;
+    case ABP_CONV:
+    case ABP_DECONV:
+        *nweight = (int64_t)l->in.c * l->out.c * l->kh * l->kw;
+        *nbias = l->out.c;
+        break;
+    case ABP_BATCHNORM:
+        *nweight = *nbias = l->out.c;
+        *nbuf = 2 * (int64_t)l->out.c;
+        break;
+    default:
+        break;
+    }
+}
+
+int abp_net_build(const char *spec, int latent_dim, int max_batch, abp_net *net, abp_err *err) {
+    memset(net, 0, sizeof *net);
+    if (max_batch < 1) return abp_fail(err, "batch size must be at least 1");
+    if (abp_spec_parse(spec, latent_dim, &net->layers, &net->nlayers, &net->in_shape, err))
+        return -1;
+    net->max_batch = max_batch;
+    net->out_shape = net->layers[net->nlayers - 1].out;
+    net->training = 1;
+
+    int64_t max_act = abp_shape_numel(net->in_shape), max_scratch = 1, max_c = 1;
+    for (int i = 0; i < net->nlayers; i++) {
+        abp_layer *l = &net->layers[i];
+        int64_t w, b, buf;
+        param_counts(l, &w, &b, &buf);
+        l->nweight = w, l->nbias = b;
+        net->nparams += w + b;
+        net->nbuffers += buf;
+        if (abp_shape_numel(l->out) > max_act) max_act = abp_shape_numel(l->out);
+        int64_t s = abp_layer_scratch(l, max_batch);
+        if (s > max_scratch) max_scratch = s;
+        if (l->out.c > max_c) max_c = l->out.c;
+    }
+    net->spec = abp_spec_format(net->layers, net->nlayers, net->in_shape);
+    net->params = abp_calloc(sizeof(float) * (size_t)(net->nparams + 1), err);
+    net->grads = net->params ? abp_calloc(sizeof(float) * (size_t)(net->nparams + ABP_NET_GRAD_EXTRA), err) : NULL;
+    net->buffers = net->grads ? abp_calloc(sizeof(float) * (size_t)(net->nbuffers + 1), err) : NULL;
+    net->act = calloc((size_t)net->nlayers + 1, sizeof(float *));
+    if (!net->spec || !net->buffers || !net->act) goto oom;
+    float *p = net->params, *g = net->grads, *buf = net->buffers;
+    for (int i = 0; i < net->nlayers; i++) {
+        abp_layer *l = &net->layers[i];
+        if (l->nweight) {
+            l->weight = p, l->dweight = g;
+            p += l->nweight, g += l->nweight;
+            l->bias = p, l->dbias = g;
+            p += l->nbias, g += l->nbias;
+        }
+        if (l->kind == ABP_BATCHNORM) {
+            l->running_mean = buf;
+            l->running_var = buf + l->out.c;
+            buf += 2 * l->out.c;
+            l->batch_mean = abp_calloc(sizeof(float) * 2 * (size_t)l->out.c, err);
+            if (!l->batch_mean) goto fail;
+            l->batch_invstd = l->batch_mean + l->out.c;
+        }
+    }
+    net->act[0] = abp_alloc(sizeof(float) * (size_t)(abp_shape_numel(net->in_shape) * max_batch), err);
+    if (!net->act[0]) goto fail;
+    for (int i = 0; i < net->nlayers; i++) {
+        size_t floats = (size_t)(abp_shape_numel(net->layers[i].out) * max_batch);
+        net->act[i + 1] = abp_alloc(sizeof(float) * floats, err);
+        if (!net->act[i + 1]) goto fail;
+    }
+    net->grad_a = abp_alloc(sizeof(float) * (size_t)(max_act * max_batch), err);
+    net->grad_b = net->grad_a ? abp_alloc(sizeof(float) * (size_t)(max_act * max_batch), err) : NULL;
+    net->scratch = net->grad_b ? abp_alloc(sizeof(float) * (size_t)max_scratch, err) : NULL;
+    net->scratch_floats = max_scratch;
+    net->stats = net->scratch ? abp_alloc(sizeof(double) * (size_t)(2 * max_c + 1), err) : NULL;
+    if (!net->stats) goto fail;
+    abp_net_init_params(net, 0);
+    return 0;
+oom:
+    abp_fail(err, "out of memory building the network");
+fail:
+    abp_net_free(net);
+    return -1;
+}
+
+void abp_net_free(abp_net *net) {
+    if (net->layers)
+        for (int i = 0; i < net->nlayers; i++) abp_free(net->layers[i].batch_mean);
+    if (net->act)
+        for (int i = 0; i <= net->nlayers; i++) abp_free(net->act[i]);
+    free(net->act);
+    abp_free(net->params);
+    abp_free(net->grads);
+    abp_free(net->buffers);
+    abp_free(net->grad_a);
+    abp_free(net->grad_b);
+    abp_free(net->scratch);
+    abp_free(net->stats);
+    free(net->layers);
+    free(net->spec);
+    memset(net, 0, sizeof *net);
+}
+
+void abp_net_init_params(abp_net *net, uint64_t seed) {
+    for (int i = 0; i < net->nlayers; i++) {
+        abp_layer *l = &net->layers[i];
+        if (l->kind == ABP_BATCHNORM) {
+            for (int c = 0; c < l->out.c; c++) {
+                l->weight[c] = 1.0f, l->bias[c] = 0.0f;
+                l->running_mean[c] = 0.0f, l->running_var[c] = 1.0f;
+            }
+        } else if (l->nweight) {
+            abp_rng_normal(seed, ABP_RNG_PARAM_INIT, (uint32_t)i, 0, 0, l->weight, l->nweight);
+            for (int64_t k = 0; k < l->nweight; k++) l->weight[k] *= 0.02f;
+            memset(l->bias, 0, sizeof(float) * (size_t)l->nbias);
+        }
+    }
+}
+
+void abp_net_zero_grads(abp_net *net) {
+    memset(net->grads, 0, sizeof(float) * (size_t)net->nparams);
+}
+
+static int check_batch(const abp_net *net, int n, abp_err *err) {
+    if (n < 1 || n > net->max_batch)
+        return abp_fail(err, "batch of %d examples, but the network was built for 1 to %d", n,
+                        net->max_batch);
+    return 0;
+}
+
+int abp_net_forward(abp_net *net, const float *z, int n, abp_err *err) {
+    if (check_batch(net, n, err)) return -1;
+    memcpy(net->act[0], z, sizeof(float) * (size_t)(abp_shape_numel(net->in_shape) * n));
+    for (int i = 0; i < net->nlayers; i++)
+        if (abp_layer_forward(&net->layers[i], net->act[i], net->act[i + 1], n, net, err))
+            return abp_fail_wrap(err, "layer %s", net->layers[i].name);
+    return 0;
+}
+
+int abp_net_backward(abp_net *net, const float *dout, int n, float *dz, int want_param_grads,
+                     abp_err *err) {
+    if (check_batch(net, n, err)) return -1;
+    const float *dy = dout;
+    float *bufs[2] = {net->grad_a, net->grad_b};
+    int next = 0;
+    for (int i = net->nlayers - 1; i >= 0; i--) {
+        float *dx = i > 0 ? bufs[next] : dz; /* the first layer's input gradient only on request */
+        abp_layer *l = &net->layers[i];
+        if (abp_layer_backward(l, net->act[i], net->act[i + 1], dy, dx, n, want_param_grads, net, err))
+            return abp_fail_wrap(err, "layer %s", l->name);
+        dy = dx;
+        next ^= 1;
+    }
+    return 0;
+}
+
+double abp_net_forward_flops(const abp_net *net) {
+    double flops = 0.0;
+    for (int i = 0; i < net->nlayers; i++) {
+        const abp_layer *l = &net->layers[i];
+        if (l->kind == ABP_LINEAR)
+            flops += 2.0 * (double)abp_shape_numel(l->in) * (double)abp_shape_numel(l->out);
+        else if (l->kind == ABP_CONV)
+            flops += 2.0 * (double)l->in.c * l->kh * l->kw * (double)abp_shape_numel(l->out);
+        else if (l->kind == ABP_DECONV)
+            flops += 2.0 * (double)l->out.c * l->kh * l->kw * (double)abp_shape_numel(l->in);
+    }
+    return flops;
+}

@@ -1,0 +1,100 @@
+/* The model half of a checkpoint: which named arrays a network and its optimizer are. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "abp/train.h"
+
+static void add(abp_ckpt_array *a, int *n, const char *layer, const char *name, float *data,
+                int ndim, const int64_t *dims) {
+    abp_ckpt_array *x = &a[(*n)++];
+    memset(x, 0, sizeof *x);
+    snprintf(x->path, sizeof x->path, "%s/%s", layer, name);
+    x->data = data;
+    x->ndim = ndim;
+    for (int k = 0; k < ndim; k++) x->dims[k] = dims[k];
+}
+
+/* The weight's natural shape: [out][in] (linear), [in_c][out_c][kh][kw] (deconv, as
+ * PyTorch), [out_c][in_c][kh][kw] (conv), [c] (batch norm). */
+static int weight_dims(const abp_layer *l, int64_t dims[4]) {
+    switch (l->kind) {
+    case ABP_LINEAR:
+        dims[0] = abp_shape_numel(l->out), dims[1] = abp_shape_numel(l->in);
+        return 2;
+    case ABP_DECONV:
+        dims[0] = l->in.c, dims[1] = l->out.c, dims[2] = l->kh, dims[3] = l->kw;
+        return 4;
+    case ABP_CONV:
+        dims[0] = l->out.c, dims[1] = l->in.c, dims[2] = l->kh, dims[3] = l->kw;
+        return 4;
+    default:
+        dims[0] = l->nweight;
+        return 1;
+    }
+}
+
+int abp_model_arrays(abp_net *net, const abp_optimizer *opt, abp_ckpt_array **arrays,
+                     int *narrays, abp_err *err) {
+    abp_ckpt_array *a = calloc((size_t)net->nlayers * 12 + 1, sizeof *a);
+    if (!a) return abp_fail(err, "out of memory");
+    int n = 0;
+    for (int i = 0; i < net->nlayers; i++) {
+        abp_layer *l = &net->layers[i];
+        if (!l->nweight) continue;
+        char group[96];
+        int64_t wd[4], bd[1] = {l->nbias};
+        int wn = weight_dims(l, wd);
+        snprintf(group, sizeof group, "model/%s", l->name);
+        add(a, &n, group, "weight", l->weight, wn, wd);
+        add(a, &n, group, "bias", l->bias, 1, bd);
+        if (l->kind == ABP_BATCHNORM) {
+            add(a, &n, group, "running_mean", l->running_mean, 1, bd);
+            add(a, &n, group, "running_var", l->running_var, 1, bd);
+        }
+        if (opt) {
+            int64_t w_off = l->weight - net->params, b_off = l->bias - net->params;
+            snprintf(group, sizeof group, "optimizer/%s", l->name);
+            add(a, &n, group, "weight.m", opt->m + w_off, wn, wd);
+            add(a, &n, group, "bias.m", opt->m + b_off, 1, bd);
+            if (opt->kind == ABP_OPT_ADAM) {
+                add(a, &n, group, "weight.v", opt->v + w_off, wn, wd);
+                add(a, &n, group, "bias.v", opt->v + b_off, 1, bd);
+            }
+        }
+    }
+    *arrays = a;
+    *narrays = n;
+    return 0;
+}
+
+int abp_model_load(MPI_Comm comm, const char *path, int max_batch, abp_net *net,
+                   abp_train_cfg *cfg, abp_ckpt_meta *meta, abp_err *err) {
+    abp_ckpt *ck = NULL;
+    if (abp_ckpt_open(comm, path, &ck, meta, err)) return -1;
+    int rc = -1;
+    abp_ckpt_array *arrays = NULL;
+    int narrays = 0;
+    memset(net, 0, sizeof *net);
+    if (abp_train_cfg_parse(meta->config ? meta->config : "", cfg, err)) goto done;
+    if (abp_net_build(cfg->model, 0, max_batch, net, err)) {
+        abp_fail_wrap(err, "%s: the model it stores", path);
+        goto done;
+    }
+    if (abp_model_arrays(net, NULL, &arrays, &narrays, err)) goto done;
+    for (int k = 0; k < narrays; k++)
+        if (abp_ckpt_read_array(ck, arrays[k].path, arrays[k].data, arrays[k].ndim, arrays[k].dims, err))
+            goto done;
+    net->training = 0;
+    rc = 0;
+done:
+    free(arrays);
+    meta->config = meta->config ? strdup(meta->config) : NULL;
+    abp_ckpt_close(ck);
+    if (rc) {
+        abp_net_free(net);
+        free(meta->config);
+        meta->config = NULL;
+    }
+    return rc;
+}

@@ -1,0 +1,76 @@
+/* Training settings: the papers' defaults, and the /config text a checkpoint stores. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "abp/train.h"
+
+void abp_train_defaults(abp_train_cfg *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    snprintf(cfg->model, sizeof cfg->model, "mnist28");
+    cfg->sigma = 0.3f;          /* Han et al. 2017, §4 */
+    cfg->langevin_steps = 10;   /* "l = 10 or 30" */
+    cfg->step_size = 0.1f;      /* "s is set at .1 or .3" */
+    cfg->iters = 600;           /* "T = 600 learning iterations" */
+    cfg->batch = 64;
+    cfg->optimizer = ABP_OPT_ADAM;
+    cfg->lr = 2e-4f;            /* DCGAN's Adam settings, which the generator shares */
+    cfg->beta1 = 0.5f;
+    cfg->momentum = 0.5f;       /* the paper's SGD momentum */
+    cfg->seed = 1;
+    cfg->checkpoint_every = 0;
+}
+
+char *abp_train_cfg_format(const abp_train_cfg *cfg, const char *spec) {
+    size_t cap = strlen(spec) + strlen(cfg->data) + 1024;
+    char *s = malloc(cap);
+    if (!s) return NULL;
+    snprintf(s, cap,
+             "--model=%s\n--data=%s\n--sigma=%.9g\n--langevin-steps=%d\n--langevin-step-size=%.9g\n"
+             "--inference=%s\n--iters=%lld\n--batch=%lld\n--full-batch=%d\n--limit=%lld\n"
+             "--optimizer=%s\n--lr=%.9g\n--beta1=%.9g\n--momentum=%.9g\n--seed=%llu\n"
+             "--checkpoint-every=%lld\n",
+             spec, cfg->data, (double)cfg->sigma, cfg->langevin_steps, (double)cfg->step_size,
+             cfg->inference_gd ? "gd" : "langevin", (long long)cfg->iters, (long long)cfg->batch,
+             cfg->full_batch, (long long)cfg->limit, cfg->optimizer == ABP_OPT_SGD ? "sgd" : "adam",
+             (double)cfg->lr, (double)cfg->beta1, (double)cfg->momentum,
+             (unsigned long long)cfg->seed, (long long)cfg->checkpoint_every);
+    return s;
+}
+
+int abp_train_cfg_parse(const char *text, abp_train_cfg *cfg, abp_err *err) {
+    abp_train_defaults(cfg);
+    const char *line = text;
+    while (*line) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        char buf[4096 + 64];
+        if (len >= sizeof buf) return abp_fail(err, "checkpoint config: line too long");
+        memcpy(buf, line, len);
+        buf[len] = 0;
+        char *eq = strchr(buf, '=');
+        if (strncmp(buf, "--", 2) == 0 && eq) {
+            *eq = 0;
+            const char *k = buf + 2, *v = eq + 1;
+            if (!strcmp(k, "model")) snprintf(cfg->model, sizeof cfg->model, "%s", v);
+            else if (!strcmp(k, "data")) snprintf(cfg->data, sizeof cfg->data, "%s", v);
+            else if (!strcmp(k, "sigma")) cfg->sigma = strtof(v, NULL);
+            else if (!strcmp(k, "langevin-steps")) cfg->langevin_steps = atoi(v);
+            else if (!strcmp(k, "langevin-step-size")) cfg->step_size = strtof(v, NULL);
+            else if (!strcmp(k, "inference")) cfg->inference_gd = !strcmp(v, "gd");
+            else if (!strcmp(k, "iters")) cfg->iters = atoll(v);
+            else if (!strcmp(k, "batch")) cfg->batch = atoll(v);
+            else if (!strcmp(k, "full-batch")) cfg->full_batch = atoi(v);
+            else if (!strcmp(k, "limit")) cfg->limit = atoll(v);
+            else if (!strcmp(k, "optimizer")) cfg->optimizer = !strcmp(v, "sgd") ? ABP_OPT_SGD : ABP_OPT_ADAM;
+            else if (!strcmp(k, "lr")) cfg->lr = strtof(v, NULL);
+            else if (!strcmp(k, "beta1")) cfg->beta1 = strtof(v, NULL);
+            else if (!strcmp(k, "momentum")) cfg->momentum = strtof(v, NULL);
+            else if (!strcmp(k, "seed")) cfg->seed = strtoull(v, NULL, 10);
+            else if (!strcmp(k, "checkpoint-every")) cfg->checkpoint_every = atoll(v);
+            /* Unknown keys come from newer versions; they do not change the model. */
+        }
+        line += len + (end ? 1 : 0);
+    }
+    return 0;
+}

@@ -1,0 +1,371 @@
+/* The ABP loop on one rank (DESIGN §3): shard, batch, infer, learn, allreduce, update,
+ * write back, report, checkpoint. */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "abp/infer.h"
+#include "abp/rng.h"
+#include "abp/train.h"
+
+/* The one piece of process state outside MPI: a signal handler can only talk to the loop
+ * through a flag of this type. */
+static volatile sig_atomic_t stop_requested = 0;
+static void on_stop_signal(int sig) { (void)sig; stop_requested = 1; }
+
+typedef struct trainer {
+    const abp_train_cfg *cfg;
+    abp_dist *d;
+    abp_net net;
+    abp_optimizer opt;
+    abp_infer_ws ws;
+    abp_images data;          /* this rank's examples, rows */
+    int64_t n_total, lo, hi;  /* the shard [lo, hi) of n_total */
+    int64_t n_local;
+    int64_t B;                /* global batch */
+    int b_local;              /* this rank's share */
+    abp_shape zs, ys;
+    float *latents;           /* [n_local][d] persistent */
+    int64_t *perm, perm_cycle;
+    int64_t *batch_idx, *batch_ids; /* local row, global id */
+    float *zb, *yb, *dout;    /* batch in CNS */
+    int64_t start_iter;
+    char *config;
+} trainer;
+
+static void trainer_free(trainer *t) {
+    abp_net_free(&t->net);
+    abp_optimizer_free(&t->opt);
+    abp_infer_ws_free(&t->ws);
+    abp_images_free(&t->data);
+    abp_free(t->latents);
+    free(t->perm);
+    free(t->batch_idx);
+    free(t->batch_ids);
+    abp_free(t->zb);
+    abp_free(t->yb);
+    abp_free(t->dout);
+    free(t->config);
+}
+
+/* Everything that can fail on one rank alone, before the first collective of the loop. */
+static int setup_local(trainer *t, abp_err *err) {
+    const abp_train_cfg *cfg = t->cfg;
+    abp_data_info info;
+    if (abp_data_probe(cfg->data, &info, err)) return -1;
+    t->n_total = cfg->limit > 0 && cfg->limit < info.n ? cfg->limit : info.n;
+    if (t->n_total < t->d->size)
+        return abp_fail(err, "%s: %lld examples cannot be shared by %d ranks", cfg->data,
+                        (long long)t->n_total, t->d->size);
+    abp_shard_range(t->n_total, t->d->size, t->d->rank, &t->lo, &t->hi);
+    t->n_local = t->hi - t->lo;
+    t->B = cfg->full_batch ? t->n_total : cfg->batch;
+    if (t->B > t->n_total)
+        return abp_fail(err, "--batch %lld is larger than the %lld examples", (long long)t->B,
+                        (long long)t->n_total);
+    if (t->B < t->d->size)
+        return abp_fail(err, "--batch %lld is smaller than the %d ranks", (long long)t->B, t->d->size);
+    t->b_local = cfg->full_batch ? (int)t->n_local : abp_batch_share(t->B, t->d->size, t->d->rank);
+
+    const char *spec = abp_model_spec(cfg->model);
+    if (abp_net_build(spec ? spec : cfg->model, cfg->latent_dim, t->b_local, &t->net, err)) return -1;
+    t->zs = t->net.in_shape;
+    t->ys = t->net.out_shape;
+    if (t->ys.c != 1 && t->ys.c != 3)
+        return abp_fail(err, "the model makes %d-channel signals; image data needs 1 or 3", t->ys.c);
+    if (abp_data_load(cfg->data, t->lo, t->hi, t->ys.c, t->ys.h, t->ys.w, &t->data, err)) return -1;
+    abp_net_init_params(&t->net, cfg->seed);
+    t->net.sum = abp_dist_sum_doubles;
+    t->net.sum_ctx = t->d;
+    if (abp_optimizer_init(&t->opt, cfg->optimizer, t->net.nparams, cfg->lr, cfg->beta1,
+                           cfg->momentum, err))
+        return -1;
+    if (abp_infer_ws_init(&t->ws, &t->net, err)) return -1;
+    int64_t dz = abp_shape_numel(t->zs), dy = abp_shape_numel(t->ys);
+    t->latents = abp_alloc(sizeof(float) * (size_t)(t->n_local * dz), err);
+    t->zb = abp_alloc(sizeof(float) * (size_t)(t->b_local * dz), err);
+    t->yb = abp_alloc(sizeof(float) * (size_t)(t->b_local * dy), err);
+    t->dout = abp_alloc(sizeof(float) * (size_t)(t->b_local * dy), err);
+    t->perm = malloc(sizeof(int64_t) * (size_t)t->n_local);
+    t->batch_idx = malloc(sizeof(int64_t) * (size_t)t->b_local);
+    t->batch_ids = malloc(sizeof(int64_t) * (size_t)t->b_local);
+    if (!t->latents || !t->zb || !t->yb || !t->dout || !t->perm || !t->batch_idx || !t->batch_ids)
+        return abp_fail(err, "out of memory for %lld examples", (long long)t->n_local);
+    /* z_i ~ N(0, I) from the counter RNG: the same for example i on any number of ranks. */
+    for (int64_t i = 0; i < t->n_local; i++)
+        abp_rng_normal(cfg->seed, ABP_RNG_LATENT_INIT, (uint32_t)(t->lo + i), 0, 0,
+                       t->latents + i * dz, dz);
+    t->perm_cycle = -1;
+    t->config = abp_train_cfg_format(cfg, t->net.spec);
+    if (!t->config) return abp_fail(err, "out of memory");
+    return 0;
+}
+
+/* Collective: parameters, optimizer moments and this rank's latents from a checkpoint. */
+static int resume(trainer *t, abp_err *err) {
+    abp_ckpt *ck = NULL;
+    abp_ckpt_meta meta;
+    abp_ckpt_array *arrays = NULL;
+    char **names = NULL;
+    int narrays = 0, rc = -1;
+    const char *path = t->cfg->resume;
+    if (abp_ckpt_open(t->d->comm, path, &ck, &meta, err)) return -1;
+    int64_t n_ck, dims[4];
+    int ndim;
+    if (abp_ckpt_latent_shape(ck, &n_ck, &ndim, dims, err)) goto done;
+    if (n_ck != t->n_total) {
+        abp_fail(err, "%s holds latents of %lld examples, but the data has %lld", path,
+                 (long long)n_ck, (long long)t->n_total);
+        goto done;
+    }
+    if (meta.optimizer[0] && strcmp(meta.optimizer, t->cfg->optimizer == ABP_OPT_SGD ? "sgd" : "adam")) {
+        abp_fail(err, "%s was trained with --optimizer %s", path, meta.optimizer);
+        goto done;
+    }
+    if (abp_model_arrays(&t->net, &t->opt, &arrays, &narrays, err)) goto done;
+    for (int k = 0; k < narrays; k++)
+        if (abp_ckpt_read_array(ck, arrays[k].path, arrays[k].data, arrays[k].ndim, arrays[k].dims, err))
+            goto done;
+    {
+        int64_t prod = 1;
+        for (int k = 0; k < ndim; k++) prod *= dims[k];
+        if (prod != abp_shape_numel(t->zs)) {
+            abp_fail(err, "%s: latents have %lld values per example, the model %lld", path,
+                     (long long)prod, (long long)abp_shape_numel(t->zs));
+            goto done;
+        }
+    }
+    if (abp_ckpt_read_latents(ck, t->lo, t->hi, t->latents, err)) goto done;
+    if (abp_ckpt_read_names(ck, t->lo, t->hi, &names, err)) goto done;
+    for (int64_t i = 0; i < t->n_local; i++)
+        if (strcmp(names[i], t->data.names[i]) != 0) {
+            abp_fail(err, "%s: example %lld is '%s' in the checkpoint but '%s' in %s", path,
+                     (long long)(t->lo + i), names[i], t->data.names[i], t->cfg->data);
+            goto done;
+        }
+    t->start_iter = meta.iteration;
+    t->opt.step = meta.optimizer_step;
+    rc = 0;
+done:
+    if (names) {
+        for (int64_t i = 0; i < t->n_local; i++) free(names[i]);
+        free(names);
+    }
+    free(arrays);
+    abp_ckpt_close(ck);
+    return rc;
+}
+
+static int write_checkpoint(trainer *t, int64_t iters_done, abp_err *err) {
+    abp_ckpt_array *arrays = NULL;
+    int narrays = 0;
+    if (abp_model_arrays(&t->net, &t->opt, &arrays, &narrays, err)) return -1;
+    abp_ckpt_meta meta = {.iteration = iters_done, .epoch = iters_done * t->B / t->n_total,
+                          .seed = t->cfg->seed, .world_size = t->d->size,
+                          .optimizer_step = t->opt.step, .config = t->config};
+    snprintf(meta.optimizer, sizeof meta.optimizer, "%s", t->cfg->optimizer == ABP_OPT_SGD ? "sgd" : "adam");
+    char path[1200];
+    snprintf(path, sizeof path, "%s/checkpoint.h5", t->cfg->out);
+    int64_t ldims[3] = {t->zs.c, t->zs.h, t->zs.w};
+    int lnd = (t->zs.h == 1 && t->zs.w == 1) ? 1 : 3;
+    if (lnd == 3) ldims[0] = t->zs.h, ldims[1] = t->zs.w, ldims[2] = t->zs.c;
+    int rc = abp_ckpt_write(t->d->comm, path, &meta, arrays, narrays, t->latents, t->n_total,
+                            t->lo, t->hi, lnd, ldims, t->data.names, err);
+    free(arrays);
+    return rc;
+}
+
+/* Picks this iteration's batch: full batch, or the next b_local of this rank's shard in a
+ * permutation that is a pure function of (seed, shard, cycle), so a resumed run picks the
+ * same examples as an uninterrupted one. */
+static void choose_batch(trainer *t, int64_t iter) {
+    if (t->cfg->full_batch) {
+        for (int i = 0; i < t->b_local; i++) t->batch_idx[i] = i;
+    } else {
+        for (int i = 0; i < t->b_local; i++) {
+            int64_t pos = iter * t->b_local + i, cycle = pos / t->n_local;
+            if (cycle != t->perm_cycle) {
+                abp_rng_permutation(t->cfg->seed, ABP_RNG_PERMUTE, (uint32_t)t->lo,
+                                    (uint32_t)cycle, t->perm, t->n_local);
+                t->perm_cycle = cycle;
+            }
+            t->batch_idx[i] = t->perm[pos % t->n_local];
+        }
+    }
+    for (int i = 0; i < t->b_local; i++) t->batch_ids[i] = t->lo + t->batch_idx[i];
+}
+
+static void format_duration(double s, char *buf, size_t n) {
+    if (s < 0 || !isfinite(s)) snprintf(buf, n, "?");
+    else if (s < 60) snprintf(buf, n, "%.0fs", s);
+    else if (s < 3600) snprintf(buf, n, "%dm%02ds", (int)s / 60, (int)s % 60);
+    else snprintf(buf, n, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
+}
+
+static FILE *open_metrics(const abp_train_cfg *cfg, abp_err *err) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/metrics.csv", cfg->out);
+    struct stat st;
+    int fresh = stat(path, &st) != 0 || st.st_size == 0;
+    FILE *f = fopen(path, "a");
+    if (!f) {
+        abp_fail(err, "%s: cannot open (%s)", path, strerror(errno));
+        return NULL;
+    }
+    if (fresh) fprintf(f, "iteration,epoch,loss,recon_mse,seconds\n");
+    return f;
+}
+
+/* Rank 0: samples from the prior and reconstructions of its first examples, as PNG. */
+static int write_pictures(trainer *t, abp_err *err) {
+    abp_net *net = &t->net;
+    int64_t dz = abp_shape_numel(t->zs), dy = abp_shape_numel(t->ys);
+    int chunk = net->max_batch, total = 64;
+    float *images = abp_alloc(sizeof(float) * (size_t)(total * dy), err);
+    float *rows = abp_alloc(sizeof(float) * (size_t)(chunk * dz), err);
+    int rc = -1;
+    if (!images || !rows) goto done;
+    net->training = 0;
+    for (int start = 0; start < total; start += chunk) {
+        int n = total - start < chunk ? total - start : chunk;
+        for (int i = 0; i < n; i++)
+            abp_rng_normal(t->cfg->seed, ABP_RNG_PRIOR, (uint32_t)(start + i), 0, 0, rows + i * dz, dz);
+        abp_rows_to_cns(rows, t->zb, n, t->zs);
+        if (abp_net_forward(net, t->zb, n, err)) goto done;
+        abp_cns_to_rows(abp_net_output(net), images + start * dy, n, t->ys);
+    }
+    char path[1200];
+    snprintf(path, sizeof path, "%s/samples.png", t->cfg->out);
+    if (abp_png_write_grid(path, images, total, t->ys.c, t->ys.h, t->ys.w, 8, err)) goto done;
+    /* Reconstructions: rows of originals, each followed by a row of their g(z_i). */
+    int pairs = t->n_local < 32 ? (int)t->n_local : 32;
+    for (int start = 0; start < pairs; start += chunk) {
+        int n = pairs - start < chunk ? pairs - start : chunk;
+        abp_rows_to_cns(t->latents + start * dz, t->zb, n, t->zs);
+        if (abp_net_forward(net, t->zb, n, err)) goto done;
+        abp_cns_to_rows(abp_net_output(net), images + start * dy, n, t->ys);
+    }
+    snprintf(path, sizeof path, "%s/reconstructions.png", t->cfg->out);
+    const float *sets[2] = {t->data.data, images};
+    if (abp_png_write_compare(path, sets, 2, pairs, t->ys.c, t->ys.h, t->ys.w, 8, err)) goto done;
+    rc = 0;
+done:
+    net->training = 1;
+    abp_free(images);
+    abp_free(rows);
+    return rc;
+}
+
+int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
+    trainer t;
+    memset(&t, 0, sizeof t);
+    t.cfg = cfg;
+    t.d = d;
+    FILE *metrics = NULL;
+    int rc = -1;
+    if (mkdir(cfg->out, 0777) != 0 && errno != EEXIST) {
+        abp_fail(err, "--out %s: cannot create (%s)", cfg->out, strerror(errno));
+        rc = abp_dist_agree(d, -1, err);
+        goto done;
+    }
+    if (abp_dist_agree(d, setup_local(&t, err), err)) goto done;
+    if (cfg->resume[0] && abp_dist_agree(d, resume(&t, err), err)) goto done;
+    if (d->rank == 0) metrics = open_metrics(cfg, err);
+    if (abp_dist_agree(d, d->rank == 0 && !metrics ? -1 : 0, err)) goto done;
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+
+    abp_langevin lv = {.steps = cfg->langevin_steps, .step_size = cfg->step_size,
+                       .sigma = cfg->sigma, .noise = !cfg->inference_gd, .seed = cfg->seed};
+    abp_net *net = &t.net;
+    int64_t dz = abp_shape_numel(t.zs), dy = abp_shape_numel(t.ys);
+    float inv_var_batch = 1.0f / (cfg->sigma * cfg->sigma * (float)t.B);
+    double t0 = abp_now(), last_print = t0;
+    int64_t every = cfg->iters / 20 > 0 ? cfg->iters / 20 : 1;
+    if (d->rank == 0 && !cfg->quiet)
+        printf("abp train: %lld examples on %d rank%s, batch %lld, %lld parameters, latent %dx%dx%d, iterations %lld..%lld\n",
+               (long long)t.n_total, d->size, d->size > 1 ? "s" : "", (long long)t.B,
+               (long long)net->nparams, t.zs.h, t.zs.w, t.zs.c, (long long)t.start_iter, (long long)cfg->iters);
+    int stopped = 0;
+    for (int64_t it = t.start_iter; it < cfg->iters; it++) {
+        choose_batch(&t, it);
+        abp_gather_rows_to_cns(t.latents, t.batch_idx, t.zb, t.b_local, t.zs);
+        abp_gather_rows_to_cns(t.data.data, t.batch_idx, t.yb, t.b_local, t.ys);
+        /* 1. inferential back-propagation */
+        net->training = 1;
+        net->update_running = 0;
+        lv.iteration = (uint32_t)it;
+        if (abp_infer_latents(net, t.zb, t.yb, NULL, t.b_local, t.batch_ids, &lv, &t.ws, err)) goto done;
+        /* 2. learning back-propagation: one fused allreduce of gradients, loss and stop flag */
+        net->update_running = 1;
+        if (abp_net_forward(net, t.zb, t.b_local, err)) goto done;
+        net->update_running = 0;
+        double sse = abp_residual(abp_net_output(net), t.yb, NULL, t.dout, t.b_local * dy, inv_var_batch);
+        abp_net_zero_grads(net);
+        if (abp_net_backward(net, t.dout, t.b_local, NULL, 1, err)) goto done;
+        net->grads[net->nparams] = (float)sse;
+        net->grads[net->nparams + 1] = stop_requested ? 1.0f : 0.0f;
+        if (abp_dist_sum_floats(d, net->grads, net->nparams + 2, err)) goto done;
+        abp_optimizer_step(&t.opt, net->params, net->grads);
+        /* 3. the inferred latents go back to their examples */
+        for (int i = 0; i < t.b_local; i++) {
+            float *zrow = t.latents + t.batch_idx[i] * dz;
+            int64_t pix = abp_shape_pixels(t.zs);
+            for (int64_t e = 0; e < dz; e++) zrow[e] = t.zb[((e / pix) * t.b_local + i) * pix + e % pix];
+        }
+        double sse_all = net->grads[net->nparams];
+        double loss = sse_all / (2.0 * cfg->sigma * cfg->sigma) / (double)t.B;
+        double mse01 = sse_all / ((double)t.B * (double)dy) / 4.0; /* [-1,1] -> [0,1] scale */
+        double now = abp_now();
+        int64_t epoch = (it + 1) * t.B / t.n_total;
+        if (d->rank == 0) {
+            fprintf(metrics, "%lld,%lld,%.6g,%.6g,%.3f\n", (long long)(it + 1), (long long)epoch,
+                    loss, mse01, now - t0);
+            if (!cfg->quiet && ((it + 1) % every == 0 || it + 1 == cfg->iters || now - last_print > 30)) {
+                double rate = (double)(it + 1 - t.start_iter) / (now - t0);
+                char eta[32];
+                format_duration((double)(cfg->iters - it - 1) / rate, eta, sizeof eta);
+                printf("iter %lld/%lld  epoch %lld  loss %.4g  mse %.5f  %.2f it/s  ETA %s\n",
+                       (long long)(it + 1), (long long)cfg->iters, (long long)epoch, loss, mse01, rate, eta);
+                fflush(stdout);
+                last_print = now;
+            }
+        }
+        int want_ckpt = cfg->checkpoint_every > 0 && (it + 1) % cfg->checkpoint_every == 0 && it + 1 < cfg->iters;
+        if (net->grads[net->nparams + 1] > 0.0f) {
+            stopped = 1;
+            want_ckpt = 1;
+        }
+        if (want_ckpt) {
+            if (metrics) fflush(metrics);
+            if (write_checkpoint(&t, it + 1, err)) goto done;
+            if (d->rank == 0 && !cfg->quiet)
+                printf("checkpoint: %s/checkpoint.h5 (iteration %lld)\n", cfg->out, (long long)(it + 1));
+        }
+        if (stopped) break;
+    }
+    if (!stopped) {
+        if (metrics) fflush(metrics);
+        if (write_checkpoint(&t, cfg->iters > t.start_iter ? cfg->iters : t.start_iter, err)) goto done;
+        int pic = d->rank == 0 ? write_pictures(&t, err) : 0;
+        if (abp_dist_agree(d, pic, err)) goto done;
+        if (d->rank == 0 && !cfg->quiet)
+            printf("wrote %s/checkpoint.h5, %s/samples.png, %s/reconstructions.png, %s/metrics.csv\n",
+                   cfg->out, cfg->out, cfg->out, cfg->out);
+    } else if (d->rank == 0) {
+        printf("stopped by signal after a checkpoint; run the same command with --resume %s/checkpoint.h5 to go on\n", cfg->out);
+    }
+    rc = stopped ? ABP_STOPPED : 0;
+done:
+    if (metrics) fclose(metrics);
+    trainer_free(&t);
+    return rc;
+}

@@ -1,0 +1,229 @@
+/* Every layer's backward pass, and whole networks, against central finite differences:
+ * input gradients and parameter gradients, batch norm in training and evaluation mode. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "abp/nn.h"
+#include "abp/rng.h"
+#include "check.h"
+
+/* L = sum_k r_k * g(z)_k, accumulated in double. */
+static double loss(abp_net *net, const float *z, const float *r, int n) {
+    abp_err err;
+    if (abp_net_forward(net, z, n, &err)) {
+        fprintf(stderr, "forward failed: %s\n", err.msg);
+        exit(2);
+    }
+    const float *y = abp_net_output(net);
+    double s = 0.0;
+    for (int64_t k = 0; k < abp_shape_numel(net->out_shape) * n; k++) s += (double)r[k] * y[k];
+    return s;
+}
+
+static int close_enough(double analytic, double numeric, double scale) {
+    return fabs(analytic - numeric) <= 2e-3 * scale + 3e-2 * fmax(fabs(analytic), fabs(numeric));
+}
+
+/* Checks dL/dz and dL/dW of a network built from spec on a batch of n examples, at up to
+ * `probes` coordinates each. Parameters are drawn larger than the training init so that
+ * every layer's gradient is well away from zero. */
+static void gradcheck(const char *what, const char *spec, int n, int training, int probes) {
+    abp_net net;
+    abp_err err;
+    if (abp_net_build(spec, 0, n, &net, &err)) {
+        CHECK(0, "%s: build failed: %s", what, err.msg);
+        return;
+    }
+    net.training = training;
+    int64_t nz = abp_shape_numel(net.in_shape) * n, ny = abp_shape_numel(net.out_shape) * n;
+    float *z = malloc(sizeof(float) * (size_t)nz), *dz = malloc(sizeof(float) * (size_t)nz);
+    float *r = malloc(sizeof(float) * (size_t)ny);
+    abp_rng_normal(1, 99, 1, 0, 0, z, nz);
+    abp_rng_normal(1, 99, 2, 0, 0, r, ny);
+    abp_rng_normal(1, 99, 3, 0, 0, net.params, net.nparams);
+    for (int i = 0; i < net.nlayers; i++) {
+        abp_layer *l = &net.layers[i];
+        if (l->nweight == 0) continue;
+        int64_t fan_in = l->kind == ABP_BATCHNORM ? 1 : l->nweight / (l->kind == ABP_CONV ? l->out.c : l->kind == ABP_DECONV ? l->in.c : abp_shape_numel(l->out));
+        if (l->kind == ABP_DECONV) fan_in = (int64_t)l->in.c * l->kh * l->kw / (l->sh * l->sw);
+        float scale = l->kind == ABP_BATCHNORM ? 0.3f : 1.0f / sqrtf((float)(fan_in > 0 ? fan_in : 1));
+        for (int64_t k = 0; k < l->nweight + l->nbias; k++) l->weight[k] *= scale;
+        if (l->kind == ABP_BATCHNORM)
+            for (int c = 0; c < l->out.c; c++) {
+                l->weight[c] += 1.0f;
+                l->running_mean[c] = 0.1f * (float)c;
+                l->running_var[c] = 0.5f + 0.1f * (float)c;
+            }
+    }
+    abp_net_zero_grads(&net);
+    loss(&net, z, r, n);
+    if (abp_net_backward(&net, r, n, dz, 1, &err)) {
+        CHECK(0, "%s: backward failed: %s", what, err.msg);
+        goto done;
+    }
+    double zscale = 0.0, wscale = 0.0;
+    for (int64_t k = 0; k < nz; k++) zscale = fmax(zscale, fabs(dz[k]));
+    for (int64_t k = 0; k < net.nparams; k++) wscale = fmax(wscale, fabs(net.grads[k]));
+    CHECK(zscale > 0.0 || nz == 0, "%s: all input gradients are zero", what);
+    CHECK(wscale > 0.0 || net.nparams == 0, "%s: all parameter gradients are zero", what);
+    const float h = 1e-3f; /* small enough that no ReLU kink is crossed, large enough for float */
+    int bad_z = 0, bad_w = 0;
+    for (int p = 0; p < probes && p < nz; p++) {
+        int64_t k = nz <= probes ? p : (int64_t)((uint64_t)p * 2654435761u % (uint64_t)nz);
+        float saved = z[k];
+        z[k] = saved + h;
+        double up = loss(&net, z, r, n);
+        z[k] = saved - h;
+        double down = loss(&net, z, r, n);
+        z[k] = saved;
+        double numeric = (up - down) / (2.0 * h);
+        if (!close_enough(dz[k], numeric, zscale)) {
+            if (bad_z++ < 3)
+                fprintf(stderr, "%s: dL/dz[%lld] analytic %.6g numeric %.6g\n", what, (long long)k, dz[k], numeric);
+        }
+    }
+    for (int p = 0; p < probes && p < net.nparams; p++) {
+        int64_t k = net.nparams <= probes ? p : (int64_t)((uint64_t)p * 2654435761u % (uint64_t)net.nparams);
+        float saved = net.params[k];
+        net.params[k] = saved + h;
+        double up = loss(&net, z, r, n);
+        net.params[k] = saved - h;
+        double down = loss(&net, z, r, n);
+        net.params[k] = saved;
+        double numeric = (up - down) / (2.0 * h);
+        if (!close_enough(net.grads[k], numeric, wscale)) {
+            if (bad_w++ < 3)
+                fprintf(stderr, "%s: dL/dW[%lld] analytic %.6g numeric %.6g\n", what, (long long)k, net.grads[k], numeric);
+        }
+    }
+    CHECK(bad_z == 0, "%s: %d input-gradient mismatches", what, bad_z);
+    CHECK(bad_w == 0, "%s: %d parameter-gradient mismatches", what, bad_w);
+done:
+    free(z), free(dz), free(r);
+    abp_net_free(&net);
+}
+
+static void test_layers(void) {
+    gradcheck("linear vector", "z 7 | linear 5", 3, 1, 60);
+    gradcheck("linear to image", "z 6 | linear 3x3x4", 3, 1, 60);
+    gradcheck("linear from image", "z 6 | linear 2x3x2 | linear 4", 3, 1, 60);
+    gradcheck("deconv k5 s2", "z 2x2x3 | deconv 4 k5 s2", 2, 1, 80);
+    gradcheck("deconv k3 s1 p0", "z 3x3x2 | deconv 3 k3 s1 p0", 2, 1, 80);
+    gradcheck("deconv k4 s2 p1 op0", "z 3x2x2 | deconv 2 k4 s2 p1 op0", 2, 1, 80);
+    gradcheck("deconv1d k5 s3", "z 1x4x3 | deconv1d 2 k5 s3", 2, 1, 80);
+    gradcheck("conv k3 s1", "z 5x5x2 | conv 3 k3 s1", 2, 1, 80);
+    gradcheck("conv k5 s2", "z 8x7x2 | conv 3 k5 s2", 2, 1, 80);
+    gradcheck("batchnorm training", "z 3x3x4 | bn", 3, 1, 80);
+    gradcheck("batchnorm evaluation", "z 3x3x4 | bn", 3, 0, 80);
+    gradcheck("batchnorm on vectors", "z 5 | bn", 4, 1, 40);
+    gradcheck("relu", "z 3x3x2 | relu", 2, 1, 36);
+    gradcheck("lrelu", "z 3x3x2 | lrelu 0.2", 2, 1, 36);
+    gradcheck("tanh", "z 3x3x2 | tanh", 2, 1, 36);
+    gradcheck("sigmoid", "z 3x3x2 | sigmoid", 2, 1, 36);
+    gradcheck("reshape", "z 12 | reshape 2x3x2 | conv 2 k3 s1", 2, 1, 48);
+}
+
+static void test_networks(void) {
+    /* The built-in models' structure at small width. */
+    gradcheck("mnist28 small", "z 5 | linear 7x7x4 | bn | lrelu 0.2 | deconv 3 k5 s2 | bn | lrelu 0.2 | deconv 1 k5 s2 | tanh", 3, 1, 120);
+    gradcheck("mnist28 small, evaluation", "z 5 | linear 7x7x4 | bn | lrelu 0.2 | deconv 3 k5 s2 | bn | lrelu 0.2 | deconv 1 k5 s2 | tanh", 3, 0, 80);
+    gradcheck("faces64 small", "z 6 | linear 4x4x8 | bn | lrelu 0.2 | deconv 6 k5 s2 | bn | lrelu 0.2 | deconv 4 k5 s2 | bn | lrelu 0.2 | deconv 3 k5 s2 | bn | lrelu 0.2 | deconv 3 k5 s2 | tanh", 2, 1, 120);
+    gradcheck("texture net (latent image)", "z 3x3x2 | deconv 4 k5 s2 | bn | relu | deconv 2 k5 s2 | tanh", 2, 1, 80);
+    gradcheck("sound net (1-D)", "z 1x3x2 | deconv1d 3 k7 s4 | bn | relu | deconv1d 1 k7 s4 | tanh", 2, 1, 80);
+    gradcheck("encoder (conv, linear)", "z 8x8x1 | conv 3 k3 s2 | lrelu 0.2 | linear 4 | sigmoid", 2, 1, 80);
+}
+
+static void expect_shape(const char *spec, int c, int h, int w) {
+    abp_net net;
+    abp_err err;
+    if (abp_net_build(spec, 0, 2, &net, &err)) {
+        CHECK(0, "%s: %s", spec, err.msg);
+        return;
+    }
+    CHECK(net.out_shape.c == c && net.out_shape.h == h && net.out_shape.w == w,
+          "%s: output %dx%dx%d, expected %dx%dx%d", spec, net.out_shape.h, net.out_shape.w,
+          net.out_shape.c, h, w, c);
+    /* The canonical spec builds the same network. */
+    abp_net again;
+    if (abp_net_build(net.spec, 0, 2, &again, &err) == 0) {
+        CHECK(again.nparams == net.nparams && again.out_shape.h == h && again.out_shape.w == w,
+              "canonical spec '%s' differs", net.spec);
+        abp_net_free(&again);
+    } else {
+        CHECK(0, "canonical spec '%s' does not parse: %s", net.spec, err.msg);
+    }
+    abp_net_free(&net);
+}
+
+static void expect_error(const char *spec, const char *needle) {
+    abp_net net;
+    abp_err err = {{0}};
+    int rc = abp_net_build(spec, 0, 2, &net, &err);
+    CHECK(rc != 0, "spec '%s' should be rejected", spec);
+    if (rc == 0) abp_net_free(&net);
+    else CHECK(strstr(err.msg, needle) != NULL, "spec '%s': message '%s' lacks '%s'", spec, err.msg, needle);
+}
+
+static void test_specs(void) {
+    expect_shape(abp_model_spec("mnist28"), 1, 28, 28);
+    expect_shape(abp_model_spec("faces64"), 3, 64, 64);
+    expect_shape("z 7x7x8 | deconv 4 k5 s2 | deconv 3 k5 s2", 3, 28, 28);
+    expect_shape("z 1x6x4 | deconv1d 2 k25 s10 | deconv1d 1 k25 s10", 1, 1, 600);
+    expect_shape("z 28x28x1 | conv 8 k5 s2 | conv 4 k5 s2", 4, 7, 7);
+    abp_net net;
+    abp_err err;
+    CHECK(abp_net_build(abp_model_spec("mnist28"), 0, 4, &net, &err) == 0, "mnist28: %s", err.msg);
+    CHECK(net.nparams == (30 * 6272 + 6272) + 256 + (128 * 64 * 25 + 64) + 128 + (64 * 25 + 1),
+          "mnist28 has %lld parameters", (long long)net.nparams);
+    abp_net_free(&net);
+    CHECK(abp_net_build("linear 10 | tanh", 12, 4, &net, &err) == 0, "--latent-dim: %s", err.msg);
+    if (net.layers) {
+        CHECK(net.in_shape.c == 12, "latent_dim override gave %d", net.in_shape.c);
+        abp_net_free(&net);
+    }
+    expect_error("z 30 | linaer 10", "unknown layer kind");
+    expect_error("z 30 | linear", "linear");
+    expect_error("z 30 | | tanh", "empty layer");
+    expect_error("linear 10", "no latent size");
+    expect_error("z 30 | deconv 3 s2", "kernel");
+    expect_error("z 2x2x1 | conv 3 k9 s1 p0", "kernel larger");
+    expect_error("z 30 | lrelu 2", "SLOPE");
+    expect_error("z 30 | reshape 7x7x2", "reshape");
+    expect_error("z 4 | tanh | z 3", "latent must come first");
+}
+
+/* Batch norm in training mode normalises each channel over the whole batch. */
+static void test_batchnorm_statistics(void) {
+    abp_net net;
+    abp_err err;
+    if (abp_net_build("z 2x2x3 | bn", 0, 5, &net, &err)) {
+        CHECK(0, "%s", err.msg);
+        return;
+    }
+    float z[60];
+    abp_rng_normal(3, 99, 0, 0, 0, z, 60);
+    for (int k = 0; k < 60; k++) z[k] = 3.0f * z[k] + 7.0f;
+    net.update_running = 1;
+    CHECK(abp_net_forward(&net, z, 5, &err) == 0, "%s", err.msg);
+    const float *y = abp_net_output(&net);
+    for (int c = 0; c < 3; c++) {
+        double m = 0, v = 0;
+        for (int k = 0; k < 20; k++) m += y[c * 20 + k];
+        m /= 20;
+        for (int k = 0; k < 20; k++) v += (y[c * 20 + k] - m) * (y[c * 20 + k] - m);
+        v /= 20;
+        CHECK(fabs(m) < 1e-5 && fabs(v - 1.0) < 1e-3, "channel %d: mean %g var %g", c, m, v);
+        CHECK(net.layers[0].running_mean[c] > 0.3f && net.layers[0].running_mean[c] < 1.1f,
+              "running mean %g did not move by momentum 0.1 toward ~7", net.layers[0].running_mean[c]);
+    }
+    abp_net_free(&net);
+}
+
+int main(void) {
+    test_specs();
+    test_batchnorm_statistics();
+    test_layers();
+    test_networks();
+    return check_summary("test_nn");
+}
