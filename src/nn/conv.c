@@ -56,6 +56,7 @@ void abp_col2im(const float *cols, float *img, int c, int n, int ih, int iw, int
 }
 
 static void add_channel_bias(float *y, const float *bias, int c, int64_t per_channel) {
+    if (!bias) return;
     for (int ch = 0; ch < c; ch++) {
         float b = bias[ch];
         float *p = y + (int64_t)ch * per_channel;
@@ -64,6 +65,7 @@ static void add_channel_bias(float *y, const float *bias, int c, int64_t per_cha
 }
 
 static void sum_channels(const float *dy, float *dbias, int c, int64_t per_channel) {
+    if (!dbias) return;
     for (int ch = 0; ch < c; ch++) {
         const float *p = dy + (int64_t)ch * per_channel;
         float s = 0.0f;

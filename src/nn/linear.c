@@ -40,7 +40,7 @@ void abp_linear_forward(const abp_layer *l, const float *x, float *y, int n, flo
         xk = buf;
     }
     for (int f = 0; f < F; f++)
-        for (int i = 0; i < n; i++) yk[(int64_t)f * n + i] = l->bias[f];
+        for (int i = 0; i < n; i++) yk[(int64_t)f * n + i] = l->bias ? l->bias[f] : 0.0f;
     abp_sgemm(0, 0, F, n, K, 1.0f, l->weight, K, xk, n, 1.0f, yk, n);
     if (sout > 1) features_to_cns(yk, y, l->out.c, n, sout);
 }
@@ -63,7 +63,7 @@ void abp_linear_backward(const abp_layer *l, const float *x, const float *dy, fl
             xk = xk_buf;
         }
         abp_sgemm(0, 1, F, K, n, 1.0f, dyk, n, xk, n, 1.0f, l->dweight, K);
-        for (int f = 0; f < F; f++) {
+        for (int f = 0; f < F && l->dbias; f++) {
             float s = 0.0f;
             for (int i = 0; i < n; i++) s += dyk[(int64_t)f * n + i];
             l->dbias[f] += s;

@@ -67,6 +67,10 @@ int abp_net_build(const char *spec, int latent_dim, int max_batch, abp_net *net,
         abp_layer *l = &net->layers[i];
         int64_t w, b, buf;
         param_counts(l, &w, &b, &buf);
+        /* A bias right before batch norm is cancelled by its mean: it would get a gradient
+         * of pure rounding noise (which Adam amplifies), so such layers have none. */
+        if (l->kind != ABP_BATCHNORM && i + 1 < net->nlayers && net->layers[i + 1].kind == ABP_BATCHNORM)
+            b = 0;
         l->nweight = w, l->nbias = b;
         net->nparams += w + b;
         net->nbuffers += buf;
@@ -87,7 +91,7 @@ int abp_net_build(const char *spec, int latent_dim, int max_batch, abp_net *net,
         if (l->nweight) {
             l->weight = p, l->dweight = g;
             p += l->nweight, g += l->nweight;
-            l->bias = p, l->dbias = g;
+            l->bias = l->nbias ? p : NULL, l->dbias = l->nbias ? g : NULL;
             p += l->nbias, g += l->nbias;
         }
         if (l->kind == ABP_BATCHNORM) {
@@ -150,7 +154,7 @@ void abp_net_init_params(abp_net *net, uint64_t seed) {
         } else if (l->nweight) {
             abp_rng_normal(seed, ABP_RNG_PARAM_INIT, (uint32_t)i, 0, 0, l->weight, l->nweight);
             for (int64_t k = 0; k < l->nweight; k++) l->weight[k] *= 0.02f;
-            memset(l->bias, 0, sizeof(float) * (size_t)l->nbias);
+            if (l->nbias) memset(l->bias, 0, sizeof(float) * (size_t)l->nbias);
         }
     }
 }

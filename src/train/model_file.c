@@ -43,23 +43,23 @@ int abp_model_arrays(abp_net *net, const abp_optimizer *opt, abp_ckpt_array **ar
         abp_layer *l = &net->layers[i];
         if (!l->nweight) continue;
         char group[96];
-        int64_t wd[4], bd[1] = {l->nbias};
+        int64_t wd[4], bd[1] = {l->kind == ABP_BATCHNORM ? l->out.c : l->nbias};
         int wn = weight_dims(l, wd);
         snprintf(group, sizeof group, "model/%s", l->name);
         add(a, &n, group, "weight", l->weight, wn, wd);
-        add(a, &n, group, "bias", l->bias, 1, bd);
+        if (l->nbias) add(a, &n, group, "bias", l->bias, 1, bd);
         if (l->kind == ABP_BATCHNORM) {
             add(a, &n, group, "running_mean", l->running_mean, 1, bd);
             add(a, &n, group, "running_var", l->running_var, 1, bd);
         }
         if (opt) {
-            int64_t w_off = l->weight - net->params, b_off = l->bias - net->params;
+            int64_t w_off = l->weight - net->params, b_off = l->nbias ? l->bias - net->params : 0;
             snprintf(group, sizeof group, "optimizer/%s", l->name);
             add(a, &n, group, "weight.m", opt->m + w_off, wn, wd);
-            add(a, &n, group, "bias.m", opt->m + b_off, 1, bd);
+            if (l->nbias) add(a, &n, group, "bias.m", opt->m + b_off, 1, bd);
             if (opt->kind == ABP_OPT_ADAM) {
                 add(a, &n, group, "weight.v", opt->v + w_off, wn, wd);
-                add(a, &n, group, "bias.v", opt->v + b_off, 1, bd);
+                if (l->nbias) add(a, &n, group, "bias.v", opt->v + b_off, 1, bd);
             }
         }
     }

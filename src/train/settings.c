@@ -21,19 +21,30 @@ void abp_train_defaults(abp_train_cfg *cfg) {
     cfg->checkpoint_every = 0;
 }
 
+/* The shortest decimal that reads back as the same float: "0.3", not "0.300000012". */
+static const char *float_text(float v, char *buf, size_t n) {
+    for (int digits = 6; digits <= 9; digits++) {
+        snprintf(buf, n, "%.*g", digits, (double)v);
+        if (strtof(buf, NULL) == v) break;
+    }
+    return buf;
+}
+
 char *abp_train_cfg_format(const abp_train_cfg *cfg, const char *spec) {
     size_t cap = strlen(spec) + strlen(cfg->data) + 1024;
-    char *s = malloc(cap);
+    char *s = malloc(cap), f[5][32];
     if (!s) return NULL;
     snprintf(s, cap,
-             "--model=%s\n--data=%s\n--sigma=%.9g\n--langevin-steps=%d\n--langevin-step-size=%.9g\n"
+             "--model=%s\n--data=%s\n--sigma=%s\n--langevin-steps=%d\n--langevin-step-size=%s\n"
              "--inference=%s\n--iters=%lld\n--batch=%lld\n--full-batch=%d\n--limit=%lld\n"
-             "--optimizer=%s\n--lr=%.9g\n--beta1=%.9g\n--momentum=%.9g\n--seed=%llu\n"
+             "--optimizer=%s\n--lr=%s\n--beta1=%s\n--momentum=%s\n--seed=%llu\n"
              "--checkpoint-every=%lld\n",
-             spec, cfg->data, (double)cfg->sigma, cfg->langevin_steps, (double)cfg->step_size,
+             spec, cfg->data, float_text(cfg->sigma, f[0], 32), cfg->langevin_steps,
+             float_text(cfg->step_size, f[1], 32),
              cfg->inference_gd ? "gd" : "langevin", (long long)cfg->iters, (long long)cfg->batch,
              cfg->full_batch, (long long)cfg->limit, cfg->optimizer == ABP_OPT_SGD ? "sgd" : "adam",
-             (double)cfg->lr, (double)cfg->beta1, (double)cfg->momentum,
+             float_text(cfg->lr, f[2], 32), float_text(cfg->beta1, f[3], 32),
+             float_text(cfg->momentum, f[4], 32),
              (unsigned long long)cfg->seed, (long long)cfg->checkpoint_every);
     return s;
 }

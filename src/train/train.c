@@ -206,17 +206,45 @@ static void format_duration(double s, char *buf, size_t n) {
     else snprintf(buf, n, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
 }
 
-static FILE *open_metrics(const abp_train_cfg *cfg, abp_err *err) {
-    char path[1200];
+/* A fresh run refuses an --out that already holds results: nothing earlier is overwritten. */
+static int check_fresh_out(const abp_train_cfg *cfg, abp_err *err) {
+    const char *names[] = {"checkpoint.h5", "metrics.csv"};
+    for (int k = 0; k < 2; k++) {
+        char path[1200];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", cfg->out, names[k]);
+        if (stat(path, &st) == 0)
+            return abp_fail(err, "--out %s already holds %s; continue it with --resume %s/checkpoint.h5, or choose another --out",
+                            cfg->out, names[k], cfg->out);
+    }
+    return 0;
+}
+
+/* Rank 0's metrics.csv. On resume, rows past the checkpoint's iteration (written before a
+ * crash) are dropped, so that the file lists every iteration once. */
+static FILE *open_metrics(const abp_train_cfg *cfg, int64_t start_iter, abp_err *err) {
+    char path[1200], tmp[1300];
     snprintf(path, sizeof path, "%s/metrics.csv", cfg->out);
-    struct stat st;
-    int fresh = stat(path, &st) != 0 || st.st_size == 0;
-    FILE *f = fopen(path, "a");
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *old = cfg->resume[0] ? fopen(path, "r") : NULL;
+    FILE *f = fopen(old ? tmp : path, "w");
     if (!f) {
-        abp_fail(err, "%s: cannot open (%s)", path, strerror(errno));
+        if (old) fclose(old);
+        abp_fail(err, "%s: cannot write (%s)", old ? tmp : path, strerror(errno));
         return NULL;
     }
-    if (fresh) fprintf(f, "iteration,epoch,loss,recon_mse,seconds\n");
+    fprintf(f, "iteration,epoch,loss,recon_mse,seconds\n");
+    if (old) {
+        char line[512];
+        while (fgets(line, sizeof line, old))
+            if (line[0] >= '0' && line[0] <= '9' && atoll(line) <= start_iter) fputs(line, f);
+        fclose(old);
+        if (fflush(f) != 0 || rename(tmp, path) != 0) {
+            abp_fail(err, "%s: cannot replace (%s)", path, strerror(errno));
+            fclose(f);
+            return NULL;
+        }
+    }
     return f;
 }
 
@@ -272,9 +300,10 @@ int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
         rc = abp_dist_agree(d, -1, err);
         goto done;
     }
+    if (!cfg->resume[0] && abp_dist_agree(d, d->rank == 0 ? check_fresh_out(cfg, err) : 0, err)) goto done;
     if (abp_dist_agree(d, setup_local(&t, err), err)) goto done;
     if (cfg->resume[0] && abp_dist_agree(d, resume(&t, err), err)) goto done;
-    if (d->rank == 0) metrics = open_metrics(cfg, err);
+    if (d->rank == 0) metrics = open_metrics(cfg, t.start_iter, err);
     if (abp_dist_agree(d, d->rank == 0 && !metrics ? -1 : 0, err)) goto done;
 
     struct sigaction sa;

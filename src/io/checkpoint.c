@@ -1,0 +1,1000 @@
+/* Checkpoints: one HDF5 file, written and read by all ranks together through MPI-IO.
+ *
+ * The layout (DESIGN.md section 5):
+ *
+ *   /             attrs format = "abp-checkpoint", format_version = 1, iteration, epoch,
+ *                 seed, world_size, abp_version
+ *   /config       scalar string: the model spec and settings
+ *   /model/...    float32 arrays, identical on every rank
+ *   /optimizer/.. float32 moment buffers; attrs kind, step
+ *   /latents      float32 [n, latent dims...]; row i belongs to example i
+ *   /examples     fixed-length strings [n]: where each example came from
+ *
+ * Who writes what. Arrays that every rank holds (the model, the optimizer state, /config)
+ * are written once, by rank 0 alone, with an independent write: the other ranks would
+ * only send copies of the same bytes, and a collective call per array would make every
+ * rank wait on every array. The sharded matrices (/latents, /examples) are written with
+ * one collective write each, every rank placing its own rows by hyperslab, which lets
+ * MPI-IO merge the pieces into a few large writes.
+ *
+ * Keeping the ranks in step. Parallel HDF5 needs every rank to make the same metadata
+ * calls (create or open a group, dataset or attribute) in the same order. Those calls
+ * see the same metadata on every rank, so they succeed or fail together and all ranks
+ * leave by the same path. What can differ between ranks (arguments, memory, the rank-0
+ * writes) is checked before the first collective call or noted and reported at the end,
+ * never by leaving the sequence halfway. Each public function ends in agree(), so all
+ * ranks return the same result with the same message.
+ *
+ * MPI calls are not checked: MPI's default error handler aborts the job on failure. */
+#include "abp/io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <hdf5.h>
+
+#define CKPT_FORMAT "abp-checkpoint"
+#define CKPT_FORMAT_VERSION 1
+#define CKPT_MAX_DIMS 4 /* of one array, and of one latent row */
+
+struct abp_ckpt {
+    MPI_Comm comm;        /* our own duplicate of the caller's communicator */
+    char *path;           /* for messages */
+    hid_t file;
+    hid_t collective;     /* transfer property list: collective MPI-IO */
+    char *config;         /* the meta->config handed out by abp_ckpt_open */
+    int64_t n_total;      /* rows of /latents and of /examples */
+    int latent_ndim;
+    int64_t latent_dims[CKPT_MAX_DIMS];
+};
+
+/* ---------------------------------------------------------------- small helpers */
+
+static int comm_rank(MPI_Comm comm) {
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    return rank;
+}
+
+static int comm_size(MPI_Comm comm) {
+    int size;
+    MPI_Comm_size(comm, &size);
+    return size;
+}
+
+/* Makes every rank of comm return the same result: -1 if rc is -1 on any rank, with the
+ * message of the lowest failing rank. It is also a barrier: no rank leaves it before every
+ * rank has entered it. */
+static int agree(MPI_Comm comm, int rc, abp_err *err) {
+    int rank = comm_rank(comm), size = comm_size(comm);
+    int mine = rc == 0 ? size : rank, first;
+    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
+    if (first == size) return 0;
+    abp_err shared = {{0}};
+    if (rank == first && err) shared = *err;
+    MPI_Bcast(shared.msg, (int)sizeof shared.msg, MPI_CHAR, first, comm);
+    if (err) *err = shared;
+    return -1;
+}
+
+/* "128x64x5x5", the way shapes appear in messages. */
+static const char *format_shape(char *buf, size_t cap, int ndim, const int64_t *dims) {
+    size_t used = 0;
+    buf[0] = '\0';
+    if (ndim == 0) snprintf(buf, cap, "scalar");
+    for (int i = 0; i < ndim && used < cap; i++)
+        used += (size_t)snprintf(buf + used, cap - used, i ? "x%lld" : "%lld", (long long)dims[i]);
+    return buf;
+}
+
+static void to_hsize(int ndim, const int64_t *dims, hsize_t *out) {
+    for (int i = 0; i < ndim; i++) out[i] = (hsize_t)dims[i];
+}
+
+/* Shape of a dataset as int64; returns its number of dimensions, or -1. */
+static int dataset_shape(hid_t dset, int64_t dims[H5S_MAX_RANK]) {
+    hsize_t h[H5S_MAX_RANK];
+    hid_t space = H5Dget_space(dset);
+    int ndim = space < 0 ? -1 : H5Sget_simple_extent_dims(space, h, NULL);
+    if (space >= 0) H5Sclose(space);
+    for (int i = 0; i < ndim; i++) dims[i] = (int64_t)h[i];
+    return ndim;
+}
+
+/* H5Lexists fails, rather than answering no, when a middle part of the path is missing,
+ * so this walks the path one link at a time. */
+static int link_exists(hid_t loc, const char *path) {
+    char prefix[1024];
+    size_t len = strlen(path);
+    if (len == 0 || len >= sizeof prefix) return 0;
+    memcpy(prefix, path, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (prefix[i] != '/' && prefix[i] != '\0') continue;
+        prefix[i] = '\0';
+        int found = H5Lexists(loc, prefix, H5P_DEFAULT) > 0;
+        prefix[i] = path[i];
+        if (!found) return 0;
+    }
+    return 1;
+}
+
+/* File access through MPI-IO on comm. Metadata is read by one rank and broadcast, and
+ * written collectively, instead of every rank reading and writing it on its own: that is
+ * what keeps opening and closing a file quick on many ranks. It also makes every call that
+ * reads metadata collective, which is why every function on an open checkpoint is. */
+static hid_t mpio_access(MPI_Comm comm) {
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0) return -1;
+    if (H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL) < 0 || H5Pset_all_coll_metadata_ops(fapl, 1) < 0 ||
+        H5Pset_coll_metadata_write(fapl, 1) < 0) {
+        H5Pclose(fapl);
+        return -1;
+    }
+    return fapl;
+}
+
+static hid_t collective_transfer(void) {
+    hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+    if (dxpl >= 0 && H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE) < 0) {
+        H5Pclose(dxpl);
+        return -1;
+    }
+    return dxpl;
+}
+
+/* Selects rows [lo, lo + rows) of a dataset's file space, whole rows, and returns a memory
+ * space of the same shape. A rank with no rows selects nothing, yet still takes part in the
+ * collective transfer that follows. */
+static hid_t select_rows(hid_t file_space, int64_t lo, int64_t rows) {
+    hsize_t start[H5S_MAX_RANK] = {0}, count[H5S_MAX_RANK];
+    int ndim = H5Sget_simple_extent_dims(file_space, count, NULL);
+    if (ndim < 1) return -1;
+    if (rows == 0) {
+        hsize_t one = 1;
+        hid_t mem = H5Screate_simple(1, &one, NULL);
+        if (mem >= 0 && (H5Sselect_none(mem) < 0 || H5Sselect_none(file_space) < 0)) {
+            H5Sclose(mem);
+            return -1;
+        }
+        return mem;
+    }
+    start[0] = (hsize_t)lo;
+    count[0] = (hsize_t)rows;
+    if (H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, NULL, count, NULL) < 0) return -1;
+    return H5Screate_simple(ndim, count, NULL);
+}
+
+/* Reads rows [lo, lo + rows) of dset into buf as mem_type, collectively. */
+static int read_rows(hid_t dset, hid_t mem_type, int64_t lo, int64_t rows, hid_t dxpl, void *buf) {
+    hid_t file_space = H5Dget_space(dset);
+    hid_t mem_space = file_space < 0 ? -1 : select_rows(file_space, lo, rows);
+    int rc = mem_space < 0 ? -1 : H5Dread(dset, mem_type, mem_space, file_space, dxpl, buf) < 0 ? -1 : 0;
+    if (mem_space >= 0) H5Sclose(mem_space);
+    if (file_space >= 0) H5Sclose(file_space);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- writing: checks */
+
+/* The arguments of abp_ckpt_write, kept together. */
+typedef struct ckpt_contents {
+    const abp_ckpt_meta *meta;
+    const abp_ckpt_array *arrays;
+    int narrays;
+    const float *latents;
+    int64_t n_total, row_lo, row_hi;
+    int latent_ndim;
+    const int64_t *latent_dims;
+    char *const *names;
+} ckpt_contents;
+
+static int check_array(const char *path, const abp_ckpt_array *a, abp_err *err) {
+    if (strnlen(a->path, sizeof a->path) == sizeof a->path)
+        return abp_fail(err, "%s: an array path is longer than %zu bytes", path, sizeof a->path - 1);
+    if (strncmp(a->path, "model/", 6) != 0 && strncmp(a->path, "optimizer/", 10) != 0)
+        return abp_fail(err, "%s: array path \"%s\" is not under model/ or optimizer/", path, a->path);
+    if (a->ndim < 1 || a->ndim > CKPT_MAX_DIMS)
+        return abp_fail(err, "%s: array %s has %d dimensions (1 to %d supported)", path, a->path, a->ndim,
+                        CKPT_MAX_DIMS);
+    for (int i = 0; i < a->ndim; i++) {
+        if (a->dims[i] < 1) {
+            char shape[96];
+            return abp_fail(err, "%s: array %s has shape %s", path, a->path,
+                            format_shape(shape, sizeof shape, a->ndim, a->dims));
+        }
+    }
+    if (!a->data) return abp_fail(err, "%s: array %s has no data", path, a->path);
+    return 0;
+}
+
+/* Checks what this rank was given; nothing here needs the other ranks. */
+static int check_contents(const char *path, const ckpt_contents *c, abp_err *err) {
+    if (!path || !*path) return abp_fail(err, "checkpoint: no file name given");
+    if (!c->meta) return abp_fail(err, "%s: no checkpoint metadata given", path);
+    if (strnlen(c->meta->optimizer, sizeof c->meta->optimizer) == sizeof c->meta->optimizer)
+        return abp_fail(err, "%s: optimizer kind is not a string of at most %zu bytes", path,
+                        sizeof c->meta->optimizer - 1);
+    if (c->narrays < 0 || (c->narrays > 0 && !c->arrays))
+        return abp_fail(err, "%s: no arrays given", path);
+    for (int i = 0; i < c->narrays; i++)
+        if (check_array(path, &c->arrays[i], err) < 0) return -1;
+    if (c->latent_ndim < 1 || c->latent_ndim > CKPT_MAX_DIMS || !c->latent_dims)
+        return abp_fail(err, "%s: latents have %d dimensions per example (1 to %d supported)", path,
+                        c->latent_ndim, CKPT_MAX_DIMS);
+    for (int i = 0; i < c->latent_ndim; i++)
+        if (c->latent_dims[i] < 1) return abp_fail(err, "%s: latent dimension %d is %lld", path, i,
+                                                   (long long)c->latent_dims[i]);
+    if (c->n_total < 1 || c->row_lo < 0 || c->row_lo > c->row_hi || c->row_hi > c->n_total)
+        return abp_fail(err, "%s: latent rows [%lld, %lld) do not lie in [0, %lld)", path,
+                        (long long)c->row_lo, (long long)c->row_hi, (long long)c->n_total);
+    if (c->row_hi > c->row_lo && (!c->latents || !c->names))
+        return abp_fail(err, "%s: no latents or example names given for rows [%lld, %lld)", path,
+                        (long long)c->row_lo, (long long)c->row_hi);
+    for (int64_t i = 0; i < c->row_hi - c->row_lo; i++)
+        if (!c->names[i]) return abp_fail(err, "%s: example name of row %lld is missing", path,
+                                          (long long)(c->row_lo + i));
+    return 0;
+}
+
+static int compare_ranges(const void *a, const void *b) {
+    const int64_t *x = a, *y = b;
+    if (x[0] != y[0]) return x[0] < y[0] ? -1 : 1;
+    return (x[1] > y[1]) - (x[1] < y[1]);
+}
+
+/* The ranks' rows must cover [0, n_total) exactly once, or /latents would hold rows that
+ * nobody wrote. Every rank sees the same gathered ranges and so reaches the same verdict. */
+static int check_rows_cover(MPI_Comm comm, const char *path, const ckpt_contents *c, abp_err *err) {
+    int size = comm_size(comm);
+    int64_t mine[2] = {c->row_lo, c->row_hi};
+    int64_t *ranges = malloc(2 * sizeof(int64_t) * (size_t)size);
+    int rc = ranges ? 0 : abp_fail(err, "%s: out of memory", path);
+    if (agree(comm, rc, err) < 0) {
+        free(ranges);
+        return -1;
+    }
+    MPI_Allgather(mine, 2, MPI_INT64_T, ranges, 2, MPI_INT64_T, comm);
+    qsort(ranges, (size_t)size, 2 * sizeof(int64_t), compare_ranges);
+    int64_t next = 0;
+    for (int r = 0; r < size && rc == 0; r++) {
+        if (ranges[2 * r] != next) rc = -1;
+        next = ranges[2 * r + 1];
+    }
+    if (rc == 0 && next != c->n_total) rc = -1;
+    free(ranges);
+    if (rc < 0)
+        return abp_fail(err, "%s: the ranks' latent rows do not cover [0, %lld) exactly once", path,
+                        (long long)c->n_total);
+    return 0;
+}
+
+/* /examples holds fixed-length strings as wide as the longest name on any rank: unlike
+ * variable-length strings, those can be written by hyperslab in one collective write
+ * (HDF5 1.10 cannot write variable-length data in parallel). Packs this rank's names into
+ * rows of *width bytes, zero-padded. */
+static char *pack_names(MPI_Comm comm, const char *path, const ckpt_contents *c, size_t *width,
+                        abp_err *err) {
+    int64_t rows = c->row_hi - c->row_lo;
+    unsigned long long longest = 0, mine = 0;
+    for (int64_t i = 0; i < rows; i++) {
+        size_t len = strlen(c->names[i]);
+        if (len > mine) mine = len;
+    }
+    MPI_Allreduce(&mine, &longest, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, comm);
+    *width = (size_t)longest + 1; /* room for the terminating zero of the longest */
+    char *packed = calloc(rows > 0 ? (size_t)rows : 1, *width);
+    if (!packed) {
+        abp_fail(err, "%s: out of memory packing %lld example names", path, (long long)rows);
+        return NULL;
+    }
+    for (int64_t i = 0; i < rows; i++) memcpy(packed + (size_t)i * *width, c->names[i], strlen(c->names[i]));
+    return packed;
+}
+
+/* ---------------------------------------------------------------- writing: the file */
+
+typedef struct writer {
+    const char *path; /* the final file name, for messages */
+    hid_t file;
+    int rank, nranks;
+    hid_t make_parents; /* link creation: create missing groups on the way */
+    hid_t no_fill;      /* dataset creation: every element gets written, so skip the fill */
+    hid_t collective;   /* transfer: collective MPI-IO */
+    int data_failed;    /* a raw write failed on this rank: noted here, reported at the end */
+    abp_err data_err;
+} writer;
+
+static int writer_begin(writer *w, abp_err *err) {
+    w->make_parents = H5Pcreate(H5P_LINK_CREATE);
+    w->no_fill = H5Pcreate(H5P_DATASET_CREATE);
+    w->collective = collective_transfer();
+    if (w->make_parents < 0 || w->no_fill < 0 || w->collective < 0 ||
+        H5Pset_create_intermediate_group(w->make_parents, 1) < 0 ||
+        H5Pset_fill_time(w->no_fill, H5D_FILL_TIME_NEVER) < 0)
+        return abp_fail(err, "%s: cannot set up HDF5 property lists", w->path);
+    return 0;
+}
+
+static void writer_end(writer *w) {
+    if (w->make_parents >= 0) H5Pclose(w->make_parents);
+    if (w->no_fill >= 0) H5Pclose(w->no_fill);
+    if (w->collective >= 0) H5Pclose(w->collective);
+}
+
+static void note_data_failure(writer *w, const char *what) {
+    if (w->data_failed) return;
+    w->data_failed = 1;
+    abp_fail(&w->data_err, "%s: cannot write %s", w->path, what);
+}
+
+static int write_attr(writer *w, hid_t loc, const char *name, hid_t file_type, hid_t mem_type,
+                      const void *value, abp_err *err) {
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t attr = space < 0 ? -1 : H5Acreate2(loc, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = attr < 0 || H5Awrite(attr, mem_type, value) < 0 ? -1 : 0;
+    if (attr >= 0) H5Aclose(attr);
+    if (space >= 0) H5Sclose(space);
+    return rc < 0 ? abp_fail(err, "%s: cannot write attribute %s", w->path, name) : 0;
+}
+
+/* String attributes are variable-length, which h5py reads back as str. Attributes are
+ * metadata, so unlike dataset elements they may be variable-length in parallel HDF5. */
+static int write_string_attr(writer *w, hid_t loc, const char *name, const char *value, abp_err *err) {
+    hid_t type = H5Tcopy(H5T_C_S1);
+    int rc = type < 0 || H5Tset_size(type, H5T_VARIABLE) < 0 || H5Tset_cset(type, H5T_CSET_UTF8) < 0
+                 ? abp_fail(err, "%s: cannot make a string type", w->path)
+                 : write_attr(w, loc, name, type, type, &value, err);
+    if (type >= 0) H5Tclose(type);
+    return rc;
+}
+
+/* A fixed-length UTF-8 string type of width bytes, zero-terminated: h5dump, h5py and C
+ * all read such strings up to their first zero. */
+static hid_t fixed_string_type(size_t width) {
+    hid_t type = H5Tcopy(H5T_C_S1);
+    if (type >= 0 && (H5Tset_size(type, width) < 0 || H5Tset_strpad(type, H5T_STR_NULLTERM) < 0 ||
+                      H5Tset_cset(type, H5T_CSET_UTF8) < 0)) {
+        H5Tclose(type);
+        return -1;
+    }
+    return type;
+}
+
+static hid_t create_dataset(writer *w, const char *name, hid_t type, int ndim, const hsize_t *dims,
+                            abp_err *err) {
+    if (link_exists(w->file, name)) {
+        abp_fail(err, "%s: %s is given twice", w->path, name);
+        return -1;
+    }
+    hid_t space = ndim == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(ndim, dims, NULL);
+    hid_t dset = space < 0 ? -1 : H5Dcreate2(w->file, name, type, space, w->make_parents, w->no_fill, H5P_DEFAULT);
+    if (space >= 0) H5Sclose(space);
+    if (dset < 0) abp_fail(err, "%s: cannot create %s", w->path, name);
+    return dset;
+}
+
+/* Data that every rank holds: rank 0 writes it alone (see the top of the file). */
+static void write_replicated(writer *w, hid_t dset, hid_t mem_type, const void *data, const char *what) {
+    if (w->rank == 0 && H5Dwrite(dset, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+        note_data_failure(w, what);
+}
+
+static int write_header(writer *w, const abp_ckpt_meta *meta, abp_err *err) {
+    int version = CKPT_FORMAT_VERSION, world_size = w->nranks;
+    if (write_string_attr(w, w->file, "format", CKPT_FORMAT, err) < 0 ||
+        write_attr(w, w->file, "format_version", H5T_STD_I32LE, H5T_NATIVE_INT, &version, err) < 0 ||
+        write_attr(w, w->file, "iteration", H5T_STD_I64LE, H5T_NATIVE_INT64, &meta->iteration, err) < 0 ||
+        write_attr(w, w->file, "epoch", H5T_STD_I64LE, H5T_NATIVE_INT64, &meta->epoch, err) < 0 ||
+        write_attr(w, w->file, "seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, &meta->seed, err) < 0 ||
+        write_attr(w, w->file, "world_size", H5T_STD_I32LE, H5T_NATIVE_INT, &world_size, err) < 0 ||
+        write_string_attr(w, w->file, "abp_version", ABP_VERSION, err) < 0)
+        return -1;
+    return 0;
+}
+
+static int write_config(writer *w, const char *config, abp_err *err) {
+    if (!config) config = "";
+    hid_t type = fixed_string_type(strlen(config) + 1);
+    hid_t dset = type < 0 ? -1 : create_dataset(w, "config", type, 0, NULL, err);
+    if (dset >= 0) {
+        write_replicated(w, dset, type, config, "/config");
+        H5Dclose(dset);
+    }
+    if (type >= 0) H5Tclose(type);
+    return dset < 0 ? -1 : 0;
+}
+
+/* /model and /optimizer exist even when empty, and /optimizer carries the kind and step. */
+static int write_groups(writer *w, const abp_ckpt_meta *meta, abp_err *err) {
+    hid_t model = H5Gcreate2(w->file, "model", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t optimizer = model < 0 ? -1 : H5Gcreate2(w->file, "optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = optimizer < 0 ? abp_fail(err, "%s: cannot create groups /model and /optimizer", w->path) : 0;
+    if (rc == 0 && (write_string_attr(w, optimizer, "kind", meta->optimizer, err) < 0 ||
+                    write_attr(w, optimizer, "step", H5T_STD_I64LE, H5T_NATIVE_INT64,
+                               &meta->optimizer_step, err) < 0))
+        rc = -1;
+    if (optimizer >= 0) H5Gclose(optimizer);
+    if (model >= 0) H5Gclose(model);
+    return rc;
+}
+
+static int write_array(writer *w, const abp_ckpt_array *a, abp_err *err) {
+    hsize_t dims[CKPT_MAX_DIMS];
+    to_hsize(a->ndim, a->dims, dims);
+    hid_t dset = create_dataset(w, a->path, H5T_IEEE_F32LE, a->ndim, dims, err);
+    if (dset < 0) return -1;
+    write_replicated(w, dset, H5T_NATIVE_FLOAT, a->data, a->path);
+    H5Dclose(dset);
+    return 0;
+}
+
+/* Writes this rank's rows of a sharded dataset in one collective call. */
+static void write_rows(writer *w, hid_t dset, hid_t mem_type, int64_t lo, int64_t rows, const void *buf,
+                       const char *what) {
+    hid_t file_space = H5Dget_space(dset);
+    hid_t mem_space = file_space < 0 ? -1 : select_rows(file_space, lo, rows);
+    if (mem_space < 0 || H5Dwrite(dset, mem_type, mem_space, file_space, w->collective, buf) < 0)
+        note_data_failure(w, what);
+    if (mem_space >= 0) H5Sclose(mem_space);
+    if (file_space >= 0) H5Sclose(file_space);
+}
+
+static int write_latents(writer *w, const ckpt_contents *c, abp_err *err) {
+    hsize_t dims[1 + CKPT_MAX_DIMS];
+    dims[0] = (hsize_t)c->n_total;
+    to_hsize(c->latent_ndim, c->latent_dims, dims + 1);
+    hid_t dset = create_dataset(w, "latents", H5T_IEEE_F32LE, 1 + c->latent_ndim, dims, err);
+    if (dset < 0) return -1;
+    write_rows(w, dset, H5T_NATIVE_FLOAT, c->row_lo, c->row_hi - c->row_lo, c->latents, "/latents");
+    H5Dclose(dset);
+    return 0;
+}
+
+static int write_examples(writer *w, const ckpt_contents *c, const char *packed, size_t width, abp_err *err) {
+    hsize_t n = (hsize_t)c->n_total;
+    hid_t type = fixed_string_type(width);
+    hid_t dset = type < 0 ? -1 : create_dataset(w, "examples", type, 1, &n, err);
+    if (dset >= 0) {
+        write_rows(w, dset, type, c->row_lo, c->row_hi - c->row_lo, packed, "/examples");
+        H5Dclose(dset);
+    }
+    if (type >= 0) H5Tclose(type);
+    return dset < 0 ? -1 : 0;
+}
+
+static int write_contents(writer *w, const ckpt_contents *c, const char *packed, size_t width, abp_err *err) {
+    if (write_header(w, c->meta, err) < 0 || write_config(w, c->meta->config, err) < 0 ||
+        write_groups(w, c->meta, err) < 0)
+        return -1;
+    for (int i = 0; i < c->narrays; i++)
+        if (write_array(w, &c->arrays[i], err) < 0) return -1;
+    if (write_latents(w, c, err) < 0) return -1;
+    return write_examples(w, c, packed, width, err);
+}
+
+/* Creates tmp through MPI-IO, fills it and closes it. */
+static int write_file(MPI_Comm comm, const char *path, const char *tmp, const ckpt_contents *c,
+                      const char *packed, size_t width, abp_err *err) {
+    writer w = {.path = path, .file = -1, .rank = comm_rank(comm), .nranks = comm_size(comm),
+                .make_parents = -1, .no_fill = -1, .collective = -1};
+    hid_t fapl = mpio_access(comm);
+    w.file = fapl < 0 ? -1 : H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    if (fapl >= 0) H5Pclose(fapl);
+    if (w.file < 0) return abp_fail(err, "%s: cannot create %s as an HDF5 file", path, tmp);
+
+    int rc = writer_begin(&w, err);
+    if (rc == 0) rc = write_contents(&w, c, packed, width, err);
+    /* Flushing syncs the file (MPI_File_sync), so that once it is renamed over the last
+     * checkpoint its bytes are on disk, not just in some node's cache. */
+    if (rc == 0 && H5Fflush(w.file, H5F_SCOPE_GLOBAL) < 0) rc = abp_fail(err, "%s: cannot flush %s", path, tmp);
+    writer_end(&w);
+    if (H5Fclose(w.file) < 0 && rc == 0) rc = abp_fail(err, "%s: cannot close %s", path, tmp);
+    if (rc == 0 && w.data_failed) {
+        if (err) *err = w.data_err;
+        rc = -1;
+    }
+    return rc;
+}
+
+/* Rank 0 creates the empty temporary file first: if that fails (no such folder, no
+ * permission) errno says why, which HDF5's own failure would not. */
+static int create_empty(const char *path, const char *tmp, abp_err *err) {
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return abp_fail(err, "%s: cannot create %s: %s", path, tmp, strerror(errno));
+    close(fd);
+    return 0;
+}
+
+static int publish(const char *path, const char *tmp, abp_err *err) {
+    if (rename(tmp, path) != 0) return abp_fail(err, "%s: cannot rename %s over it: %s", path, tmp, strerror(errno));
+    return 0;
+}
+
+static char *tmp_name(const char *path, abp_err *err) {
+    size_t len = strlen(path);
+    char *tmp = malloc(len + sizeof ".tmp");
+    if (!tmp) abp_fail(err, "%s: out of memory", path);
+    else snprintf(tmp, len + sizeof ".tmp", "%s.tmp", path);
+    return tmp;
+}
+
+int abp_ckpt_write(MPI_Comm comm, const char *path, const abp_ckpt_meta *meta, const abp_ckpt_array *arrays,
+                   int narrays, const float *latents, int64_t n_total, int64_t row_lo, int64_t row_hi,
+                   int latent_ndim, const int64_t *latent_dims, char *const *names, abp_err *err) {
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* our one-line messages say it all */
+    ckpt_contents c = {meta, arrays, narrays, latents, n_total, row_lo, row_hi, latent_ndim, latent_dims, names};
+    if (agree(comm, check_contents(path, &c, err), err) < 0) return -1;
+    if (check_rows_cover(comm, path, &c, err) < 0) return -1;
+
+    size_t width = 0;
+    char *packed = pack_names(comm, path, &c, &width, err);
+    char *tmp = packed ? tmp_name(path, err) : NULL;
+    int rank = comm_rank(comm);
+    int rc = agree(comm, tmp ? 0 : -1, err);
+    if (rc == 0) rc = agree(comm, rank == 0 ? create_empty(path, tmp, err) : 0, err);
+    if (rc == 0) {
+        /* This agree() is the barrier: every rank has closed the file before rank 0 renames
+         * it. The last one keeps all ranks until rank 0 has renamed or removed PATH.tmp. */
+        rc = agree(comm, write_file(comm, path, tmp, &c, packed, width, err), err);
+        if (rank == 0 && rc == 0) rc = publish(path, tmp, err);
+        if (rank == 0 && rc < 0) unlink(tmp);
+        rc = agree(comm, rc, err);
+    }
+    free(tmp);
+    free(packed);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- reading: helpers */
+
+/* Reads a scalar string, fixed-length or variable-length, from an attribute or a dataset
+ * into a malloc'd C string. NULL if it is not one string or cannot be read. */
+static char *read_scalar_string(hid_t obj) {
+    int is_attr = H5Iget_type(obj) == H5I_ATTR;
+    hid_t type = is_attr ? H5Aget_type(obj) : H5Dget_type(obj);
+    hid_t space = is_attr ? H5Aget_space(obj) : H5Dget_space(obj);
+    hid_t mem = H5Tcopy(H5T_C_S1);
+    char *out = NULL;
+    /* HDF5 converts between string lengths and paddings, but not between ASCII and UTF-8,
+     * so the memory type takes the stored character set. */
+    if (type >= 0 && space >= 0 && mem >= 0 && H5Tget_class(type) == H5T_STRING &&
+        H5Sget_simple_extent_npoints(space) == 1 && H5Tset_cset(mem, H5Tget_cset(type)) >= 0) {
+        if (H5Tis_variable_str(type) > 0) {
+            char *s = NULL;
+            if (H5Tset_size(mem, H5T_VARIABLE) >= 0 &&
+                (is_attr ? H5Aread(obj, mem, &s) : H5Dread(obj, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, &s)) >= 0)
+                out = strdup(s ? s : "");
+            if (s) H5free_memory(s);
+        } else {
+            /* One byte wider than stored, so HDF5 writes the terminating zero. */
+            size_t size = H5Tget_size(type);
+            out = calloc(size + 1, 1);
+            if (out && (H5Tset_size(mem, size + 1) < 0 ||
+                        (is_attr ? H5Aread(obj, mem, out)
+                                 : H5Dread(obj, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, out)) < 0)) {
+                free(out);
+                out = NULL;
+            }
+        }
+    }
+    if (mem >= 0) H5Tclose(mem);
+    if (space >= 0) H5Sclose(space);
+    if (type >= 0) H5Tclose(type);
+    return out;
+}
+
+static int read_string_attr(abp_ckpt *ck, hid_t loc, const char *where, const char *name, char **out,
+                            abp_err *err) {
+    if (H5Aexists(loc, name) <= 0) return abp_fail(err, "%s: missing attribute %s%s", ck->path, where, name);
+    hid_t attr = H5Aopen(loc, name, H5P_DEFAULT);
+    *out = attr < 0 ? NULL : read_scalar_string(attr);
+    if (attr >= 0) H5Aclose(attr);
+    return *out ? 0 : abp_fail(err, "%s: attribute %s%s is not a readable string", ck->path, where, name);
+}
+
+/* Reads a scalar numeric attribute, converted to mem_type. */
+static int read_number_attr(abp_ckpt *ck, hid_t loc, const char *where, const char *name, hid_t mem_type,
+                            void *out, abp_err *err) {
+    if (H5Aexists(loc, name) <= 0) return abp_fail(err, "%s: missing attribute %s%s", ck->path, where, name);
+    hid_t attr = H5Aopen(loc, name, H5P_DEFAULT);
+    hid_t type = attr < 0 ? -1 : H5Aget_type(attr);
+    hid_t space = attr < 0 ? -1 : H5Aget_space(attr);
+    H5T_class_t class = type < 0 ? H5T_NO_CLASS : H5Tget_class(type);
+    int rc = (class == H5T_INTEGER || class == H5T_FLOAT) && space >= 0 &&
+                     H5Sget_simple_extent_npoints(space) == 1 && H5Aread(attr, mem_type, out) >= 0
+                 ? 0
+                 : -1;
+    if (space >= 0) H5Sclose(space);
+    if (type >= 0) H5Tclose(type);
+    if (attr >= 0) H5Aclose(attr);
+    return rc < 0 ? abp_fail(err, "%s: attribute %s%s is not a readable number", ck->path, where, name) : 0;
+}
+
+/* Rank 0 looks at the file before the ranks open it together, so that a missing file or
+ * one that is not HDF5 gets a message of its own rather than HDF5's generic failure. */
+static int probe_file(const char *path, abp_err *err) {
+    struct stat st;
+    if (stat(path, &st) != 0) return abp_fail(err, "%s: %s", path, strerror(errno));
+    if (S_ISDIR(st.st_mode)) return abp_fail(err, "%s: is a directory, not a checkpoint file", path);
+    FILE *f = fopen(path, "rb");
+    if (!f) return abp_fail(err, "%s: %s", path, strerror(errno));
+    fclose(f);
+    if (H5Fis_hdf5(path) <= 0) return abp_fail(err, "%s: not an HDF5 file", path);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- reading: opening */
+
+static int check_format(abp_ckpt *ck, abp_err *err) {
+    if (H5Aexists(ck->file, "format") <= 0)
+        return abp_fail(err, "%s: not an abp checkpoint (no format attribute)", ck->path);
+    char *format = NULL;
+    if (read_string_attr(ck, ck->file, "/", "format", &format, err) < 0) return -1;
+    int same = strcmp(format, CKPT_FORMAT) == 0;
+    if (!same) abp_fail(err, "%s: not an abp checkpoint (format is \"%.100s\")", ck->path, format);
+    free(format);
+    if (!same) return -1;
+
+    int version = 0;
+    if (read_number_attr(ck, ck->file, "/", "format_version", H5T_NATIVE_INT, &version, err) < 0) return -1;
+    if (version != CKPT_FORMAT_VERSION)
+        return abp_fail(err, "%s: checkpoint format version %d, but this abp reads version %d", ck->path,
+                        version, CKPT_FORMAT_VERSION);
+    return 0;
+}
+
+static int read_optimizer(abp_ckpt *ck, abp_ckpt_meta *meta, abp_err *err) {
+    if (!link_exists(ck->file, "optimizer")) return abp_fail(err, "%s: missing group /optimizer", ck->path);
+    hid_t group = H5Gopen2(ck->file, "optimizer", H5P_DEFAULT);
+    if (group < 0) return abp_fail(err, "%s: cannot open group /optimizer", ck->path);
+    char *kind = NULL;
+    int rc = read_string_attr(ck, group, "/optimizer/", "kind", &kind, err);
+    if (rc == 0 && strlen(kind) >= sizeof meta->optimizer)
+        rc = abp_fail(err, "%s: optimizer kind \"%.64s\" is too long", ck->path, kind);
+    if (rc == 0) snprintf(meta->optimizer, sizeof meta->optimizer, "%s", kind);
+    if (rc == 0)
+        rc = read_number_attr(ck, group, "/optimizer/", "step", H5T_NATIVE_INT64, &meta->optimizer_step, err);
+    free(kind);
+    H5Gclose(group);
+    return rc;
+}
+
+static int read_config(abp_ckpt *ck, abp_err *err) {
+    if (!link_exists(ck->file, "config")) return abp_fail(err, "%s: missing /config", ck->path);
+    hid_t dset = H5Dopen2(ck->file, "config", H5P_DEFAULT);
+    ck->config = dset < 0 ? NULL : read_scalar_string(dset);
+    if (dset >= 0) H5Dclose(dset);
+    return ck->config ? 0 : abp_fail(err, "%s: /config is not a readable string", ck->path);
+}
+
+/* Opens a dataset that must exist, and returns its shape. */
+static hid_t open_dataset(abp_ckpt *ck, const char *name, int *ndim, int64_t dims[H5S_MAX_RANK], abp_err *err) {
+    if (!link_exists(ck->file, name)) {
+        abp_fail(err, "%s: missing %s", ck->path, name);
+        return -1;
+    }
+    hid_t dset = H5Dopen2(ck->file, name, H5P_DEFAULT);
+    *ndim = dset < 0 ? -1 : dataset_shape(dset, dims);
+    if (*ndim < 0) {
+        if (dset >= 0) H5Dclose(dset);
+        abp_fail(err, "%s: %s is not a readable dataset", ck->path, name);
+        return -1;
+    }
+    return dset;
+}
+
+static int dataset_class(hid_t dset) {
+    hid_t type = H5Dget_type(dset);
+    H5T_class_t class = type < 0 ? H5T_NO_CLASS : H5Tget_class(type);
+    if (type >= 0) H5Tclose(type);
+    return class;
+}
+
+/* /latents and /examples must agree on the number of examples. */
+static int read_latent_shape(abp_ckpt *ck, abp_err *err) {
+    int ndim, n_names_ndim;
+    int64_t dims[H5S_MAX_RANK], n_names[H5S_MAX_RANK];
+    hid_t latents = open_dataset(ck, "latents", &ndim, dims, err);
+    if (latents < 0) return -1;
+    int is_float = dataset_class(latents) == H5T_FLOAT;
+    H5Dclose(latents);
+    if (!is_float) return abp_fail(err, "%s: /latents is not a float array", ck->path);
+    if (ndim < 2 || ndim > 1 + CKPT_MAX_DIMS)
+        return abp_fail(err, "%s: /latents has %d dimensions (2 to %d supported)", ck->path, ndim, 1 + CKPT_MAX_DIMS);
+    ck->n_total = dims[0];
+    ck->latent_ndim = ndim - 1;
+    memcpy(ck->latent_dims, dims + 1, sizeof(int64_t) * (size_t)(ndim - 1));
+
+    hid_t examples = open_dataset(ck, "examples", &n_names_ndim, n_names, err);
+    if (examples < 0) return -1;
+    int is_string = dataset_class(examples) == H5T_STRING;
+    H5Dclose(examples);
+    if (!is_string || n_names_ndim != 1) return abp_fail(err, "%s: /examples is not a list of strings", ck->path);
+    if (n_names[0] != ck->n_total)
+        return abp_fail(err, "%s: /examples has %lld names but /latents has %lld rows", ck->path,
+                        (long long)n_names[0], (long long)ck->n_total);
+    return 0;
+}
+
+static int read_header(abp_ckpt *ck, abp_ckpt_meta *meta, abp_err *err) {
+    memset(meta, 0, sizeof *meta);
+    if (check_format(ck, err) < 0 ||
+        read_number_attr(ck, ck->file, "/", "iteration", H5T_NATIVE_INT64, &meta->iteration, err) < 0 ||
+        read_number_attr(ck, ck->file, "/", "epoch", H5T_NATIVE_INT64, &meta->epoch, err) < 0 ||
+        read_number_attr(ck, ck->file, "/", "seed", H5T_NATIVE_UINT64, &meta->seed, err) < 0 ||
+        read_number_attr(ck, ck->file, "/", "world_size", H5T_NATIVE_INT, &meta->world_size, err) < 0 ||
+        read_optimizer(ck, meta, err) < 0 || read_config(ck, err) < 0 || read_latent_shape(ck, err) < 0)
+        return -1;
+    meta->config = ck->config;
+    return 0;
+}
+
+static abp_ckpt *new_handle(const char *path, abp_err *err) {
+    abp_ckpt *ck = calloc(1, sizeof *ck);
+    char *copy = strdup(path);
+    hid_t dxpl = collective_transfer();
+    if (!ck || !copy || dxpl < 0) {
+        free(ck);
+        free(copy);
+        if (dxpl >= 0) H5Pclose(dxpl);
+        abp_fail(err, "%s: out of memory", path);
+        return NULL;
+    }
+    ck->comm = MPI_COMM_NULL;
+    ck->path = copy;
+    ck->collective = dxpl;
+    ck->file = -1;
+    return ck;
+}
+
+int abp_ckpt_open(MPI_Comm comm, const char *path, abp_ckpt **out, abp_ckpt_meta *meta, abp_err *err) {
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* our one-line messages say it all */
+    *out = NULL;
+    if (agree(comm, comm_rank(comm) == 0 ? probe_file(path, err) : 0, err) < 0) return -1;
+    abp_ckpt *ck = new_handle(path, err);
+    if (agree(comm, ck ? 0 : -1, err) < 0) {
+        abp_ckpt_close(ck);
+        return -1;
+    }
+    MPI_Comm_dup(comm, &ck->comm);
+    hid_t fapl = mpio_access(ck->comm);
+    ck->file = fapl < 0 ? -1 : H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    if (fapl >= 0) H5Pclose(fapl);
+    int rc = ck->file < 0 ? abp_fail(err, "%s: truncated or damaged HDF5 file", path) : 0;
+    if (agree(ck->comm, rc, err) == 0) rc = agree(ck->comm, read_header(ck, meta, err), err);
+    if (rc < 0) {
+        abp_ckpt_close(ck);
+        memset(meta, 0, sizeof *meta);
+        return -1;
+    }
+    *out = ck;
+    return 0;
+}
+
+void abp_ckpt_close(abp_ckpt *ck) {
+    if (!ck) return;
+    if (ck->file >= 0) H5Fclose(ck->file);
+    if (ck->collective >= 0) H5Pclose(ck->collective);
+    if (ck->comm != MPI_COMM_NULL) MPI_Comm_free(&ck->comm);
+    free(ck->config);
+    free(ck->path);
+    free(ck);
+}
+
+/* ---------------------------------------------------------------- reading: contents */
+
+/* Opens array `name` after checking that it is a float array of exactly the given shape. */
+static hid_t open_array(abp_ckpt *ck, const char *name, int ndim, const int64_t *dims, abp_err *err) {
+    char want[96], have[96];
+    format_shape(want, sizeof want, ndim, dims);
+    if (!link_exists(ck->file, name)) {
+        abp_fail(err, "%s: no array %s (expected shape %s)", ck->path, name, want);
+        return -1;
+    }
+    int file_ndim;
+    int64_t file_dims[H5S_MAX_RANK];
+    hid_t dset = open_dataset(ck, name, &file_ndim, file_dims, err);
+    if (dset < 0) return -1;
+    int rc = 0;
+    if (file_ndim != ndim || memcmp(file_dims, dims, sizeof(int64_t) * (size_t)ndim) != 0)
+        rc = abp_fail(err, "%s: %s has shape %s, expected %s", ck->path, name,
+                      format_shape(have, sizeof have, file_ndim, file_dims), want);
+    else if (dataset_class(dset) != H5T_FLOAT)
+        rc = abp_fail(err, "%s: %s is not a float array", ck->path, name);
+    if (rc < 0) {
+        H5Dclose(dset);
+        return -1;
+    }
+    return dset;
+}
+
+int abp_ckpt_read_array(abp_ckpt *ck, const char *path, float *dst, int ndim, const int64_t *dims, abp_err *err) {
+    /* Every rank must make the same HDF5 calls, so bad arguments on one rank stop all. */
+    int rc = ndim < 1 || ndim > CKPT_MAX_DIMS || !dims || !dst || !path
+                 ? abp_fail(err, "%s: bad arguments reading an array", ck->path)
+                 : 0;
+    if (agree(ck->comm, rc, err) < 0) return -1;
+    hid_t dset = open_array(ck, path, ndim, dims, err);
+    rc = agree(ck->comm, dset < 0 ? -1 : 0, err);
+    /* Every rank wants the whole array: a collective read lets MPI-IO fetch it once and
+     * hand it round, instead of every rank reading the same bytes. */
+    if (rc == 0 && H5Dread(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, ck->collective, dst) < 0)
+        rc = abp_fail(err, "%s: cannot read %s", ck->path, path);
+    if (dset >= 0) H5Dclose(dset);
+    return agree(ck->comm, rc, err);
+}
+
+int abp_ckpt_latent_shape(abp_ckpt *ck, int64_t *n_total, int *latent_ndim, int64_t *latent_dims, abp_err *err) {
+    (void)err; /* the shape was read and checked by abp_ckpt_open */
+    *n_total = ck->n_total;
+    *latent_ndim = ck->latent_ndim;
+    memcpy(latent_dims, ck->latent_dims, sizeof(int64_t) * (size_t)ck->latent_ndim);
+    return 0;
+}
+
+static int check_range(abp_ckpt *ck, int64_t lo, int64_t hi, const char *what, abp_err *err) {
+    if (lo < 0 || lo > hi || hi > ck->n_total)
+        return abp_fail(err, "%s: rows [%lld, %lld) of %s are outside [0, %lld)", ck->path, (long long)lo,
+                        (long long)hi, what, (long long)ck->n_total);
+    return 0;
+}
+
+int abp_ckpt_read_latents(abp_ckpt *ck, int64_t lo, int64_t hi, float *dst, abp_err *err) {
+    int rc = check_range(ck, lo, hi, "/latents", err);
+    if (rc == 0 && hi > lo && !dst) rc = abp_fail(err, "%s: no buffer for /latents", ck->path);
+    if (agree(ck->comm, rc, err) < 0) return -1;
+    hid_t dset = H5Dopen2(ck->file, "latents", H5P_DEFAULT);
+    if (dset < 0 || read_rows(dset, H5T_NATIVE_FLOAT, lo, hi - lo, ck->collective, dst) < 0)
+        rc = abp_fail(err, "%s: cannot read rows [%lld, %lld) of /latents", ck->path, (long long)lo, (long long)hi);
+    if (dset >= 0) H5Dclose(dset);
+    return agree(ck->comm, rc, err);
+}
+
+/* Fixed-length names are read as stored (no conversion, so the read stays collective) and
+ * then cut into C strings. A rank that cannot get memory still takes part in the collective
+ * read, with no rows, and reports afterwards. */
+static int read_fixed_names(abp_ckpt *ck, hid_t dset, hid_t type, int64_t lo, int64_t rows, char **names,
+                            abp_err *err) {
+    size_t width = H5Tget_size(type);
+    int space_padded = H5Tget_strpad(type) == H5T_STR_SPACEPAD;
+    char *raw = width > 0 ? malloc((size_t)rows * width + 1) : NULL;
+    int rc = read_rows(dset, type, lo, raw ? rows : 0, ck->collective, raw) < 0
+                 ? abp_fail(err, "%s: cannot read /examples", ck->path)
+                 : 0;
+    if (rc == 0 && !raw) rc = abp_fail(err, "%s: out of memory reading /examples", ck->path);
+    for (int64_t i = 0; i < rows && rc == 0; i++) {
+        const char *row = raw + (size_t)i * width;
+        size_t len = strnlen(row, width);
+        while (space_padded && len > 0 && row[len - 1] == ' ') len--;
+        names[i] = strndup(row, len);
+        if (!names[i]) rc = abp_fail(err, "%s: out of memory reading /examples", ck->path);
+    }
+    free(raw);
+    return rc;
+}
+
+/* Variable-length names (a file written by another tool): an independent read per rank. */
+static int read_variable_names(abp_ckpt *ck, hid_t dset, hid_t type, int64_t lo, int64_t rows, char **names,
+                               abp_err *err) {
+    hid_t mem = H5Tcopy(H5T_C_S1);
+    char **raw = calloc(rows > 0 ? (size_t)rows : 1, sizeof *raw);
+    int rc = mem < 0 || H5Tset_size(mem, H5T_VARIABLE) < 0 || H5Tset_cset(mem, H5Tget_cset(type)) < 0 || !raw ||
+                     read_rows(dset, mem, lo, rows, H5P_DEFAULT, raw) < 0
+                 ? abp_fail(err, "%s: cannot read /examples", ck->path)
+                 : 0;
+    for (int64_t i = 0; i < rows && rc == 0; i++) {
+        names[i] = strdup(raw[i] ? raw[i] : "");
+        if (!names[i]) rc = abp_fail(err, "%s: out of memory reading /examples", ck->path);
+    }
+    for (int64_t i = 0; raw && i < rows; i++) H5free_memory(raw[i]);
+    free(raw);
+    if (mem >= 0) H5Tclose(mem);
+    return rc;
+}
+
+int abp_ckpt_read_names(abp_ckpt *ck, int64_t lo, int64_t hi, char ***names, abp_err *err) {
+    *names = NULL;
+    int64_t rows = hi - lo;
+    char **out = NULL;
+    int rc = check_range(ck, lo, hi, "/examples", err);
+    if (rc == 0 && !(out = calloc(rows > 0 ? (size_t)rows : 1, sizeof *out)))
+        rc = abp_fail(err, "%s: out of memory reading /examples", ck->path);
+    if (agree(ck->comm, rc, err) < 0) {
+        free(out);
+        return -1;
+    }
+    hid_t dset = H5Dopen2(ck->file, "examples", H5P_DEFAULT);
+    hid_t type = dset < 0 ? -1 : H5Dget_type(dset);
+    if (type < 0) rc = abp_fail(err, "%s: cannot open /examples", ck->path);
+    else if (H5Tis_variable_str(type) > 0) rc = read_variable_names(ck, dset, type, lo, rows, out, err);
+    else rc = read_fixed_names(ck, dset, type, lo, rows, out, err);
+    if (type >= 0) H5Tclose(type);
+    if (dset >= 0) H5Dclose(dset);
+    rc = agree(ck->comm, rc, err);
+    if (rc < 0 && out) {
+        for (int64_t i = 0; i < rows; i++) free(out[i]);
+        free(out);
+        out = NULL;
+    }
+    *names = out;
+    return rc;
+}
+
+/* ---------------------------------------------------------------- listing */
+
+typedef struct array_list {
+    abp_ckpt *ck;
+    const char *group; /* "model" or "optimizer" */
+    abp_ckpt_array *items;
+    int n, cap;
+    int failed; /* the first problem is in *err; the walk goes on regardless */
+    abp_err *err;
+} array_list;
+
+static int list_add(array_list *list, const char *name, hid_t dset) {
+    abp_ckpt *ck = list->ck;
+    int64_t dims[H5S_MAX_RANK];
+    int ndim = dataset_shape(dset, dims);
+    if (ndim < 1 || ndim > CKPT_MAX_DIMS)
+        return abp_fail(list->err, "%s: %s/%s has %d dimensions (1 to %d supported)", ck->path, list->group, name,
+                        ndim, CKPT_MAX_DIMS);
+    if (list->n == list->cap) {
+        int cap = list->cap ? 2 * list->cap : 16;
+        abp_ckpt_array *grown = realloc(list->items, sizeof *grown * (size_t)cap);
+        if (!grown) return abp_fail(list->err, "%s: out of memory listing arrays", ck->path);
+        list->items = grown;
+        list->cap = cap;
+    }
+    abp_ckpt_array *a = &list->items[list->n];
+    memset(a, 0, sizeof *a);
+    int len = snprintf(a->path, sizeof a->path, "%s/%s", list->group, name);
+    if (len < 0 || (size_t)len >= sizeof a->path)
+        return abp_fail(list->err, "%s: array path %s/%s is too long", ck->path, list->group, name);
+    a->ndim = ndim;
+    memcpy(a->dims, dims, sizeof(int64_t) * (size_t)ndim);
+    list->n++;
+    return 0;
+}
+
+/* Notes the first problem and goes on: stopping the walk early on one rank (out of memory)
+ * would leave the ranks making different HDF5 calls. */
+static herr_t visit_link(hid_t group, const char *name, const H5L_info_t *info, void *data) {
+    array_list *list = data;
+    if (info->type != H5L_TYPE_HARD) return 0;
+    hid_t obj = H5Oopen(group, name, H5P_DEFAULT);
+    if (obj < 0) {
+        list->failed = 1;
+        return abp_fail(list->err, "%s: cannot open %s/%s", list->ck->path, list->group, name);
+    }
+    if (!list->failed && H5Iget_type(obj) == H5I_DATASET && list_add(list, name, obj) < 0) list->failed = 1;
+    H5Oclose(obj);
+    return 0;
+}
+
+int abp_ckpt_list(abp_ckpt *ck, abp_ckpt_array **arrays, int *narrays, abp_err *err) {
+    static const char *const groups[] = {"model", "optimizer"};
+    array_list list = {.ck = ck, .err = err};
+    for (int g = 0; g < 2; g++) {
+        list.group = groups[g];
+        if (!link_exists(ck->file, groups[g])) continue;
+        if (H5Lvisit_by_name(ck->file, groups[g], H5_INDEX_NAME, H5_ITER_INC, visit_link, &list, H5P_DEFAULT) < 0 &&
+            !list.failed) {
+            list.failed = 1;
+            abp_fail(err, "%s: cannot list /%s", ck->path, groups[g]);
+        }
+    }
+    int rc = agree(ck->comm, list.failed ? -1 : 0, err);
+    if (rc < 0) {
+        free(list.items);
+        list.items = NULL;
+        list.n = 0;
+    }
+    *arrays = list.items;
+    *narrays = list.n;
+    return rc;
+}
