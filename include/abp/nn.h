@@ -104,6 +104,11 @@ ABP_MUST_CHECK int abp_net_backward(abp_net *net, const float *dout, int n, floa
 
 void abp_net_zero_grads(abp_net *net);
 
+/* g(z) for n examples of any count, latents and results row-per-example, in chunks of
+ * max_batch; zbuf has room for max_batch latents. */
+ABP_MUST_CHECK int abp_net_generate(abp_net *net, const float *z_rows, int64_t n, float *out_rows,
+                                    float *zbuf, abp_err *err);
+
 /* ---- single layers, for the network and for the tests ---- */
 
 /* Floats of scratch a layer needs for a batch of n. */

@@ -73,9 +73,7 @@ int cmd_interpolate(int argc, char **argv, abp_dist *d, abp_err *err) {
                 zrows[(r * 9 + c) * 2] = -2.0f + 0.5f * (float)c;
                 zrows[(r * 9 + c) * 2 + 1] = 2.0f - 0.5f * (float)r;
             }
-        abp_rows_to_cns(zrows, zb, 81, net.in_shape);
-        if (abp_net_forward(&net, zb, 81, err)) goto done;
-        abp_cns_to_rows(abp_net_output(&net), images, 81, net.out_shape);
+        if (abp_net_generate(&net, zrows, 81, images, zb, err)) goto done;
     } else {
         abp_ckpt_meta m2;
         int64_t n_total, ldims[4];
@@ -97,9 +95,7 @@ int cmd_interpolate(int argc, char **argv, abp_dist *d, abp_err *err) {
                 else
                     for (int64_t k = 0; k < dz; k++) zrows[s * dz + k] = (1 - t) * a[k] + t * b[k];
             }
-            abp_rows_to_cns(zrows, zb, steps, net.in_shape);
-            if (abp_net_forward(&net, zb, steps, err)) goto done;
-            abp_cns_to_rows(abp_net_output(&net), images + (int64_t)p * steps * dy, steps, net.out_shape);
+            if (abp_net_generate(&net, zrows, steps, images + (int64_t)p * steps * dy, zb, err)) goto done;
         }
     }
     if (abp_png_write_grid(out, images, rows * cols, net.out_shape.c, net.out_shape.h, net.out_shape.w, cols, err))

@@ -35,19 +35,14 @@ int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
     if (abp_model_load(MPI_COMM_SELF, ckpt, batch, &net, &cfg, &meta, err)) return EXIT_FAILED;
     free(meta.config);
     int64_t dz = abp_shape_numel(net.in_shape), dy = abp_shape_numel(net.out_shape);
-    float *rows = abp_alloc(sizeof(float) * (size_t)(batch * dz), err);
+    float *rows = abp_alloc(sizeof(float) * (size_t)(n * dz), err);
     float *zb = abp_alloc(sizeof(float) * (size_t)(batch * dz), err);
     float *images = abp_alloc(sizeof(float) * (size_t)(n * dy), err);
     int status = EXIT_FAILED;
     if (!rows || !zb || !images) goto done;
-    for (int start = 0; start < n; start += batch) {
-        int b = n - start < batch ? n - start : batch;
-        for (int i = 0; i < b; i++)
-            abp_rng_normal((uint64_t)seed, ABP_RNG_PRIOR, (uint32_t)(start + i), 0, 0, rows + i * dz, dz);
-        abp_rows_to_cns(rows, zb, b, net.in_shape);
-        if (abp_net_forward(&net, zb, b, err)) goto done;
-        abp_cns_to_rows(abp_net_output(&net), images + start * dy, b, net.out_shape);
-    }
+    for (int i = 0; i < n; i++)
+        abp_rng_normal((uint64_t)seed, ABP_RNG_PRIOR, (uint32_t)i, 0, 0, rows + i * dz, dz);
+    if (abp_net_generate(&net, rows, n, images, zb, err)) goto done;
     if (abp_png_write_grid(out, images, n, net.out_shape.c, net.out_shape.h, net.out_shape.w, cols, err)) goto done;
     printf("sample: wrote %d samples to %s\n", n, out);
     status = EXIT_OK;

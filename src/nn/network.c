@@ -196,6 +196,18 @@ int abp_net_backward(abp_net *net, const float *dout, int n, float *dz, int want
     return 0;
 }
 
+int abp_net_generate(abp_net *net, const float *z_rows, int64_t n, float *out_rows, float *zbuf,
+                     abp_err *err) {
+    int64_t dz = abp_shape_numel(net->in_shape), dy = abp_shape_numel(net->out_shape);
+    for (int64_t start = 0; start < n; start += net->max_batch) {
+        int b = (int)(n - start < net->max_batch ? n - start : net->max_batch);
+        abp_rows_to_cns(z_rows + start * dz, zbuf, b, net->in_shape);
+        if (abp_net_forward(net, zbuf, b, err)) return -1;
+        abp_cns_to_rows(abp_net_output(net), out_rows + start * dy, b, net->out_shape);
+    }
+    return 0;
+}
+
 double abp_net_forward_flops(const abp_net *net) {
     double flops = 0.0;
     for (int i = 0; i < net->nlayers; i++) {

@@ -252,31 +252,20 @@ static FILE *open_metrics(const abp_train_cfg *cfg, int64_t start_iter, abp_err 
 static int write_pictures(trainer *t, abp_err *err) {
     abp_net *net = &t->net;
     int64_t dz = abp_shape_numel(t->zs), dy = abp_shape_numel(t->ys);
-    int chunk = net->max_batch, total = 64;
+    int total = 64, pairs = t->n_local < 32 ? (int)t->n_local : 32;
     float *images = abp_alloc(sizeof(float) * (size_t)(total * dy), err);
-    float *rows = abp_alloc(sizeof(float) * (size_t)(chunk * dz), err);
+    float *rows = abp_alloc(sizeof(float) * (size_t)(total * dz), err);
     int rc = -1;
     if (!images || !rows) goto done;
     net->training = 0;
-    for (int start = 0; start < total; start += chunk) {
-        int n = total - start < chunk ? total - start : chunk;
-        for (int i = 0; i < n; i++)
-            abp_rng_normal(t->cfg->seed, ABP_RNG_PRIOR, (uint32_t)(start + i), 0, 0, rows + i * dz, dz);
-        abp_rows_to_cns(rows, t->zb, n, t->zs);
-        if (abp_net_forward(net, t->zb, n, err)) goto done;
-        abp_cns_to_rows(abp_net_output(net), images + start * dy, n, t->ys);
-    }
+    for (int i = 0; i < total; i++)
+        abp_rng_normal(t->cfg->seed, ABP_RNG_PRIOR, (uint32_t)i, 0, 0, rows + i * dz, dz);
+    if (abp_net_generate(net, rows, total, images, t->zb, err)) goto done;
     char path[1200];
     snprintf(path, sizeof path, "%s/samples.png", t->cfg->out);
     if (abp_png_write_grid(path, images, total, t->ys.c, t->ys.h, t->ys.w, 8, err)) goto done;
     /* Reconstructions: rows of originals, each followed by a row of their g(z_i). */
-    int pairs = t->n_local < 32 ? (int)t->n_local : 32;
-    for (int start = 0; start < pairs; start += chunk) {
-        int n = pairs - start < chunk ? pairs - start : chunk;
-        abp_rows_to_cns(t->latents + start * dz, t->zb, n, t->zs);
-        if (abp_net_forward(net, t->zb, n, err)) goto done;
-        abp_cns_to_rows(abp_net_output(net), images + start * dy, n, t->ys);
-    }
+    if (abp_net_generate(net, t->latents, pairs, images, t->zb, err)) goto done;
     snprintf(path, sizeof path, "%s/reconstructions.png", t->cfg->out);
     const float *sets[2] = {t->data.data, images};
     if (abp_png_write_compare(path, sets, 2, pairs, t->ys.c, t->ys.h, t->ys.w, 8, err)) goto done;
