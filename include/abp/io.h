@@ -39,6 +39,9 @@ ABP_MUST_CHECK int abp_data_load(const char *path, int64_t lo, int64_t hi, int c
 
 void abp_images_free(abp_images *im);
 
+/* Creates a folder and its missing parents (mkdir -p); an existing folder is fine. */
+ABP_MUST_CHECK int abp_mkdir_p(const char *path, abp_err *err);
+
 /* ---------------------------------------------------------------- pictures */
 
 /* Writes n images (planar c x h x w, values in [-1, 1], clamped) as one PNG grid with

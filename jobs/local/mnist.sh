@@ -11,6 +11,7 @@ data=$here/datasets/mnist-small
 [ "$(id -u)" -ne 0 ] || export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
 bash "$here/jobs/setup.sh"
+mkdir -p "$out/test"
 abp=$here/build/abp
 if [ -e "$out/checkpoint.h5" ]; then
   echo "mnist: $out already holds a run; continuing it (delete the folder to start over)"

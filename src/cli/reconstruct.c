@@ -54,10 +54,7 @@ int cmd_reconstruct(int argc, char **argv, abp_dist *d, abp_err *err) {
     if (abp_data_probe(data, &info, err)) goto done;
     int64_t n = limit > 0 && limit < info.n ? limit : info.n;
     if (abp_data_load(data, 0, n, ys.c, ys.h, ys.w, &im, err)) goto done;
-    if (mkdir(out, 0777) != 0 && errno != EEXIST) {
-        abp_fail(err, "--out %s: cannot create (%s)", out, strerror(errno));
-        goto done;
-    }
+    if (abp_mkdir_p(out, err)) goto done;
     int64_t dz = abp_shape_numel(zs), dy = abp_shape_numel(ys);
     zrows = abp_alloc(sizeof(float) * (size_t)(n * dz), err);
     zb = zrows ? abp_alloc(sizeof(float) * (size_t)(batch * dz), err) : NULL;

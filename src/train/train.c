@@ -284,11 +284,7 @@ int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
     t.d = d;
     FILE *metrics = NULL;
     int rc = -1;
-    if (mkdir(cfg->out, 0777) != 0 && errno != EEXIST) {
-        abp_fail(err, "--out %s: cannot create (%s)", cfg->out, strerror(errno));
-        rc = abp_dist_agree(d, -1, err);
-        goto done;
-    }
+    if (abp_dist_agree(d, d->rank == 0 ? abp_mkdir_p(cfg->out, err) : 0, err)) goto done;
     if (!cfg->resume[0] && abp_dist_agree(d, d->rank == 0 ? check_fresh_out(cfg, err) : 0, err)) goto done;
     if (abp_dist_agree(d, setup_local(&t, err), err)) goto done;
     if (cfg->resume[0] && abp_dist_agree(d, resume(&t, err), err)) goto done;
