@@ -61,7 +61,7 @@ ABP_MUST_CHECK int abp_train_cfg_parse(const char *text, abp_train_cfg *cfg, abp
 
 /* Trains as DESIGN §3 says, on every rank of d. Rank 0 prints progress and writes
  * OUT/metrics.csv, OUT/samples.png, OUT/reconstructions.png; all ranks write
- * OUT/checkpoint.h5 together. Returns 0, or ABP_EXIT_STOPPED (after a checkpoint) when a
+ * OUT/checkpoint.h5 together. Returns 0, or ABP_STOPPED (after a checkpoint) when a
  * SIGTERM or SIGUSR1 asked it to stop, or -1 with err set (the same on every rank). */
 #define ABP_STOPPED 3
 ABP_MUST_CHECK int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err);

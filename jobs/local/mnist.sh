@@ -22,7 +22,6 @@ fi
 
 mpirun -np "$ranks" "$abp" train --data "$data/train-images-idx3-ubyte" --model mnist28 \
   --out "$out" --iters "$iters" --batch 64 --lr 1e-3 "${resume[@]}"
-"$abp" sample --ckpt "$out/checkpoint.h5" --out "$out/samples.png" --n 64
 "$abp" interpolate --ckpt "$out/checkpoint.h5" --out "$out/interpolation.png" --pairs 8 --steps 10
 "$abp" reconstruct --ckpt "$out/checkpoint.h5" --data "$data/t10k-images-idx3-ubyte" \
   --limit "$test_n" --out "$out/test" | tee "$out/test/abp.txt"
