@@ -12,6 +12,8 @@ typedef struct abp_dist {
     MPI_Comm comm;
     int rank, size;
     int local_rank, local_size; /* among the ranks on this node */
+    double comm_seconds;        /* wall time spent in this rank's sums over ranks, for the
+                                 * compute / allreduce split of metrics.csv and scaling runs */
 } abp_dist;
 
 ABP_MUST_CHECK int abp_dist_init(abp_dist *d, MPI_Comm comm, abp_err *err);
@@ -29,6 +31,9 @@ int abp_dist_sum_doubles(double *buf, int n, void *ctx);
 
 /* Sums a float buffer over all ranks in place; splits calls above INT_MAX elements. */
 ABP_MUST_CHECK int abp_dist_sum_floats(abp_dist *d, float *buf, int64_t n, abp_err *err);
+
+/* The largest of v over all ranks (MPI_Allreduce, MPI_MAX). */
+double abp_dist_max_double(abp_dist *d, double v);
 
 /* Makes every rank agree on a collective outcome: returns 0 if rc == 0 on every rank;
  * otherwise -1 on every rank, with err holding the message of the lowest failing rank. */

@@ -50,6 +50,8 @@ int abp_cores_available(void);
 
 /* Wall-clock seconds from a monotonic clock. */
 double abp_now(void);
+/* The peak resident memory of this process so far, in bytes (getrusage's ru_maxrss). */
+double abp_peak_rss_bytes(void);
 
 
 

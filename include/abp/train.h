@@ -46,6 +46,7 @@ typedef struct abp_train_cfg {
     float lr, beta1, momentum;
     uint64_t seed;
     int64_t checkpoint_every;
+    int keep_checkpoints; /* numbered checkpoint-ITER.h5 files kept (3) */
     int threads;          /* BLAS threads per rank; 0: automatic */
     int quiet;
 } abp_train_cfg;

@@ -33,16 +33,29 @@ int abp_batch_share(int64_t B, int p, int r) { return (int)(B / p + (r < B % p ?
 int abp_dist_sum_doubles(double *buf, int n, void *ctx) {
     abp_dist *d = ctx;
     if (d->size == 1) return 0;
-    return MPI_Allreduce(MPI_IN_PLACE, buf, n, MPI_DOUBLE, MPI_SUM, d->comm) == MPI_SUCCESS ? 0 : -1;
+    double t0 = MPI_Wtime();
+    int rc = MPI_Allreduce(MPI_IN_PLACE, buf, n, MPI_DOUBLE, MPI_SUM, d->comm);
+    d->comm_seconds += MPI_Wtime() - t0;
+    return rc == MPI_SUCCESS ? 0 : -1;
+}
+
+double abp_dist_max_double(abp_dist *d, double v) {
+    if (d->size == 1) return v;
+    double t0 = MPI_Wtime(), out = v;
+    MPI_Allreduce(&v, &out, 1, MPI_DOUBLE, MPI_MAX, d->comm);
+    d->comm_seconds += MPI_Wtime() - t0;
+    return out;
 }
 
 int abp_dist_sum_floats(abp_dist *d, float *buf, int64_t n, abp_err *err) {
     if (d->size == 1) return 0;
+    double t0 = MPI_Wtime();
     for (int64_t off = 0; off < n; off += INT_MAX) {
         int count = (int)(n - off < INT_MAX ? n - off : INT_MAX);
         if (MPI_Allreduce(MPI_IN_PLACE, buf + off, count, MPI_FLOAT, MPI_SUM, d->comm) != MPI_SUCCESS)
             return abp_fail(err, "MPI_Allreduce of %lld floats failed", (long long)n);
     }
+    d->comm_seconds += MPI_Wtime() - t0;
     return 0;
 }
 

@@ -19,6 +19,7 @@ void abp_train_defaults(abp_train_cfg *cfg) {
     cfg->momentum = 0.5f;       /* the paper's SGD momentum */
     cfg->seed = 1;
     cfg->checkpoint_every = 0;
+    cfg->keep_checkpoints = 3;
 }
 
 /* The shortest decimal that reads back as the same float: "0.3", not "0.300000012". */

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "abp/infer.h"
 #include "abp/rng.h"
@@ -160,6 +162,59 @@ done:
     return rc;
 }
 
+/* Rank 0, after OUT/checkpoint-ITER.h5 is complete: makes OUT/checkpoint.h5 name the same
+ * file (a hard link made under a temporary name and renamed over the old one, so that
+ * checkpoint.h5 is at every moment some complete checkpoint), then deletes the numbered
+ * files older than the newest `keep`. Numbered files from later iterations (left by a run
+ * that was resumed from an earlier checkpoint) are never deleted: nothing is lost. */
+static int publish_checkpoint(const char *out, int64_t iteration, int keep, abp_err *err) {
+    char numbered[1200], newest[1200], tmp[1300];
+    snprintf(numbered, sizeof numbered, "%s/checkpoint-%08lld.h5", out, (long long)iteration);
+    snprintf(newest, sizeof newest, "%s/checkpoint.h5", out);
+    snprintf(tmp, sizeof tmp, "%s/checkpoint.h5.link", out);
+    unlink(tmp);
+    if (link(numbered, tmp) != 0) {
+        /* Some file systems have no hard links; a relative symbolic link does the same job. */
+        char target[64];
+        snprintf(target, sizeof target, "checkpoint-%08lld.h5", (long long)iteration);
+        if (symlink(target, tmp) != 0)
+            return abp_fail(err, "%s: cannot link to %s (%s)", tmp, numbered, strerror(errno));
+    }
+    if (rename(tmp, newest) != 0)
+        return abp_fail(err, "%s: cannot replace (%s)", newest, strerror(errno));
+    DIR *dir = opendir(out);
+    if (!dir) return abp_fail(err, "%s: cannot list (%s)", out, strerror(errno));
+    int64_t *older = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL) {
+        long long it;
+        char tail[8];
+        if (sscanf(e->d_name, "checkpoint-%lld.h%7s", &it, tail) == 2 && !strcmp(tail, "5") &&
+            it < iteration) {
+            if (n == cap) {
+                cap = cap ? 2 * cap : 16;
+                int64_t *grown = realloc(older, cap * sizeof *older);
+                if (!grown) break;
+                older = grown;
+            }
+            older[n++] = it;
+        }
+    }
+    closedir(dir);
+    /* Keep the newest keep - 1 older ones (the one just written is the keep-th). */
+    for (size_t i = 0; i < n; i++) {
+        size_t newer = 0;
+        for (size_t j = 0; j < n; j++) newer += older[j] > older[i];
+        if (newer >= (size_t)(keep > 0 ? keep - 1 : 0)) {
+            snprintf(numbered, sizeof numbered, "%s/checkpoint-%08lld.h5", out, (long long)older[i]);
+            unlink(numbered);
+        }
+    }
+    free(older);
+    return 0;
+}
+
 static int write_checkpoint(trainer *t, int64_t iters_done, abp_err *err) {
     abp_ckpt_array *arrays = NULL;
     int narrays = 0;
@@ -169,14 +224,16 @@ static int write_checkpoint(trainer *t, int64_t iters_done, abp_err *err) {
                           .optimizer_step = t->opt.step, .config = t->config};
     snprintf(meta.optimizer, sizeof meta.optimizer, "%s", t->cfg->optimizer == ABP_OPT_SGD ? "sgd" : "adam");
     char path[1200];
-    snprintf(path, sizeof path, "%s/checkpoint.h5", t->cfg->out);
+    snprintf(path, sizeof path, "%s/checkpoint-%08lld.h5", t->cfg->out, (long long)iters_done);
     int64_t ldims[3] = {t->zs.c, t->zs.h, t->zs.w};
     int lnd = (t->zs.h == 1 && t->zs.w == 1) ? 1 : 3;
     if (lnd == 3) ldims[0] = t->zs.h, ldims[1] = t->zs.w, ldims[2] = t->zs.c;
     int rc = abp_ckpt_write(t->d->comm, path, &meta, arrays, narrays, t->latents, t->n_total,
                             t->lo, t->hi, lnd, ldims, t->data.names, err);
     free(arrays);
-    return rc;
+    if (rc) return rc;
+    int published = t->d->rank == 0 ? publish_checkpoint(t->cfg->out, iters_done, t->cfg->keep_checkpoints, err) : 0;
+    return abp_dist_agree(t->d, published, err);
 }
 
 /* Picks this iteration's batch: full batch, or the next b_local of this rank's shard in a
@@ -221,11 +278,14 @@ static int check_fresh_out(const abp_train_cfg *cfg, abp_err *err) {
 }
 
 /* Rank 0's metrics.csv. On resume, rows past the checkpoint's iteration (written before a
- * crash) are dropped, so that the file lists every iteration once. */
-static FILE *open_metrics(const abp_train_cfg *cfg, int64_t start_iter, abp_err *err) {
+ * crash) are dropped, so that the file lists every iteration once, and *seconds_before gets
+ * the elapsed time of the last row kept, so the seconds column goes on counting. */
+static FILE *open_metrics(const abp_train_cfg *cfg, int64_t start_iter, double *seconds_before,
+                          abp_err *err) {
     char path[1200], tmp[1300];
     snprintf(path, sizeof path, "%s/metrics.csv", cfg->out);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    *seconds_before = 0;
     FILE *old = cfg->resume[0] ? fopen(path, "r") : NULL;
     FILE *f = fopen(old ? tmp : path, "w");
     if (!f) {
@@ -233,11 +293,17 @@ static FILE *open_metrics(const abp_train_cfg *cfg, int64_t start_iter, abp_err 
         abp_fail(err, "%s: cannot write (%s)", old ? tmp : path, strerror(errno));
         return NULL;
     }
-    fprintf(f, "iteration,epoch,loss,recon_mse,seconds\n");
+    fprintf(f, "iteration,epoch,loss,recon_mse,seconds,compute_s,allreduce_s,io_s,peak_rss_mb\n");
     if (old) {
         char line[512];
         while (fgets(line, sizeof line, old))
-            if (line[0] >= '0' && line[0] <= '9' && atoll(line) <= start_iter) fputs(line, f);
+            if (line[0] >= '0' && line[0] <= '9' && atoll(line) <= start_iter) {
+                fputs(line, f);
+                long long it, epoch;
+                double loss, mse, sec;
+                if (sscanf(line, "%lld,%lld,%lf,%lf,%lf", &it, &epoch, &loss, &mse, &sec) == 5)
+                    *seconds_before = sec;
+            }
         fclose(old);
         if (fflush(f) != 0 || rename(tmp, path) != 0) {
             abp_fail(err, "%s: cannot replace (%s)", path, strerror(errno));
@@ -288,7 +354,8 @@ int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
     if (!cfg->resume[0] && abp_dist_agree(d, d->rank == 0 ? check_fresh_out(cfg, err) : 0, err)) goto done;
     if (abp_dist_agree(d, setup_local(&t, err), err)) goto done;
     if (cfg->resume[0] && abp_dist_agree(d, resume(&t, err), err)) goto done;
-    if (d->rank == 0) metrics = open_metrics(cfg, t.start_iter, err);
+    double seconds_before = 0;
+    if (d->rank == 0) metrics = open_metrics(cfg, t.start_iter, &seconds_before, err);
     if (abp_dist_agree(d, d->rank == 0 && !metrics ? -1 : 0, err)) goto done;
 
     struct sigaction sa;
@@ -310,6 +377,7 @@ int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
                (long long)net->nparams, t.zs.h, t.zs.w, t.zs.c, (long long)t.start_iter, (long long)cfg->iters);
     int stopped = 0;
     for (int64_t it = t.start_iter; it < cfg->iters; it++) {
+        double it_start = abp_now(), comm_start = d->comm_seconds;
         choose_batch(&t, it);
         abp_gather_rows_to_cns(t.latents, t.batch_idx, t.zb, t.b_local, t.zs);
         abp_gather_rows_to_cns(t.data.data, t.batch_idx, t.yb, t.b_local, t.ys);
@@ -336,35 +404,49 @@ int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
             for (int64_t e = 0; e < dz; e++) zrow[e] = t.zb[((e / pix) * t.b_local + i) * pix + e % pix];
         }
         double sse_all = net->grads[net->nparams];
+        int stop_now = net->grads[net->nparams + 1] > 0.0f;
+        double learn_end = abp_now();
+        /* 4. a checkpoint when one is due or a signal asked for it */
+        int want_ckpt = stop_now || (cfg->checkpoint_every > 0 && (it + 1) % cfg->checkpoint_every == 0 &&
+                                     it + 1 < cfg->iters);
+        double io_seconds = 0;
+        if (want_ckpt) {
+            if (write_checkpoint(&t, it + 1, err)) goto done;
+            io_seconds = abp_now() - learn_end;
+            if (d->rank == 0 && !cfg->quiet)
+                printf("checkpoint: %s/checkpoint.h5 (iteration %lld, %.2f s)\n", cfg->out, (long long)(it + 1),
+                       io_seconds);
+        }
+        /* 5. report: rank 0's split of this iteration's time, the largest rank's memory */
+        double rss_mb = abp_dist_max_double(d, abp_peak_rss_bytes()) / (1024.0 * 1024.0);
+        double now = abp_now();
+        double comm = d->comm_seconds - comm_start;
+        double compute = now - it_start - comm - io_seconds;
         double loss = sse_all / (2.0 * cfg->sigma * cfg->sigma) / (double)t.B;
         double mse01 = sse_all / ((double)t.B * (double)dy) / 4.0; /* [-1,1] -> [0,1] scale */
-        double now = abp_now();
         int64_t epoch = (it + 1) * t.B / t.n_total;
         if (d->rank == 0) {
-            fprintf(metrics, "%lld,%lld,%.6g,%.6g,%.3f\n", (long long)(it + 1), (long long)epoch,
-                    loss, mse01, now - t0);
+            fprintf(metrics, "%lld,%lld,%.6g,%.6g,%.3f,%.6f,%.6f,%.6f,%.1f\n", (long long)(it + 1),
+                    (long long)epoch, loss, mse01, seconds_before + now - t0, compute, comm, io_seconds,
+                    rss_mb);
+            /* The row of a checkpointed iteration reaches the disk at once: a run resumed from
+             * this checkpoint starts with the next row. */
+            if (want_ckpt) fflush(metrics);
             if (!cfg->quiet && ((it + 1) % every == 0 || it + 1 == cfg->iters || now - last_print > 30)) {
                 double rate = (double)(it + 1 - t.start_iter) / (now - t0);
                 char eta[32];
                 format_duration((double)(cfg->iters - it - 1) / rate, eta, sizeof eta);
-                printf("iter %lld/%lld  epoch %lld  loss %.4g  mse %.5f  %.2f it/s  ETA %s\n",
-                       (long long)(it + 1), (long long)cfg->iters, (long long)epoch, loss, mse01, rate, eta);
+                printf("iter %lld/%lld  epoch %lld  loss %.4g  mse %.5f  %.2f it/s  ETA %s  rss %.0f MB\n",
+                       (long long)(it + 1), (long long)cfg->iters, (long long)epoch, loss, mse01, rate, eta,
+                       rss_mb);
                 fflush(stdout);
                 last_print = now;
             }
         }
-        int want_ckpt = cfg->checkpoint_every > 0 && (it + 1) % cfg->checkpoint_every == 0 && it + 1 < cfg->iters;
-        if (net->grads[net->nparams + 1] > 0.0f) {
+        if (stop_now) {
             stopped = 1;
-            want_ckpt = 1;
+            break;
         }
-        if (want_ckpt) {
-            if (metrics) fflush(metrics);
-            if (write_checkpoint(&t, it + 1, err)) goto done;
-            if (d->rank == 0 && !cfg->quiet)
-                printf("checkpoint: %s/checkpoint.h5 (iteration %lld)\n", cfg->out, (long long)(it + 1));
-        }
-        if (stopped) break;
     }
     if (!stopped) {
         if (metrics) fflush(metrics);
