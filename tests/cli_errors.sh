@@ -52,6 +52,8 @@ expect "foreign ckpt"      "text.h5"          -- "$abp" sample --ckpt "$tmp/text
 expect "missing ckpt"      "nope.h5"          -- "$abp" sample --ckpt "$tmp/nope.h5" --out "$tmp/x.png"
 expect "resume, other model" "model/"         -- "$abp" train --data "$data" --limit 16 --batch 8 --out "$tmp/run" --resume "$ck" --model "z 3 | linear 7x7x6 | bn | lrelu 0.2 | deconv 1 k5 s4 p1 op1 | tanh"
 expect "resume, other data" "examples"        -- "$abp" train --data "$data" --model "$model" --limit 20 --batch 8 --out "$tmp/run" --resume "$ck"
+expect "resume, same count, other examples" "in the checkpoint but" -- "$abp" train --data "$src/datasets/mnist-small/t10k-images-idx3-ubyte" --model "$model" --limit 16 --batch 8 --out "$tmp/run" --resume "$ck"
+expect "keep no checkpoint" "keep-checkpoints" -- "$abp" train --data "$data" --out "$tmp/o6" --keep-checkpoints 0
 expect "unwritable png"    "nodir"            -- "$abp" sample --ckpt "$ck" --out "$tmp/nodir/x.png"
 expect "grid needs d=2"    "d = 2"            -- "$abp" interpolate --ckpt "$ck" --out "$tmp/x.png" --grid --pairs 1
 expect "unknown command"   "frob"             -- "$abp" frob
