@@ -67,6 +67,22 @@ ABP_MUST_CHECK int abp_train_cfg_parse(const char *text, abp_train_cfg *cfg, abp
 #define ABP_STOPPED 3
 ABP_MUST_CHECK int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err);
 
+/* The loop's state, for callers that drive iterations themselves (abp bench). Collective:
+ * builds the network, loads this rank's shard of cfg->data — or, if data is not NULL, takes
+ * its rows from data, which holds all n examples in memory on every rank — and resumes from
+ * cfg->resume if set. */
+typedef struct abp_trainer abp_trainer;
+ABP_MUST_CHECK int abp_trainer_create(const abp_train_cfg *cfg, abp_dist *d, const abp_images *data,
+                                      abp_trainer **t, abp_err *err);
+/* One ABP iteration (collective): choose the batch, L Langevin steps, the learning pass, one
+ * allreduce, one optimizer step, latents written back. stop_flag is this rank's vote to stop;
+ * *sse_all gets the global batch's squared error and *stop whether any rank voted. */
+ABP_MUST_CHECK int abp_trainer_iterate(abp_trainer *t, int64_t iteration, int stop_flag,
+                                       double *sse_all, int *stop, abp_err *err);
+abp_net *abp_trainer_net(abp_trainer *t);
+int abp_trainer_batch_share(const abp_trainer *t); /* this rank's share of the global batch */
+void abp_trainer_free(abp_trainer *t);
+
 /* ---------------------------------------------------------------- models in checkpoints */
 
 /* The named arrays of a network (and optionally its optimizer) for abp_ckpt_write /

@@ -19,7 +19,7 @@
 static volatile sig_atomic_t stop_requested = 0;
 static void on_stop_signal(int sig) { (void)sig; stop_requested = 1; }
 
-typedef struct trainer {
+struct abp_trainer {
     const abp_train_cfg *cfg;
     abp_dist *d;
     abp_net net;
@@ -37,7 +37,10 @@ typedef struct trainer {
     float *zb, *yb, *dout;    /* batch in CNS */
     int64_t start_iter;
     char *config;
-} trainer;
+    abp_langevin lv;
+    float inv_var_batch;      /* 1 / (sigma^2 B): the learning gradient's scale */
+};
+typedef struct abp_trainer trainer;
 
 static void trainer_free(trainer *t) {
     abp_net_free(&t->net);
@@ -54,11 +57,32 @@ static void trainer_free(trainer *t) {
     free(t->config);
 }
 
+/* Rows [lo, hi) of an in-memory data set (abp bench's synthetic images), as a loaded shard. */
+static int copy_rows(const abp_images *all, int64_t lo, int64_t hi, abp_shape ys, abp_images *out,
+                     abp_err *err) {
+    if (all->c != ys.c || all->h != ys.h || all->w != ys.w)
+        return abp_fail(err, "data of %dx%dx%d for a model that makes %dx%dx%d", all->h, all->w,
+                        all->c, ys.h, ys.w, ys.c);
+    int64_t dy = abp_shape_numel(ys);
+    memset(out, 0, sizeof *out);
+    out->n = hi - lo, out->c = ys.c, out->h = ys.h, out->w = ys.w;
+    out->data = abp_alloc(sizeof(float) * (size_t)(out->n * dy), err);
+    out->names = calloc((size_t)out->n, sizeof *out->names);
+    if (!out->data || !out->names) return abp_fail(err, "out of memory for %lld examples", (long long)out->n);
+    memcpy(out->data, all->data + lo * dy, sizeof(float) * (size_t)(out->n * dy));
+    for (int64_t i = 0; i < out->n; i++) {
+        const char *name = all->names ? all->names[lo + i] : "synthetic";
+        out->names[i] = strdup(name);
+        if (!out->names[i]) return abp_fail(err, "out of memory");
+    }
+    return 0;
+}
+
 /* Everything that can fail on one rank alone, before the first collective of the loop. */
-static int setup_local(trainer *t, abp_err *err) {
+static int setup_local(trainer *t, const abp_images *given, abp_err *err) {
     const abp_train_cfg *cfg = t->cfg;
-    abp_data_info info;
-    if (abp_data_probe(cfg->data, &info, err)) return -1;
+    abp_data_info info = {.n = given ? given->n : 0};
+    if (!given && abp_data_probe(cfg->data, &info, err)) return -1;
     t->n_total = cfg->limit > 0 && cfg->limit < info.n ? cfg->limit : info.n;
     if (t->n_total < t->d->size)
         return abp_fail(err, "%s: %lld examples cannot be shared by %d ranks", cfg->data,
@@ -79,7 +103,11 @@ static int setup_local(trainer *t, abp_err *err) {
     t->ys = t->net.out_shape;
     if (t->ys.c != 1 && t->ys.c != 3)
         return abp_fail(err, "the model makes %d-channel signals; image data needs 1 or 3", t->ys.c);
-    if (abp_data_load(cfg->data, t->lo, t->hi, t->ys.c, t->ys.h, t->ys.w, &t->data, err)) return -1;
+    if (given) {
+        if (copy_rows(given, t->lo, t->hi, t->ys, &t->data, err)) return -1;
+    } else if (abp_data_load(cfg->data, t->lo, t->hi, t->ys.c, t->ys.h, t->ys.w, &t->data, err)) {
+        return -1;
+    }
     abp_net_init_params(&t->net, cfg->seed);
     t->net.sum = abp_dist_sum_doubles;
     t->net.sum_ctx = t->d;
@@ -104,6 +132,9 @@ static int setup_local(trainer *t, abp_err *err) {
     t->perm_cycle = -1;
     t->config = abp_train_cfg_format(cfg, t->net.spec);
     if (!t->config) return abp_fail(err, "out of memory");
+    t->lv = (abp_langevin){.steps = cfg->langevin_steps, .step_size = cfg->step_size,
+                           .sigma = cfg->sigma, .noise = !cfg->inference_gd, .seed = cfg->seed};
+    t->inv_var_batch = 1.0f / (cfg->sigma * cfg->sigma * (float)t->B);
     return 0;
 }
 
@@ -343,19 +374,75 @@ done:
     return rc;
 }
 
+int abp_trainer_iterate(abp_trainer *t, int64_t it, int stop_flag, double *sse_all, int *stop,
+                        abp_err *err) {
+    abp_net *net = &t->net;
+    int64_t dz = abp_shape_numel(t->zs), dy = abp_shape_numel(t->ys);
+    choose_batch(t, it);
+    abp_gather_rows_to_cns(t->latents, t->batch_idx, t->zb, t->b_local, t->zs);
+    abp_gather_rows_to_cns(t->data.data, t->batch_idx, t->yb, t->b_local, t->ys);
+    /* 1. inferential back-propagation */
+    net->training = 1;
+    net->update_running = 0;
+    t->lv.iteration = (uint32_t)it;
+    if (abp_infer_latents(net, t->zb, t->yb, NULL, t->b_local, t->batch_ids, &t->lv, &t->ws, err))
+        return -1;
+    /* 2. learning back-propagation: one fused allreduce of gradients, loss and stop flag */
+    net->update_running = 1;
+    if (abp_net_forward(net, t->zb, t->b_local, err)) return -1;
+    net->update_running = 0;
+    double sse = abp_residual(abp_net_output(net), t->yb, NULL, t->dout, t->b_local * dy, t->inv_var_batch);
+    abp_net_zero_grads(net);
+    if (abp_net_backward(net, t->dout, t->b_local, NULL, 1, err)) return -1;
+    net->grads[net->nparams] = (float)sse;
+    net->grads[net->nparams + 1] = stop_flag ? 1.0f : 0.0f;
+    if (abp_dist_sum_floats(t->d, net->grads, net->nparams + 2, err)) return -1;
+    abp_optimizer_step(&t->opt, net->params, net->grads);
+    /* 3. the inferred latents go back to their examples */
+    int64_t pix = abp_shape_pixels(t->zs);
+    for (int i = 0; i < t->b_local; i++) {
+        float *zrow = t->latents + t->batch_idx[i] * dz;
+        for (int64_t e = 0; e < dz; e++) zrow[e] = t->zb[((e / pix) * t->b_local + i) * pix + e % pix];
+    }
+    *sse_all = net->grads[net->nparams];
+    *stop = net->grads[net->nparams + 1] > 0.0f;
+    return 0;
+}
+
+int abp_trainer_create(const abp_train_cfg *cfg, abp_dist *d, const abp_images *data,
+                       abp_trainer **out, abp_err *err) {
+    trainer *t = calloc(1, sizeof *t);
+    *out = NULL;
+    if (abp_dist_agree(d, t ? 0 : abp_fail(err, "out of memory"), err)) return -1;
+    t->cfg = cfg;
+    t->d = d;
+    if (abp_dist_agree(d, setup_local(t, data, err), err) ||
+        (cfg->resume[0] && abp_dist_agree(d, resume(t, err), err))) {
+        abp_trainer_free(t);
+        return -1;
+    }
+    *out = t;
+    return 0;
+}
+
+abp_net *abp_trainer_net(abp_trainer *t) { return &t->net; }
+int abp_trainer_batch_share(const abp_trainer *t) { return t->b_local; }
+
+void abp_trainer_free(abp_trainer *t) {
+    if (!t) return;
+    trainer_free(t);
+    free(t);
+}
+
 int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
-    trainer t;
-    memset(&t, 0, sizeof t);
-    t.cfg = cfg;
-    t.d = d;
+    trainer *t = NULL;
     FILE *metrics = NULL;
     int rc = -1;
     if (abp_dist_agree(d, d->rank == 0 ? abp_mkdir_p(cfg->out, err) : 0, err)) goto done;
     if (!cfg->resume[0] && abp_dist_agree(d, d->rank == 0 ? check_fresh_out(cfg, err) : 0, err)) goto done;
-    if (abp_dist_agree(d, setup_local(&t, err), err)) goto done;
-    if (cfg->resume[0] && abp_dist_agree(d, resume(&t, err), err)) goto done;
+    if (abp_trainer_create(cfg, d, NULL, &t, err)) goto done;
     double seconds_before = 0;
-    if (d->rank == 0) metrics = open_metrics(cfg, t.start_iter, &seconds_before, err);
+    if (d->rank == 0) metrics = open_metrics(cfg, t->start_iter, &seconds_before, err);
     if (abp_dist_agree(d, d->rank == 0 && !metrics ? -1 : 0, err)) goto done;
 
     struct sigaction sa;
@@ -364,54 +451,27 @@ int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGUSR1, &sa, NULL);
 
-    abp_langevin lv = {.steps = cfg->langevin_steps, .step_size = cfg->step_size,
-                       .sigma = cfg->sigma, .noise = !cfg->inference_gd, .seed = cfg->seed};
-    abp_net *net = &t.net;
-    int64_t dz = abp_shape_numel(t.zs), dy = abp_shape_numel(t.ys);
-    float inv_var_batch = 1.0f / (cfg->sigma * cfg->sigma * (float)t.B);
+    abp_net *net = &t->net;
+    int64_t dy = abp_shape_numel(t->ys);
     double t0 = abp_now(), last_print = t0;
     int64_t every = cfg->iters / 20 > 0 ? cfg->iters / 20 : 1;
     if (d->rank == 0 && !cfg->quiet)
         printf("abp train: %lld examples on %d rank%s, batch %lld, %lld parameters, latent %dx%dx%d, iterations %lld..%lld\n",
-               (long long)t.n_total, d->size, d->size > 1 ? "s" : "", (long long)t.B,
-               (long long)net->nparams, t.zs.h, t.zs.w, t.zs.c, (long long)t.start_iter, (long long)cfg->iters);
+               (long long)t->n_total, d->size, d->size > 1 ? "s" : "", (long long)t->B,
+               (long long)net->nparams, t->zs.h, t->zs.w, t->zs.c, (long long)t->start_iter, (long long)cfg->iters);
     int stopped = 0;
-    for (int64_t it = t.start_iter; it < cfg->iters; it++) {
+    for (int64_t it = t->start_iter; it < cfg->iters; it++) {
         double it_start = abp_now(), comm_start = d->comm_seconds;
-        choose_batch(&t, it);
-        abp_gather_rows_to_cns(t.latents, t.batch_idx, t.zb, t.b_local, t.zs);
-        abp_gather_rows_to_cns(t.data.data, t.batch_idx, t.yb, t.b_local, t.ys);
-        /* 1. inferential back-propagation */
-        net->training = 1;
-        net->update_running = 0;
-        lv.iteration = (uint32_t)it;
-        if (abp_infer_latents(net, t.zb, t.yb, NULL, t.b_local, t.batch_ids, &lv, &t.ws, err)) goto done;
-        /* 2. learning back-propagation: one fused allreduce of gradients, loss and stop flag */
-        net->update_running = 1;
-        if (abp_net_forward(net, t.zb, t.b_local, err)) goto done;
-        net->update_running = 0;
-        double sse = abp_residual(abp_net_output(net), t.yb, NULL, t.dout, t.b_local * dy, inv_var_batch);
-        abp_net_zero_grads(net);
-        if (abp_net_backward(net, t.dout, t.b_local, NULL, 1, err)) goto done;
-        net->grads[net->nparams] = (float)sse;
-        net->grads[net->nparams + 1] = stop_requested ? 1.0f : 0.0f;
-        if (abp_dist_sum_floats(d, net->grads, net->nparams + 2, err)) goto done;
-        abp_optimizer_step(&t.opt, net->params, net->grads);
-        /* 3. the inferred latents go back to their examples */
-        for (int i = 0; i < t.b_local; i++) {
-            float *zrow = t.latents + t.batch_idx[i] * dz;
-            int64_t pix = abp_shape_pixels(t.zs);
-            for (int64_t e = 0; e < dz; e++) zrow[e] = t.zb[((e / pix) * t.b_local + i) * pix + e % pix];
-        }
-        double sse_all = net->grads[net->nparams];
-        int stop_now = net->grads[net->nparams + 1] > 0.0f;
+        double sse_all;
+        int stop_now;
+        if (abp_trainer_iterate(t, it, stop_requested, &sse_all, &stop_now, err)) goto done;
         double learn_end = abp_now();
         /* 4. a checkpoint when one is due or a signal asked for it */
         int want_ckpt = stop_now || (cfg->checkpoint_every > 0 && (it + 1) % cfg->checkpoint_every == 0 &&
                                      it + 1 < cfg->iters);
         double io_seconds = 0;
         if (want_ckpt) {
-            if (write_checkpoint(&t, it + 1, err)) goto done;
+            if (write_checkpoint(t, it + 1, err)) goto done;
             io_seconds = abp_now() - learn_end;
             if (d->rank == 0 && !cfg->quiet)
                 printf("checkpoint: %s/checkpoint.h5 (iteration %lld, %.2f s)\n", cfg->out, (long long)(it + 1),
@@ -422,9 +482,9 @@ int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
         double now = abp_now();
         double comm = d->comm_seconds - comm_start;
         double compute = now - it_start - comm - io_seconds;
-        double loss = sse_all / (2.0 * cfg->sigma * cfg->sigma) / (double)t.B;
-        double mse01 = sse_all / ((double)t.B * (double)dy) / 4.0; /* [-1,1] -> [0,1] scale */
-        int64_t epoch = (it + 1) * t.B / t.n_total;
+        double loss = sse_all / (2.0 * cfg->sigma * cfg->sigma) / (double)t->B;
+        double mse01 = sse_all / ((double)t->B * (double)dy) / 4.0; /* [-1,1] -> [0,1] scale */
+        int64_t epoch = (it + 1) * t->B / t->n_total;
         if (d->rank == 0) {
             fprintf(metrics, "%lld,%lld,%.6g,%.6g,%.3f,%.6f,%.6f,%.6f,%.1f\n", (long long)(it + 1),
                     (long long)epoch, loss, mse01, seconds_before + now - t0, compute, comm, io_seconds,
@@ -433,7 +493,7 @@ int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
              * this checkpoint starts with the next row. */
             if (want_ckpt) fflush(metrics);
             if (!cfg->quiet && ((it + 1) % every == 0 || it + 1 == cfg->iters || now - last_print > 30)) {
-                double rate = (double)(it + 1 - t.start_iter) / (now - t0);
+                double rate = (double)(it + 1 - t->start_iter) / (now - t0);
                 char eta[32];
                 format_duration((double)(cfg->iters - it - 1) / rate, eta, sizeof eta);
                 printf("iter %lld/%lld  epoch %lld  loss %.4g  mse %.5f  %.2f it/s  ETA %s  rss %.0f MB\n",
@@ -450,8 +510,8 @@ int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
     }
     if (!stopped) {
         if (metrics) fflush(metrics);
-        if (write_checkpoint(&t, cfg->iters > t.start_iter ? cfg->iters : t.start_iter, err)) goto done;
-        int pic = d->rank == 0 ? write_pictures(&t, err) : 0;
+        if (write_checkpoint(t, cfg->iters > t->start_iter ? cfg->iters : t->start_iter, err)) goto done;
+        int pic = d->rank == 0 ? write_pictures(t, err) : 0;
         if (abp_dist_agree(d, pic, err)) goto done;
         if (d->rank == 0 && !cfg->quiet)
             printf("wrote %s/checkpoint.h5, %s/samples.png, %s/reconstructions.png, %s/metrics.csv\n",
@@ -462,6 +522,6 @@ int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
     rc = stopped ? ABP_STOPPED : 0;
 done:
     if (metrics) fclose(metrics);
-    trainer_free(&t);
+    abp_trainer_free(t);
     return rc;
 }
