@@ -129,5 +129,8 @@ void abp_col2im(const float *cols, float *img, int c, int n, int ih, int iw, int
 /* Forward multiply-add count of one example through the linear and (de)convolution
  * layers, times 2: the FLOP count that benchmarks use. */
 double abp_net_forward_flops(const abp_net *net);
+/* The same for one layer (0 for batch norm, activations and reshapes). The input-gradient
+ * and the weight-gradient passes of a layer each cost as much again. */
+double abp_layer_forward_flops(const abp_layer *l);
 
 #endif

@@ -208,16 +208,17 @@ int abp_net_generate(abp_net *net, const float *z_rows, int64_t n, float *out_ro
     return 0;
 }
 
+double abp_layer_forward_flops(const abp_layer *l) {
+    switch (l->kind) {
+    case ABP_LINEAR: return 2.0 * (double)abp_shape_numel(l->in) * (double)abp_shape_numel(l->out);
+    case ABP_CONV: return 2.0 * (double)l->in.c * l->kh * l->kw * (double)abp_shape_numel(l->out);
+    case ABP_DECONV: return 2.0 * (double)l->out.c * l->kh * l->kw * (double)abp_shape_numel(l->in);
+    default: return 0.0;
+    }
+}
+
 double abp_net_forward_flops(const abp_net *net) {
     double flops = 0.0;
-    for (int i = 0; i < net->nlayers; i++) {
-        const abp_layer *l = &net->layers[i];
-        if (l->kind == ABP_LINEAR)
-            flops += 2.0 * (double)abp_shape_numel(l->in) * (double)abp_shape_numel(l->out);
-        else if (l->kind == ABP_CONV)
-            flops += 2.0 * (double)l->in.c * l->kh * l->kw * (double)abp_shape_numel(l->out);
-        else if (l->kind == ABP_DECONV)
-            flops += 2.0 * (double)l->out.c * l->kh * l->kw * (double)abp_shape_numel(l->in);
-    }
+    for (int i = 0; i < net->nlayers; i++) flops += abp_layer_forward_flops(&net->layers[i]);
     return flops;
 }

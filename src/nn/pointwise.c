@@ -1,16 +1,26 @@
 /* Element-wise non-linearities, and reshape (a pure re-indexing). Backward passes use the
- * saved input (relu, lrelu) or output (tanh, sigmoid), whichever is cheaper. */
+ * saved input (relu, lrelu) or output (tanh, sigmoid), whichever is cheaper.
+ *
+ * The loops are written so that the compiler vectorises them: restrict pointers, the slope
+ * in a local (otherwise a store to y might change l->slope, and every element reloads it),
+ * and selects instead of branches (the sign of an activation is a coin flip, and a
+ * mispredicted branch per element made lrelu cost 5 ns an element). */
 #include <math.h>
 
 #include "layers.h"
 
-void abp_pointwise_forward(const abp_layer *l, const float *x, float *y, int64_t count) {
+void abp_pointwise_forward(const abp_layer *l, const float *restrict x, float *restrict y,
+                           int64_t count) {
+    const float slope = l->slope;
     switch (l->kind) {
     case ABP_RELU:
         for (int64_t k = 0; k < count; k++) y[k] = x[k] > 0.0f ? x[k] : 0.0f;
         break;
     case ABP_LRELU:
-        for (int64_t k = 0; k < count; k++) y[k] = x[k] > 0.0f ? x[k] : l->slope * x[k];
+        for (int64_t k = 0; k < count; k++) { /* exact, and vectorises as max and min */
+            float pos = x[k] > 0.0f ? x[k] : 0.0f, neg = x[k] < 0.0f ? x[k] : 0.0f;
+            y[k] = pos + slope * neg;
+        }
         break;
     case ABP_TANH:
         for (int64_t k = 0; k < count; k++) y[k] = tanhf(x[k]);
@@ -23,14 +33,15 @@ void abp_pointwise_forward(const abp_layer *l, const float *x, float *y, int64_t
     }
 }
 
-void abp_pointwise_backward(const abp_layer *l, const float *x, const float *y, const float *dy,
-                            float *dx, int64_t count) {
+void abp_pointwise_backward(const abp_layer *l, const float *restrict x, const float *restrict y,
+                            const float *restrict dy, float *restrict dx, int64_t count) {
+    const float slope = l->slope;
     switch (l->kind) {
     case ABP_RELU:
         for (int64_t k = 0; k < count; k++) dx[k] = x[k] > 0.0f ? dy[k] : 0.0f;
         break;
     case ABP_LRELU:
-        for (int64_t k = 0; k < count; k++) dx[k] = x[k] > 0.0f ? dy[k] : l->slope * dy[k];
+        for (int64_t k = 0; k < count; k++) dx[k] = (x[k] > 0.0f ? 1.0f : slope) * dy[k];
         break;
     case ABP_TANH:
         for (int64_t k = 0; k < count; k++) dx[k] = dy[k] * (1.0f - y[k] * y[k]);
