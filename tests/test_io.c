@@ -1,6 +1,8 @@
-/* Datasets and pictures (abp/io.h): IDX files, folders of images, single images, the
- * conversions between them, the error messages, and the PNG grid writer. Every input is
- * generated here in a fresh temporary folder. */
+/* Datasets and pictures (abp/io.h): IDX files, folders of images, single images, HDF5
+ * data sets (abp_data_prepare and reading them back), the conversions between them, the
+ * error messages, and the PNG grid writer. Every input is generated here in a fresh
+ * temporary folder. Runs as a single process (abp_data_prepare on one rank; the CLI test
+ * cli_prepare.sh runs it on several). */
 #include "abp/io.h"
 
 #include <dirent.h>
@@ -12,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <hdf5.h>
 #include <stb/stb_image.h>
 #include <stb/stb_image_write.h>
 
@@ -321,6 +324,264 @@ static void test_folder(const char *tmp) {
     CHECK(strstr(err.msg, path) && strstr(err.msg, "no images"), "message: %s", err.msg);
 }
 
+/* ---------------------------------------------------------------- HDF5 data sets */
+
+/* The whole of a small file, to see that a refused write left it as it was. */
+static long read_all(const char *path, unsigned char *buf, long cap) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    long n = (long)fread(buf, 1, (size_t)cap, f);
+    fclose(f);
+    return n;
+}
+
+/* Loads [lo, hi) of a and of b at c x h x w and counts the floats and names that differ;
+ * -1 if either load fails. */
+static int count_differences(const char *a, const char *b, int64_t lo, int64_t hi, int c, int h, int w) {
+    abp_images x, y;
+    abp_err err = {{0}};
+    int rc_x = abp_data_load(a, lo, hi, c, h, w, &x, &err);
+    if (rc_x != 0) fprintf(stderr, "test_io: %s\n", err.msg);
+    int rc_y = abp_data_load(b, lo, hi, c, h, w, &y, &err);
+    if (rc_y != 0) fprintf(stderr, "test_io: %s\n", err.msg);
+    int differ = -1;
+    if (rc_x == 0 && rc_y == 0 && x.n == y.n) {
+        differ = 0;
+        for (int64_t k = 0; k < x.n * c * h * w; k++) differ += x.data[k] != y.data[k];
+        for (int64_t i = 0; i < x.n; i++) differ += strcmp(x.names[i], y.names[i]) != 0;
+    }
+    abp_images_free(&x);
+    abp_images_free(&y);
+    return differ;
+}
+
+/* What the progress callback saw. */
+typedef struct progress_log {
+    int calls, decreasing;
+    int64_t first, last, total;
+} progress_log;
+
+static void log_progress(const abp_data_info *out, int64_t done, void *ctx) {
+    progress_log *log = ctx;
+    if (log->calls == 0) log->first = done;
+    if (log->calls > 0 && done < log->last) log->decreasing = 1;
+    log->calls++;
+    log->last = done;
+    log->total = out->n;
+}
+
+static void test_prepare(const char *tmp) {
+    char idx[4096], pics[4096], path[4096], out[4096], out_tmp[4096 + 8];
+    join(idx, sizeof idx, tmp, "digits-idx3-ubyte");
+    CHECK(write_idx(idx, 10, 4, 3, -1) == 0, "cannot write %s", idx);
+    join(pics, sizeof pics, tmp, "rgb");
+    CHECK(mkdir(pics, 0700) == 0, "mkdir %s", pics);
+    const unsigned char colours[2][3] = {{200, 100, 50}, {10, 20, 30}};
+    for (int i = 0; i < 2; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "p%d.png", i);
+        join(path, sizeof path, pics, name);
+        CHECK(write_flat_png(path, 6, 4, 3, colours[i]) == 0, "cannot write %s", path);
+    }
+    abp_err err = {{0}};
+    abp_data_info info, written;
+
+    /* The IDX file at its own size, 3 examples per write: 4 writes, the last one short. */
+    join(out, sizeof out, tmp, "digits.h5");
+    snprintf(out_tmp, sizeof out_tmp, "%s.tmp", out);
+    const char *one[] = {idx};
+    progress_log log = {0};
+    abp_prepare_cfg cfg = {.sources = one, .nsources = 1, .block = 3, .progress = log_progress, .progress_ctx = &log};
+    CHECK(abp_data_prepare(MPI_COMM_WORLD, out, &cfg, &written, &err) == 0, "%s", err.msg);
+    CHECK(written.n == 10 && written.c == 1 && written.h == 4 && written.w == 3, "wrote %lld of %dx%dx%d",
+          (long long)written.n, written.h, written.w, written.c);
+    CHECK(log.calls == 5 && log.first == 0 && log.last == 10 && log.total == 10 && !log.decreasing,
+          "progress: %d calls, first %lld, last %lld of %lld", log.calls, (long long)log.first, (long long)log.last,
+          (long long)log.total);
+    CHECK(!file_exists(out_tmp), "%s left behind", out_tmp);
+    CHECK(abp_data_probe(out, &info, &err) == 0, "%s", err.msg);
+    CHECK(info.n == 10 && info.c == 1 && info.h == 4 && info.w == 3 && strcmp(info.kind, "hdf5") == 0,
+          "probe gave n=%lld %dx%dx%d %s", (long long)info.n, info.h, info.w, info.c, info.kind);
+    char format[32];
+    CHECK(abp_h5_format(out, format, sizeof format, &err) == 0 && strcmp(format, "abp-images") == 0, "format %s",
+          format);
+
+    /* The packed file gives the very floats and names of the IDX file: a middle range, the
+     * grey -> RGB path, and the resize path (the same bytes are fitted the same way). */
+    CHECK(count_differences(idx, out, 3, 7, 1, 4, 3) == 0, "rows [3, 7) differ");
+    CHECK(count_differences(idx, out, 0, -1, 3, 4, 3) == 0, "RGB rows differ");
+    CHECK(count_differences(idx, out, 2, 9, 1, 2, 2) == 0, "rows resized to 2x2 differ");
+    CHECK(count_differences(idx, out, 9, 10, 3, 8, 6) == 0, "rows resized to 8x6 differ");
+    abp_images im;
+    CHECK(abp_data_load(out, 10, 10, 1, 4, 3, &im, &err) == 0 && im.n == 0, "empty range: %s", err.msg);
+    abp_images_free(&im);
+    err.msg[0] = '\0';
+    CHECK(abp_data_load(out, 8, 11, 1, 4, 3, &im, &err) == -1, "rows past the end loaded");
+    CHECK(strstr(err.msg, out) && strstr(err.msg, "out of range"), "message: %s", err.msg);
+
+    /* An existing file is refused and left exactly as it was. */
+    unsigned char before[1 << 16], after[1 << 16];
+    long size_before = read_all(out, before, sizeof before);
+    err.msg[0] = '\0';
+    CHECK(abp_data_prepare(MPI_COMM_WORLD, out, &cfg, &written, &err) == -1, "an existing file was replaced");
+    CHECK(strstr(err.msg, out) && strstr(err.msg, "already exists"), "message: %s", err.msg);
+    CHECK(read_all(out, after, sizeof after) == size_before && size_before > 0 &&
+              memcmp(before, after, (size_t)size_before) == 0,
+          "the existing file changed");
+
+    /* Stored at another size: the bytes are fitted once, when packing, so loading at that
+     * size gives what the IDX file gives at it. */
+    join(path, sizeof path, tmp, "digits-2x2.h5");
+    abp_prepare_cfg small = {.sources = one, .nsources = 1, .h = 2, .w = 2};
+    CHECK(abp_data_prepare(MPI_COMM_WORLD, path, &small, &written, &err) == 0, "%s", err.msg);
+    CHECK(written.h == 2 && written.w == 2 && written.n == 10, "wrote %dx%d", written.h, written.w);
+    CHECK(count_differences(idx, path, 0, -1, 1, 2, 2) == 0, "rows stored at 2x2 differ");
+
+    /* Two sources concatenated, cut by the limit, stored as RGB at the first one's size. */
+    join(path, sizeof path, tmp, "mixed.h5");
+    const char *two[] = {idx, pics};
+    abp_prepare_cfg mixed = {.sources = two, .nsources = 2, .limit = 11, .c = 3};
+    CHECK(abp_data_prepare(MPI_COMM_WORLD, path, &mixed, &written, &err) == 0, "%s", err.msg);
+    CHECK(written.n == 11 && written.c == 3 && written.h == 4 && written.w == 3, "wrote %lld of %dx%dx%d",
+          (long long)written.n, written.h, written.w, written.c);
+    abp_images all, from_pics;
+    CHECK(abp_data_load(path, 0, -1, 3, 4, 3, &all, &err) == 0, "%s", err.msg);
+    CHECK(abp_data_load(pics, 0, 1, 3, 4, 3, &from_pics, &err) == 0, "%s", err.msg);
+    if (all.n == 11 && from_pics.n == 1) {
+        CHECK(strcmp(all.names[9], "digits-idx3-ubyte#9") == 0 && strcmp(all.names[10], "p0.png") == 0,
+              "names %s, %s", all.names[9], all.names[10]);
+        CHECK(memcmp(all.data + 10 * 36, from_pics.data, 36 * sizeof(float)) == 0,
+              "the folder's image differs in the packed file");
+    }
+    abp_images_free(&all);
+    abp_images_free(&from_pics);
+    CHECK(count_differences(idx, path, 0, 10, 3, 4, 3) == 0, "the IDX rows differ in the mixed file");
+
+    /* Failures name the culprit and leave neither the file nor its .tmp. */
+    join(path, sizeof path, tmp, "failed.h5");
+    char path_tmp[4096 + 8];
+    snprintf(path_tmp, sizeof path_tmp, "%s.tmp", path);
+    char missing[4096];
+    join(missing, sizeof missing, tmp, "no-such-idx3-ubyte");
+    const char *bad_source[] = {idx, missing};
+    abp_prepare_cfg bad = {.sources = bad_source, .nsources = 2};
+    err.msg[0] = '\0';
+    CHECK(abp_data_prepare(MPI_COMM_WORLD, path, &bad, &written, &err) == -1, "a missing source was packed");
+    CHECK(strstr(err.msg, missing) != NULL, "message: %s", err.msg);
+    abp_prepare_cfg grey_alpha = {.sources = one, .nsources = 1, .c = 2};
+    err.msg[0] = '\0';
+    CHECK(abp_data_prepare(MPI_COMM_WORLD, path, &grey_alpha, &written, &err) == -1, "2 channels accepted");
+    CHECK(strstr(err.msg, "channels") != NULL, "message: %s", err.msg);
+    join(out, sizeof out, pics, "q-broken.png"); /* sorts after p0, p1: found only when decoding */
+    CHECK(write_bytes(out, "no picture", 10) == 0, "cannot write %s", out);
+    const char *with_broken[] = {pics};
+    abp_prepare_cfg broken = {.sources = with_broken, .nsources = 1};
+    err.msg[0] = '\0';
+    CHECK(abp_data_prepare(MPI_COMM_WORLD, path, &broken, &written, &err) == -1, "a broken image was packed");
+    CHECK(strstr(err.msg, "q-broken.png") && strstr(err.msg, "not an image"), "message: %s", err.msg);
+    CHECK(!file_exists(path) && !file_exists(path_tmp), "a failed prepare left a file");
+}
+
+/* How write_h5 departs from a good data set file. */
+typedef enum h5_variant { H5_GOOD, H5_NO_FORMAT, H5_OTHER_VERSION, H5_NO_IMAGES, H5_FLOAT_IMAGES, H5_RANK3,
+                          H5_WRONG_HEIGHT, H5_FEW_NAMES } h5_variant;
+
+/* A data set of 4 grey 2x3 images made with the HDF5 API as another tool (h5py) would make
+ * it: contiguous, names as variable-length strings. Pixel p of image i is i * 10 + p. */
+static int write_h5(const char *path, h5_variant v) {
+    hid_t file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (file < 0) return -1;
+    hid_t scalar = H5Screate(H5S_SCALAR), str = H5Tcopy(H5T_C_S1);
+    H5Tset_size(str, H5T_VARIABLE);
+    const char *format = "abp-images";
+    long long version = v == H5_OTHER_VERSION ? 2 : 1, height = v == H5_WRONG_HEIGHT ? 3 : 2, width = 3,
+              channels = 1, count = 4;
+    if (v != H5_NO_FORMAT) {
+        hid_t a = H5Acreate2(file, "format", str, scalar, H5P_DEFAULT, H5P_DEFAULT);
+        H5Awrite(a, str, &format);
+        H5Aclose(a);
+    }
+    const char *names[] = {"format_version", "height", "width", "channels", "count"};
+    const long long values[] = {version, height, width, channels, count};
+    for (int k = 0; k < 5; k++) {
+        hid_t a = H5Acreate2(file, names[k], H5T_STD_I64LE, scalar, H5P_DEFAULT, H5P_DEFAULT);
+        H5Awrite(a, H5T_NATIVE_LLONG, &values[k]);
+        H5Aclose(a);
+    }
+    unsigned char pixels[4 * 6];
+    for (int i = 0; i < 4 * 6; i++) pixels[i] = (unsigned char)(i / 6 * 10 + i % 6);
+    if (v != H5_NO_IMAGES) {
+        hsize_t dims[4] = {4, 2, 3, 1};
+        hid_t space = H5Screate_simple(v == H5_RANK3 ? 3 : 4, dims, NULL);
+        hid_t d = H5Dcreate2(file, "images", v == H5_FLOAT_IMAGES ? H5T_IEEE_F32LE : H5T_STD_U8LE, space,
+                             H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        H5Dwrite(d, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT, pixels);
+        H5Dclose(d);
+        H5Sclose(space);
+    }
+    const char *rows[] = {"a", "bb", "ccc", "dddd"};
+    hsize_t n = v == H5_FEW_NAMES ? 3 : 4;
+    hid_t space = H5Screate_simple(1, &n, NULL);
+    hid_t d = H5Dcreate2(file, "examples", str, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(d, str, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows);
+    H5Dclose(d);
+    H5Sclose(space);
+    H5Tclose(str);
+    H5Sclose(scalar);
+    return H5Fclose(file) < 0 ? -1 : 0;
+}
+
+static void test_h5_reading(const char *tmp) {
+    char path[4096];
+    abp_err err = {{0}};
+    abp_data_info info;
+    abp_images im;
+
+    /* A file from another tool: variable-length names, 64-bit attributes, no chunks. */
+    join(path, sizeof path, tmp, "foreign.h5");
+    CHECK(write_h5(path, H5_GOOD) == 0, "cannot write %s", path);
+    CHECK(abp_data_probe(path, &info, &err) == 0, "%s", err.msg);
+    CHECK(abp_data_load(path, 1, 3, 1, 2, 3, &im, &err) == 0, "%s", err.msg);
+    CHECK(im.n == 2 && strcmp(im.names[0], "bb") == 0 && strcmp(im.names[1], "ccc") == 0, "names %s %s",
+          im.n ? im.names[0] : "-", im.n > 1 ? im.names[1] : "-");
+    CHECK(im.data && im.data[0] == scaled(10) && im.data[11] == scaled(25), "values %g %g", im.data ? im.data[0] : 0,
+          im.data ? im.data[11] : 0);
+    abp_images_free(&im);
+
+    /* Each way of being wrong, named in one line with the file. */
+    const struct {
+        h5_variant variant;
+        const char *says;
+    } broken[] = {
+        {H5_NO_FORMAT, "not an abp data set"}, {H5_OTHER_VERSION, "version 2"},
+        {H5_NO_IMAGES, "missing /images"},     {H5_FLOAT_IMAGES, "uint8"},
+        {H5_RANK3, "3 dimensions"},            {H5_WRONG_HEIGHT, "attributes say"},
+        {H5_FEW_NAMES, "3 names"},
+    };
+    for (size_t k = 0; k < sizeof broken / sizeof broken[0]; k++) {
+        join(path, sizeof path, tmp, "broken.h5");
+        CHECK(write_h5(path, broken[k].variant) == 0, "cannot write %s", path);
+        err.msg[0] = '\0';
+        CHECK(abp_data_probe(path, &info, &err) == -1, "variant %d probed", (int)broken[k].variant);
+        CHECK(strstr(err.msg, path) && strstr(err.msg, broken[k].says) && !strchr(err.msg, '\n'),
+              "variant %d: '%s' does not say '%s'", (int)broken[k].variant, err.msg, broken[k].says);
+        err.msg[0] = '\0';
+        CHECK(abp_data_load(path, 0, 1, 1, 2, 3, &im, &err) == -1 && strstr(err.msg, broken[k].says),
+              "variant %d loaded: %s", (int)broken[k].variant, err.msg);
+    }
+
+    /* A file cut short. */
+    join(path, sizeof path, tmp, "foreign.h5");
+    unsigned char bytes[1 << 16];
+    long size = read_all(path, bytes, sizeof bytes);
+    join(path, sizeof path, tmp, "cut.h5");
+    CHECK(size > 0 && write_bytes(path, bytes, (size_t)size / 2) == 0, "cannot write %s", path);
+    err.msg[0] = '\0';
+    CHECK(abp_data_probe(path, &info, &err) == -1, "a truncated file was probed");
+    CHECK(strstr(err.msg, path) && strstr(err.msg, "truncated"), "message: %s", err.msg);
+    CHECK(abp_h5_format(path, info.kind, sizeof info.kind, &err) == -1, "format of a truncated file");
+}
+
 /* ---------------------------------------------------------------- PNG grids */
 
 static void test_png_grid(const char *tmp) {
@@ -391,7 +652,8 @@ static void test_png_grid(const char *tmp) {
     CHECK(!file_exists(bad) && !file_exists(bad_tmp), "something was left behind");
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    MPI_Init(&argc, &argv); /* abp_data_prepare writes through MPI-IO, here on one rank */
     char tmp[] = "/tmp/abp-test-io-XXXXXX";
     if (!mkdtemp(tmp)) {
         perror("mkdtemp");
@@ -399,7 +661,11 @@ int main(void) {
     }
     test_idx(tmp);
     test_folder(tmp);
+    test_prepare(tmp);
+    test_h5_reading(tmp);
     test_png_grid(tmp);
     remove_tree(tmp);
-    return check_summary("test_io");
+    int status = check_summary("test_io");
+    MPI_Finalize();
+    return status;
 }

@@ -6,6 +6,7 @@
 #ifndef ABP_IO_H
 #define ABP_IO_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <mpi.h>
 
@@ -22,20 +23,52 @@ typedef struct abp_images {
 
 typedef struct abp_data_info {
     int64_t n;       /* examples in the source */
-    int c, h, w;     /* native size (of the first image, for folders) */
-    char kind[16];   /* "idx", "folder", "image" */
+    int c, h, w;     /* native size (of the first image, for folders; as stored, for hdf5) */
+    char kind[16];   /* "idx", "hdf5", "folder", "image" */
 } abp_data_info;
 
 /* What a data path holds, without reading the pixels: an IDX image file (MNIST format,
- * magic 0x00000803, optionally gzip-free only), a folder of images (PNG, JPEG, BMP, PGM/PPM,
- * GIF, TGA; sorted by name, hidden files skipped), or a single image file. */
+ * magic 0x00000803, not gzipped), an HDF5 data set made by abp_data_prepare (only its
+ * attributes and shapes are read), a folder of images (PNG, JPEG, BMP, PGM/PPM, GIF, TGA;
+ * sorted by name, hidden files skipped), or a single image file. */
 ABP_MUST_CHECK int abp_data_probe(const char *path, abp_data_info *info, abp_err *err);
 
 /* Loads examples [lo, hi) of path, converted to c channels (grey <-> RGB) and to h x w
  * (centre crop to the aspect ratio, then resize), scaled to [-1, 1]. hi = -1 means to the
- * end. Only the requested rows are read, so a rank can load just its shard. */
+ * end. Only the requested rows are read (of an HDF5 data set: a hyperslab of /images and
+ * /examples), so a rank can load just its shard; the call involves no other rank. An
+ * example gives the same floats and the same name from its original file as from the data
+ * set abp_data_prepare packed it into. */
 ABP_MUST_CHECK int abp_data_load(const char *path, int64_t lo, int64_t hi, int c, int h, int w,
                                  abp_images *out, abp_err *err);
+
+/* Reports how far abp_data_prepare is: called on every rank, once with done = 0 when the
+ * file has been created and then after every collective write, with the examples written
+ * by all ranks so far; out is the shape being written (out->n examples in all). */
+typedef void (*abp_prepare_progress)(const abp_data_info *out, int64_t done, void *ctx);
+
+typedef struct abp_prepare_cfg {
+    const char *const *sources; /* data paths (as abp_data_load takes), concatenated in order */
+    int nsources;
+    int64_t limit;              /* only the first `limit` examples of them all (0: every one) */
+    int c, h, w;                /* the stored shape; 0: the first source's native one */
+    int64_t block;              /* examples per rank per collective write (0: 1024, fewer
+                                 * for large images, to bound the memory in flight) */
+    abp_prepare_progress progress; /* may be NULL */
+    void *progress_ctx;
+} abp_prepare_cfg;
+
+/* Packs the sources into one HDF5 data set file at `out` (layout: DESIGN.md section 6),
+ * collectively over comm: each rank decodes its own contiguous share of the examples and
+ * every rank takes part in each collective write. The file is written as OUT.tmp and
+ * renamed to `out` by rank 0 only when complete; an existing `out` is refused, never
+ * replaced. *written gets the shape written. Returns the same result on every rank. */
+ABP_MUST_CHECK int abp_data_prepare(MPI_Comm comm, const char *out, const abp_prepare_cfg *cfg,
+                                    abp_data_info *written, abp_err *err);
+
+/* The "format" attribute of an HDF5 file ("abp-checkpoint", "abp-images"; "" when it has
+ * none), so that a program given some .h5 file can pick its reader. Reads only that. */
+ABP_MUST_CHECK int abp_h5_format(const char *path, char *format, size_t size, abp_err *err);
 
 void abp_images_free(abp_images *im);
 

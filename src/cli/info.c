@@ -60,7 +60,7 @@ int cmd_info(int argc, char **argv, abp_dist *d, abp_err *err) {
     if (help || npos == 0) {
         if (d->rank == 0)
             cli_usage("info", "FILE", "Says what a checkpoint (model, settings, latents) or a data set\n"
-                      "(IDX file, image folder, image) holds.", none, 0);
+                      "(IDX file, HDF5 data set from abp prepare, image folder, image) holds.", none, 0);
         if (!help) {
             abp_fail(err, "abp info: which file? (abp info FILE)");
             return EXIT_USAGE;
@@ -76,10 +76,17 @@ int cmd_info(int argc, char **argv, abp_dist *d, abp_err *err) {
         is_hdf5 = fread(magic, 1, 8, f) == 8 && !memcmp(magic, "\x89HDF\r\n\x1a\n", 8);
         fclose(f);
     }
-    if (is_hdf5) return info_checkpoint(path, err) ? EXIT_FAILED : EXIT_OK;
+    /* An HDF5 file is a checkpoint or a data set (abp prepare): its format attribute says
+     * which. Any other .h5 goes to the data set reader, whose message says what is missing. */
+    char format[64] = "";
+    if (is_hdf5 && abp_h5_format(path, format, sizeof format, err)) return EXIT_FAILED;
+    if (!strcmp(format, "abp-checkpoint")) return info_checkpoint(path, err) ? EXIT_FAILED : EXIT_OK;
     abp_data_info info;
     if (abp_data_probe(path, &info, err)) return EXIT_FAILED;
     printf("%s: %s data, %lld examples of %dx%dx%d (h x w x c)\n", path, info.kind, (long long)info.n,
            info.h, info.w, info.c);
+    if (!strcmp(info.kind, "hdf5"))
+        printf("  /images uint8 [%lld, %d, %d, %d], one chunk per example; /examples: the source of each row\n",
+               (long long)info.n, info.h, info.w, info.c);
     return EXIT_OK;
 }

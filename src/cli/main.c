@@ -17,7 +17,9 @@ static const struct {
     {"reconstruct", cmd_reconstruct, "infer latents for new data and report the reconstruction error"},
     {"interpolate", cmd_interpolate, "walk the latent space between training examples"},
     {"info", cmd_info, "say what a checkpoint or data set holds"},
+    {"bench", cmd_bench, "time one ABP iteration against this machine's sgemm rate"},
     {"pca", cmd_pca, "the PCA baseline: test reconstruction error with d components"},
+    {"prepare", cmd_prepare, "pack IDX files and image folders into one HDF5 data set (parallel under mpirun)"},
 };
 #define NUM_COMMANDS (int)(sizeof commands / sizeof commands[0])
 

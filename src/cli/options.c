@@ -49,6 +49,16 @@ static int set_value(const char *cmd, cli_option *o, const char *v, abp_err *err
     case OPT_FLAG:
         *(int *)o->dst = 1;
         return 0;
+    case OPT_LIST: {
+        cli_list *list = o->dst;
+        if (!*v) return abp_fail(err, "abp %s: --%s: empty value", cmd, o->name);
+        if (list->n == CLI_LIST_MAX)
+            return abp_fail(err, "abp %s: --%s: more than %d values", cmd, o->name, CLI_LIST_MAX);
+        list->value[list->n] = v;
+        list->option[list->n] = o->name;
+        list->n++;
+        return 0;
+    }
     }
     return 0;
 }
@@ -108,7 +118,8 @@ static void print_default(const cli_option *o) {
         printf(" [%.*s]", (int)strcspn(c, "|"), c);
         break;
     }
-    case OPT_FLAG: break;
+    case OPT_FLAG:
+    case OPT_LIST: break;
     }
 }
 
@@ -119,7 +130,7 @@ void cli_usage(const char *cmd, const char *synopsis, const char *description,
         const cli_option *o = &opts[k];
         char left[64];
         const char *arg = o->type == OPT_FLAG ? "" : o->type == OPT_CHOICE ? o->choices
-                        : o->type == OPT_STRING ? "S" : o->type == OPT_FLOAT ? "X" : "N";
+                        : o->type == OPT_STRING || o->type == OPT_LIST ? "S" : o->type == OPT_FLOAT ? "X" : "N";
         snprintf(left, sizeof left, "--%s%s%s", o->name, *arg ? " " : "", arg);
         printf("  %-30s %s", left, o->help);
         if (o->required) printf(" (required)");

@@ -8,12 +8,24 @@
 
 #include "abp/error.h"
 
-typedef enum { OPT_STRING, OPT_INT, OPT_INT64, OPT_FLOAT, OPT_FLAG, OPT_CHOICE } opt_type;
+typedef enum { OPT_STRING, OPT_INT, OPT_INT64, OPT_FLOAT, OPT_FLAG, OPT_CHOICE, OPT_LIST } opt_type;
+
+enum { CLI_LIST_MAX = 256 };
+
+/* The values of a repeatable option (OPT_LIST), in the order given. Several options may
+ * share one list, which keeps their relative order (abp prepare --idx A --images B --idx C);
+ * option[k] says which one gave value[k]. The strings are those of argv. */
+typedef struct cli_list {
+    const char *value[CLI_LIST_MAX];
+    const char *option[CLI_LIST_MAX]; /* its name, without "--" */
+    int n;
+} cli_list;
 
 typedef struct cli_option {
     const char *name; /* without the leading "--" */
     opt_type type;
-    void *dst;        /* char[dst_size], int, int64_t, float, int (flag), int (choice index) */
+    void *dst;        /* char[dst_size], int, int64_t, float, int (flag), int (choice index),
+                       * cli_list (list) */
     size_t dst_size;
     double min, max;  /* numeric range */
     const char *choices; /* OPT_CHOICE: "adam|sgd" */
