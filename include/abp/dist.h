@@ -12,6 +12,7 @@ typedef struct abp_dist {
     MPI_Comm comm;
     int rank, size;
     int local_rank, local_size; /* among the ranks on this node */
+    int node_cores;             /* cores in the union of this node's ranks' affinity masks */
     double comm_seconds;        /* wall time spent in this rank's sums over ranks, for the
                                  * compute / allreduce split of metrics.csv and scaling runs */
 } abp_dist;
@@ -39,9 +40,11 @@ double abp_dist_max_double(abp_dist *d, double v);
  * otherwise -1 on every rank, with err holding the message of the lowest failing rank. */
 ABP_MUST_CHECK int abp_dist_agree(abp_dist *d, int rc, abp_err *err);
 
-/* BLAS threads for this rank: `requested` if > 0, else the cores this process may use
- * divided among the ranks on this node that share them, at least 1. Writes a one-line
- * explanation into why. */
+/* BLAS threads for this rank: `requested` if > 0, else the cores of this node that its ranks
+ * may use (the union of their affinity masks) divided by the number of those ranks, and no
+ * more than this rank's own mask allows; at least 1. So ranks x threads never exceeds the
+ * cores the launcher gave the node, whether or not it bound each rank to its own cores.
+ * Writes a one-line explanation into why. */
 int abp_dist_threads_per_rank(const abp_dist *d, int requested, char *why, size_t why_size);
 
 #endif

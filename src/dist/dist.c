@@ -1,7 +1,9 @@
 /* MPI plumbing: shards, sums over ranks, agreement on errors, threads per rank. */
+#define _GNU_SOURCE /* cpu_set_t, sched_getaffinity */
 #include "abp/dist.h"
 
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,7 +19,15 @@ int abp_dist_init(abp_dist *d, MPI_Comm comm, abp_err *err) {
         return abp_fail(err, "MPI_Comm_split_type failed");
     MPI_Comm_rank(node, &d->local_rank);
     MPI_Comm_size(node, &d->local_size);
+    /* The node's cores: the union of its ranks' affinity masks (a bitwise OR over them). */
+    cpu_set_t mine, all;
+    CPU_ZERO(&mine);
+    if (sched_getaffinity(0, sizeof mine, &mine) != 0) CPU_ZERO(&mine);
+    int rc = MPI_Allreduce(&mine, &all, (int)sizeof mine, MPI_BYTE, MPI_BOR, node);
     MPI_Comm_free(&node);
+    if (rc != MPI_SUCCESS) return abp_fail(err, "MPI_Allreduce of affinity masks failed");
+    d->node_cores = CPU_COUNT(&all);
+    if (d->node_cores < 1) d->node_cores = abp_cores_available();
     return 0;
 }
 
@@ -71,17 +81,16 @@ int abp_dist_agree(abp_dist *d, int rc, abp_err *err) {
 }
 
 int abp_dist_threads_per_rank(const abp_dist *d, int requested, char *why, size_t why_size) {
-    int cores = abp_cores_available();
     if (requested > 0) {
         snprintf(why, why_size, "%d BLAS thread%s per rank (--threads)", requested, requested > 1 ? "s" : "");
         return requested;
     }
-    /* If the launcher bound each rank to its own cores, the affinity mask already is this
-     * rank's share; otherwise all local ranks see the same cores and divide them. */
-    int threads = cores / d->local_size;
+    int own = abp_cores_available();
+    int threads = d->node_cores / d->local_size;
+    if (threads > own) threads = own;
     if (threads < 1) threads = 1;
-    snprintf(why, why_size, "%d BLAS thread%s per rank: %d core%s visible to each of %d rank%s on this node",
-             threads, threads > 1 ? "s" : "", cores, cores > 1 ? "s" : "", d->local_size,
-             d->local_size > 1 ? "s" : "");
+    snprintf(why, why_size, "%d BLAS thread%s per rank: %d core%s on this node for %d rank%s, %d usable by this rank",
+             threads, threads > 1 ? "s" : "", d->node_cores, d->node_cores > 1 ? "s" : "", d->local_size,
+             d->local_size > 1 ? "s" : "", own);
     return threads;
 }
