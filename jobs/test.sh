@@ -8,18 +8,13 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
 bash "$here/jobs/setup.sh" "$here/build" -DABP_WERROR=ON
-# tests/slurm_requeue.sh runs jobs/slurm/train.sbatch on a private one-node Slurm cluster: it
-# needs Slurm and MUNGE (about 10 s to install), and must not be skipped here.
-missing=()
-for p in slurm-wlm munge; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "test: installing ${missing[*]}"
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null
-fi
+# What only the tests need: tests/slurm_requeue.sh runs jobs/slurm/train.sbatch on a private
+# one-node Slurm cluster (slurm-wlm, munge: about 10 s to install; it must not be skipped
+# here); tests/mpi_resume.sh slows a checkpoint write down with strace; tests/cli_scaling.sh
+# draws its plot with gnuplot.
+# shellcheck source=jobs/packages.sh
+source "$here/jobs/packages.sh"
+ensure_packages slurm-wlm munge strace gnuplot-nox
 (cd "$here/build" && ABP_REQUIRE_SLURM=1 ctest --output-on-failure --timeout 600)
 
 bash "$here/jobs/setup.sh" "$here/build-asan" -DABP_WERROR=ON -DABP_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
