@@ -22,14 +22,13 @@
  * see the same metadata on every rank, so they succeed or fail together and all ranks
  * leave by the same path. What can differ between ranks (arguments, memory, the rank-0
  * writes) is checked before the first collective call or noted and reported at the end,
- * never by leaving the sequence halfway. Each public function ends in agree(), so all
- * ranks return the same result with the same message.
+ * never by leaving the sequence halfway. Each public function ends in agree()
+ * (abp_h5util_agree), so all ranks return the same result with the same message.
  *
  * MPI calls are not checked: MPI's default error handler aborts the job on failure. */
 #include "abp/io.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +36,8 @@
 #include <unistd.h>
 
 #include <hdf5.h>
+
+#include "h5util.h"
 
 #define CKPT_FORMAT "abp-checkpoint"
 #define CKPT_FORMAT_VERSION 1
@@ -67,21 +68,6 @@ static int comm_size(MPI_Comm comm) {
     return size;
 }
 
-/* Makes every rank of comm return the same result: -1 if rc is -1 on any rank, with the
- * message of the lowest failing rank. It is also a barrier: no rank leaves it before every
- * rank has entered it. */
-static int agree(MPI_Comm comm, int rc, abp_err *err) {
-    int rank = comm_rank(comm), size = comm_size(comm);
-    int mine = rc == 0 ? size : rank, first;
-    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
-    if (first == size) return 0;
-    abp_err shared = {{0}};
-    if (rank == first && err) shared = *err;
-    MPI_Bcast(shared.msg, (int)sizeof shared.msg, MPI_CHAR, first, comm);
-    if (err) *err = shared;
-    return -1;
-}
-
 /* "128x64x5x5", the way shapes appear in messages. */
 static const char *format_shape(char *buf, size_t cap, int ndim, const int64_t *dims) {
     size_t used = 0;
@@ -94,89 +80,6 @@ static const char *format_shape(char *buf, size_t cap, int ndim, const int64_t *
 
 static void to_hsize(int ndim, const int64_t *dims, hsize_t *out) {
     for (int i = 0; i < ndim; i++) out[i] = (hsize_t)dims[i];
-}
-
-/* Shape of a dataset as int64; returns its number of dimensions, or -1. */
-static int dataset_shape(hid_t dset, int64_t dims[H5S_MAX_RANK]) {
-    hsize_t h[H5S_MAX_RANK];
-    hid_t space = H5Dget_space(dset);
-    int ndim = space < 0 ? -1 : H5Sget_simple_extent_dims(space, h, NULL);
-    if (space >= 0) H5Sclose(space);
-    for (int i = 0; i < ndim; i++) dims[i] = (int64_t)h[i];
-    return ndim;
-}
-
-/* H5Lexists fails, rather than answering no, when a middle part of the path is missing,
- * so this walks the path one link at a time. */
-static int link_exists(hid_t loc, const char *path) {
-    char prefix[1024];
-    size_t len = strlen(path);
-    if (len == 0 || len >= sizeof prefix) return 0;
-    memcpy(prefix, path, len + 1);
-    for (size_t i = 1; i <= len; i++) {
-        if (prefix[i] != '/' && prefix[i] != '\0') continue;
-        prefix[i] = '\0';
-        int found = H5Lexists(loc, prefix, H5P_DEFAULT) > 0;
-        prefix[i] = path[i];
-        if (!found) return 0;
-    }
-    return 1;
-}
-
-/* File access through MPI-IO on comm. Metadata is read by one rank and broadcast, and
- * written collectively, instead of every rank reading and writing it on its own: that is
- * what keeps opening and closing a file quick on many ranks. It also makes every call that
- * reads metadata collective, which is why every function on an open checkpoint is. */
-static hid_t mpio_access(MPI_Comm comm) {
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    if (fapl < 0) return -1;
-    if (H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL) < 0 || H5Pset_all_coll_metadata_ops(fapl, 1) < 0 ||
-        H5Pset_coll_metadata_write(fapl, 1) < 0) {
-        H5Pclose(fapl);
-        return -1;
-    }
-    return fapl;
-}
-
-static hid_t collective_transfer(void) {
-    hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
-    if (dxpl >= 0 && H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE) < 0) {
-        H5Pclose(dxpl);
-        return -1;
-    }
-    return dxpl;
-}
-
-/* Selects rows [lo, lo + rows) of a dataset's file space, whole rows, and returns a memory
- * space of the same shape. A rank with no rows selects nothing, yet still takes part in the
- * collective transfer that follows. */
-static hid_t select_rows(hid_t file_space, int64_t lo, int64_t rows) {
-    hsize_t start[H5S_MAX_RANK] = {0}, count[H5S_MAX_RANK];
-    int ndim = H5Sget_simple_extent_dims(file_space, count, NULL);
-    if (ndim < 1) return -1;
-    if (rows == 0) {
-        hsize_t one = 1;
-        hid_t mem = H5Screate_simple(1, &one, NULL);
-        if (mem >= 0 && (H5Sselect_none(mem) < 0 || H5Sselect_none(file_space) < 0)) {
-            H5Sclose(mem);
-            return -1;
-        }
-        return mem;
-    }
-    start[0] = (hsize_t)lo;
-    count[0] = (hsize_t)rows;
-    if (H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, NULL, count, NULL) < 0) return -1;
-    return H5Screate_simple(ndim, count, NULL);
-}
-
-/* Reads rows [lo, lo + rows) of dset into buf as mem_type, collectively. */
-static int read_rows(hid_t dset, hid_t mem_type, int64_t lo, int64_t rows, hid_t dxpl, void *buf) {
-    hid_t file_space = H5Dget_space(dset);
-    hid_t mem_space = file_space < 0 ? -1 : select_rows(file_space, lo, rows);
-    int rc = mem_space < 0 ? -1 : H5Dread(dset, mem_type, mem_space, file_space, dxpl, buf) < 0 ? -1 : 0;
-    if (mem_space >= 0) H5Sclose(mem_space);
-    if (file_space >= 0) H5Sclose(file_space);
-    return rc;
 }
 
 /* ---------------------------------------------------------------- writing: checks */
@@ -254,7 +157,7 @@ static int check_rows_cover(MPI_Comm comm, const char *path, const ckpt_contents
     int64_t mine[2] = {c->row_lo, c->row_hi};
     int64_t *ranges = malloc(2 * sizeof(int64_t) * (size_t)size);
     int rc = ranges ? 0 : abp_fail(err, "%s: out of memory", path);
-    if (agree(comm, rc, err) < 0) {
+    if (abp_h5util_agree(comm, rc, err) < 0) {
         free(ranges);
         return -1;
     }
@@ -312,7 +215,7 @@ typedef struct writer {
 static int writer_begin(writer *w, abp_err *err) {
     w->make_parents = H5Pcreate(H5P_LINK_CREATE);
     w->no_fill = H5Pcreate(H5P_DATASET_CREATE);
-    w->collective = collective_transfer();
+    w->collective = abp_h5util_collective_transfer();
     if (w->make_parents < 0 || w->no_fill < 0 || w->collective < 0 ||
         H5Pset_create_intermediate_group(w->make_parents, 1) < 0 ||
         H5Pset_fill_time(w->no_fill, H5D_FILL_TIME_NEVER) < 0)
@@ -332,42 +235,9 @@ static void note_data_failure(writer *w, const char *what) {
     abp_fail(&w->data_err, "%s: cannot write %s", w->path, what);
 }
 
-static int write_attr(writer *w, hid_t loc, const char *name, hid_t file_type, hid_t mem_type,
-                      const void *value, abp_err *err) {
-    hid_t space = H5Screate(H5S_SCALAR);
-    hid_t attr = space < 0 ? -1 : H5Acreate2(loc, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = attr < 0 || H5Awrite(attr, mem_type, value) < 0 ? -1 : 0;
-    if (attr >= 0) H5Aclose(attr);
-    if (space >= 0) H5Sclose(space);
-    return rc < 0 ? abp_fail(err, "%s: cannot write attribute %s", w->path, name) : 0;
-}
-
-/* String attributes are variable-length, which h5py reads back as str. Attributes are
- * metadata, so unlike dataset elements they may be variable-length in parallel HDF5. */
-static int write_string_attr(writer *w, hid_t loc, const char *name, const char *value, abp_err *err) {
-    hid_t type = H5Tcopy(H5T_C_S1);
-    int rc = type < 0 || H5Tset_size(type, H5T_VARIABLE) < 0 || H5Tset_cset(type, H5T_CSET_UTF8) < 0
-                 ? abp_fail(err, "%s: cannot make a string type", w->path)
-                 : write_attr(w, loc, name, type, type, &value, err);
-    if (type >= 0) H5Tclose(type);
-    return rc;
-}
-
-/* A fixed-length UTF-8 string type of width bytes, zero-terminated: h5dump, h5py and C
- * all read such strings up to their first zero. */
-static hid_t fixed_string_type(size_t width) {
-    hid_t type = H5Tcopy(H5T_C_S1);
-    if (type >= 0 && (H5Tset_size(type, width) < 0 || H5Tset_strpad(type, H5T_STR_NULLTERM) < 0 ||
-                      H5Tset_cset(type, H5T_CSET_UTF8) < 0)) {
-        H5Tclose(type);
-        return -1;
-    }
-    return type;
-}
-
 static hid_t create_dataset(writer *w, const char *name, hid_t type, int ndim, const hsize_t *dims,
                             abp_err *err) {
-    if (link_exists(w->file, name)) {
+    if (abp_h5util_link_exists(w->file, name)) {
         abp_fail(err, "%s: %s is given twice", w->path, name);
         return -1;
     }
@@ -386,20 +256,22 @@ static void write_replicated(writer *w, hid_t dset, hid_t mem_type, const void *
 
 static int write_header(writer *w, const abp_ckpt_meta *meta, abp_err *err) {
     int version = CKPT_FORMAT_VERSION, world_size = w->nranks;
-    if (write_string_attr(w, w->file, "format", CKPT_FORMAT, err) < 0 ||
-        write_attr(w, w->file, "format_version", H5T_STD_I32LE, H5T_NATIVE_INT, &version, err) < 0 ||
-        write_attr(w, w->file, "iteration", H5T_STD_I64LE, H5T_NATIVE_INT64, &meta->iteration, err) < 0 ||
-        write_attr(w, w->file, "epoch", H5T_STD_I64LE, H5T_NATIVE_INT64, &meta->epoch, err) < 0 ||
-        write_attr(w, w->file, "seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, &meta->seed, err) < 0 ||
-        write_attr(w, w->file, "world_size", H5T_STD_I32LE, H5T_NATIVE_INT, &world_size, err) < 0 ||
-        write_string_attr(w, w->file, "abp_version", ABP_VERSION, err) < 0)
+    const char *path = w->path;
+    hid_t root = w->file;
+    if (abp_h5util_write_string_attr(path, root, "format", CKPT_FORMAT, err) < 0 ||
+        abp_h5util_write_attr(path, root, "format_version", H5T_STD_I32LE, H5T_NATIVE_INT, &version, err) < 0 ||
+        abp_h5util_write_attr(path, root, "iteration", H5T_STD_I64LE, H5T_NATIVE_INT64, &meta->iteration, err) < 0 ||
+        abp_h5util_write_attr(path, root, "epoch", H5T_STD_I64LE, H5T_NATIVE_INT64, &meta->epoch, err) < 0 ||
+        abp_h5util_write_attr(path, root, "seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, &meta->seed, err) < 0 ||
+        abp_h5util_write_attr(path, root, "world_size", H5T_STD_I32LE, H5T_NATIVE_INT, &world_size, err) < 0 ||
+        abp_h5util_write_string_attr(path, root, "abp_version", ABP_VERSION, err) < 0)
         return -1;
     return 0;
 }
 
 static int write_config(writer *w, const char *config, abp_err *err) {
     if (!config) config = "";
-    hid_t type = fixed_string_type(strlen(config) + 1);
+    hid_t type = abp_h5util_fixed_string_type(strlen(config) + 1);
     hid_t dset = type < 0 ? -1 : create_dataset(w, "config", type, 0, NULL, err);
     if (dset >= 0) {
         write_replicated(w, dset, type, config, "/config");
@@ -414,9 +286,9 @@ static int write_groups(writer *w, const abp_ckpt_meta *meta, abp_err *err) {
     hid_t model = H5Gcreate2(w->file, "model", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     hid_t optimizer = model < 0 ? -1 : H5Gcreate2(w->file, "optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     int rc = optimizer < 0 ? abp_fail(err, "%s: cannot create groups /model and /optimizer", w->path) : 0;
-    if (rc == 0 && (write_string_attr(w, optimizer, "kind", meta->optimizer, err) < 0 ||
-                    write_attr(w, optimizer, "step", H5T_STD_I64LE, H5T_NATIVE_INT64,
-                               &meta->optimizer_step, err) < 0))
+    if (rc == 0 && (abp_h5util_write_string_attr(w->path, optimizer, "kind", meta->optimizer, err) < 0 ||
+                    abp_h5util_write_attr(w->path, optimizer, "step", H5T_STD_I64LE, H5T_NATIVE_INT64,
+                                          &meta->optimizer_step, err) < 0))
         rc = -1;
     if (optimizer >= 0) H5Gclose(optimizer);
     if (model >= 0) H5Gclose(model);
@@ -436,12 +308,7 @@ static int write_array(writer *w, const abp_ckpt_array *a, abp_err *err) {
 /* Writes this rank's rows of a sharded dataset in one collective call. */
 static void write_rows(writer *w, hid_t dset, hid_t mem_type, int64_t lo, int64_t rows, const void *buf,
                        const char *what) {
-    hid_t file_space = H5Dget_space(dset);
-    hid_t mem_space = file_space < 0 ? -1 : select_rows(file_space, lo, rows);
-    if (mem_space < 0 || H5Dwrite(dset, mem_type, mem_space, file_space, w->collective, buf) < 0)
-        note_data_failure(w, what);
-    if (mem_space >= 0) H5Sclose(mem_space);
-    if (file_space >= 0) H5Sclose(file_space);
+    if (abp_h5util_write_rows(dset, mem_type, lo, rows, w->collective, buf) < 0) note_data_failure(w, what);
 }
 
 static int write_latents(writer *w, const ckpt_contents *c, abp_err *err) {
@@ -457,7 +324,7 @@ static int write_latents(writer *w, const ckpt_contents *c, abp_err *err) {
 
 static int write_examples(writer *w, const ckpt_contents *c, const char *packed, size_t width, abp_err *err) {
     hsize_t n = (hsize_t)c->n_total;
-    hid_t type = fixed_string_type(width);
+    hid_t type = abp_h5util_fixed_string_type(width);
     hid_t dset = type < 0 ? -1 : create_dataset(w, "examples", type, 1, &n, err);
     if (dset >= 0) {
         write_rows(w, dset, type, c->row_lo, c->row_hi - c->row_lo, packed, "/examples");
@@ -482,10 +349,8 @@ static int write_file(MPI_Comm comm, const char *path, const char *tmp, const ck
                       const char *packed, size_t width, abp_err *err) {
     writer w = {.path = path, .file = -1, .rank = comm_rank(comm), .nranks = comm_size(comm),
                 .make_parents = -1, .no_fill = -1, .collective = -1};
-    hid_t fapl = mpio_access(comm);
-    w.file = fapl < 0 ? -1 : H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-    if (fapl >= 0) H5Pclose(fapl);
-    if (w.file < 0) return abp_fail(err, "%s: cannot create %s as an HDF5 file", path, tmp);
+    w.file = abp_h5util_create_file(comm, path, tmp, err);
+    if (w.file < 0) return -1;
 
     int rc = writer_begin(&w, err);
     if (rc == 0) rc = write_contents(&w, c, packed, width, err);
@@ -501,49 +366,32 @@ static int write_file(MPI_Comm comm, const char *path, const char *tmp, const ck
     return rc;
 }
 
-/* Rank 0 creates the empty temporary file first: if that fails (no such folder, no
- * permission) errno says why, which HDF5's own failure would not. */
-static int create_empty(const char *path, const char *tmp, abp_err *err) {
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) return abp_fail(err, "%s: cannot create %s: %s", path, tmp, strerror(errno));
-    close(fd);
-    return 0;
-}
-
 static int publish(const char *path, const char *tmp, abp_err *err) {
     if (rename(tmp, path) != 0) return abp_fail(err, "%s: cannot rename %s over it: %s", path, tmp, strerror(errno));
     return 0;
 }
 
-static char *tmp_name(const char *path, abp_err *err) {
-    size_t len = strlen(path);
-    char *tmp = malloc(len + sizeof ".tmp");
-    if (!tmp) abp_fail(err, "%s: out of memory", path);
-    else snprintf(tmp, len + sizeof ".tmp", "%s.tmp", path);
-    return tmp;
-}
-
 int abp_ckpt_write(MPI_Comm comm, const char *path, const abp_ckpt_meta *meta, const abp_ckpt_array *arrays,
                    int narrays, const float *latents, int64_t n_total, int64_t row_lo, int64_t row_hi,
                    int latent_ndim, const int64_t *latent_dims, char *const *names, abp_err *err) {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* our one-line messages say it all */
+    abp_h5util_quiet();
     ckpt_contents c = {meta, arrays, narrays, latents, n_total, row_lo, row_hi, latent_ndim, latent_dims, names};
-    if (agree(comm, check_contents(path, &c, err), err) < 0) return -1;
+    if (abp_h5util_agree(comm, check_contents(path, &c, err), err) < 0) return -1;
     if (check_rows_cover(comm, path, &c, err) < 0) return -1;
 
     size_t width = 0;
     char *packed = pack_names(comm, path, &c, &width, err);
-    char *tmp = packed ? tmp_name(path, err) : NULL;
+    char *tmp = packed ? abp_h5util_tmp_name(path, err) : NULL;
     int rank = comm_rank(comm);
-    int rc = agree(comm, tmp ? 0 : -1, err);
-    if (rc == 0) rc = agree(comm, rank == 0 ? create_empty(path, tmp, err) : 0, err);
+    int rc = abp_h5util_agree(comm, tmp ? 0 : -1, err);
+    if (rc == 0) rc = abp_h5util_agree(comm, rank == 0 ? abp_h5util_create_empty(path, tmp, err) : 0, err);
     if (rc == 0) {
         /* This agree() is the barrier: every rank has closed the file before rank 0 renames
          * it. The last one keeps all ranks until rank 0 has renamed or removed PATH.tmp. */
-        rc = agree(comm, write_file(comm, path, tmp, &c, packed, width, err), err);
+        rc = abp_h5util_agree(comm, write_file(comm, path, tmp, &c, packed, width, err), err);
         if (rank == 0 && rc == 0) rc = publish(path, tmp, err);
         if (rank == 0 && rc < 0) unlink(tmp);
-        rc = agree(comm, rc, err);
+        rc = abp_h5util_agree(comm, rc, err);
     }
     free(tmp);
     free(packed);
@@ -551,69 +399,6 @@ int abp_ckpt_write(MPI_Comm comm, const char *path, const abp_ckpt_meta *meta, c
 }
 
 /* ---------------------------------------------------------------- reading: helpers */
-
-/* Reads a scalar string, fixed-length or variable-length, from an attribute or a dataset
- * into a malloc'd C string. NULL if it is not one string or cannot be read. */
-static char *read_scalar_string(hid_t obj) {
-    int is_attr = H5Iget_type(obj) == H5I_ATTR;
-    hid_t type = is_attr ? H5Aget_type(obj) : H5Dget_type(obj);
-    hid_t space = is_attr ? H5Aget_space(obj) : H5Dget_space(obj);
-    hid_t mem = H5Tcopy(H5T_C_S1);
-    char *out = NULL;
-    /* HDF5 converts between string lengths and paddings, but not between ASCII and UTF-8,
-     * so the memory type takes the stored character set. */
-    if (type >= 0 && space >= 0 && mem >= 0 && H5Tget_class(type) == H5T_STRING &&
-        H5Sget_simple_extent_npoints(space) == 1 && H5Tset_cset(mem, H5Tget_cset(type)) >= 0) {
-        if (H5Tis_variable_str(type) > 0) {
-            char *s = NULL;
-            if (H5Tset_size(mem, H5T_VARIABLE) >= 0 &&
-                (is_attr ? H5Aread(obj, mem, &s) : H5Dread(obj, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, &s)) >= 0)
-                out = strdup(s ? s : "");
-            if (s) H5free_memory(s);
-        } else {
-            /* One byte wider than stored, so HDF5 writes the terminating zero. */
-            size_t size = H5Tget_size(type);
-            out = calloc(size + 1, 1);
-            if (out && (H5Tset_size(mem, size + 1) < 0 ||
-                        (is_attr ? H5Aread(obj, mem, out)
-                                 : H5Dread(obj, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, out)) < 0)) {
-                free(out);
-                out = NULL;
-            }
-        }
-    }
-    if (mem >= 0) H5Tclose(mem);
-    if (space >= 0) H5Sclose(space);
-    if (type >= 0) H5Tclose(type);
-    return out;
-}
-
-static int read_string_attr(abp_ckpt *ck, hid_t loc, const char *where, const char *name, char **out,
-                            abp_err *err) {
-    if (H5Aexists(loc, name) <= 0) return abp_fail(err, "%s: missing attribute %s%s", ck->path, where, name);
-    hid_t attr = H5Aopen(loc, name, H5P_DEFAULT);
-    *out = attr < 0 ? NULL : read_scalar_string(attr);
-    if (attr >= 0) H5Aclose(attr);
-    return *out ? 0 : abp_fail(err, "%s: attribute %s%s is not a readable string", ck->path, where, name);
-}
-
-/* Reads a scalar numeric attribute, converted to mem_type. */
-static int read_number_attr(abp_ckpt *ck, hid_t loc, const char *where, const char *name, hid_t mem_type,
-                            void *out, abp_err *err) {
-    if (H5Aexists(loc, name) <= 0) return abp_fail(err, "%s: missing attribute %s%s", ck->path, where, name);
-    hid_t attr = H5Aopen(loc, name, H5P_DEFAULT);
-    hid_t type = attr < 0 ? -1 : H5Aget_type(attr);
-    hid_t space = attr < 0 ? -1 : H5Aget_space(attr);
-    H5T_class_t class = type < 0 ? H5T_NO_CLASS : H5Tget_class(type);
-    int rc = (class == H5T_INTEGER || class == H5T_FLOAT) && space >= 0 &&
-                     H5Sget_simple_extent_npoints(space) == 1 && H5Aread(attr, mem_type, out) >= 0
-                 ? 0
-                 : -1;
-    if (space >= 0) H5Sclose(space);
-    if (type >= 0) H5Tclose(type);
-    if (attr >= 0) H5Aclose(attr);
-    return rc < 0 ? abp_fail(err, "%s: attribute %s%s is not a readable number", ck->path, where, name) : 0;
-}
 
 /* Rank 0 looks at the file before the ranks open it together, so that a missing file or
  * one that is not HDF5 gets a message of its own rather than HDF5's generic failure. */
@@ -634,14 +419,15 @@ static int check_format(abp_ckpt *ck, abp_err *err) {
     if (H5Aexists(ck->file, "format") <= 0)
         return abp_fail(err, "%s: not an abp checkpoint (no format attribute)", ck->path);
     char *format = NULL;
-    if (read_string_attr(ck, ck->file, "/", "format", &format, err) < 0) return -1;
+    if (abp_h5util_read_string_attr(ck->path, ck->file, "/", "format", &format, err) < 0) return -1;
     int same = strcmp(format, CKPT_FORMAT) == 0;
     if (!same) abp_fail(err, "%s: not an abp checkpoint (format is \"%.100s\")", ck->path, format);
     free(format);
     if (!same) return -1;
 
     int version = 0;
-    if (read_number_attr(ck, ck->file, "/", "format_version", H5T_NATIVE_INT, &version, err) < 0) return -1;
+    if (abp_h5util_read_int_attr(ck->path, ck->file, "/", "format_version", H5T_NATIVE_INT, &version, err) < 0)
+        return -1;
     if (version != CKPT_FORMAT_VERSION)
         return abp_fail(err, "%s: checkpoint format version %d, but this abp reads version %d", ck->path,
                         version, CKPT_FORMAT_VERSION);
@@ -649,59 +435,38 @@ static int check_format(abp_ckpt *ck, abp_err *err) {
 }
 
 static int read_optimizer(abp_ckpt *ck, abp_ckpt_meta *meta, abp_err *err) {
-    if (!link_exists(ck->file, "optimizer")) return abp_fail(err, "%s: missing group /optimizer", ck->path);
+    if (!abp_h5util_link_exists(ck->file, "optimizer"))
+        return abp_fail(err, "%s: missing group /optimizer", ck->path);
     hid_t group = H5Gopen2(ck->file, "optimizer", H5P_DEFAULT);
     if (group < 0) return abp_fail(err, "%s: cannot open group /optimizer", ck->path);
     char *kind = NULL;
-    int rc = read_string_attr(ck, group, "/optimizer/", "kind", &kind, err);
+    int rc = abp_h5util_read_string_attr(ck->path, group, "/optimizer/", "kind", &kind, err);
     if (rc == 0 && strlen(kind) >= sizeof meta->optimizer)
         rc = abp_fail(err, "%s: optimizer kind \"%.64s\" is too long", ck->path, kind);
     if (rc == 0) snprintf(meta->optimizer, sizeof meta->optimizer, "%s", kind);
     if (rc == 0)
-        rc = read_number_attr(ck, group, "/optimizer/", "step", H5T_NATIVE_INT64, &meta->optimizer_step, err);
+        rc = abp_h5util_read_int_attr(ck->path, group, "/optimizer/", "step", H5T_NATIVE_INT64,
+                                      &meta->optimizer_step, err);
     free(kind);
     H5Gclose(group);
     return rc;
 }
 
 static int read_config(abp_ckpt *ck, abp_err *err) {
-    if (!link_exists(ck->file, "config")) return abp_fail(err, "%s: missing /config", ck->path);
+    if (!abp_h5util_link_exists(ck->file, "config")) return abp_fail(err, "%s: missing /config", ck->path);
     hid_t dset = H5Dopen2(ck->file, "config", H5P_DEFAULT);
-    ck->config = dset < 0 ? NULL : read_scalar_string(dset);
+    ck->config = dset < 0 ? NULL : abp_h5util_read_scalar_string(dset);
     if (dset >= 0) H5Dclose(dset);
     return ck->config ? 0 : abp_fail(err, "%s: /config is not a readable string", ck->path);
-}
-
-/* Opens a dataset that must exist, and returns its shape. */
-static hid_t open_dataset(abp_ckpt *ck, const char *name, int *ndim, int64_t dims[H5S_MAX_RANK], abp_err *err) {
-    if (!link_exists(ck->file, name)) {
-        abp_fail(err, "%s: missing %s", ck->path, name);
-        return -1;
-    }
-    hid_t dset = H5Dopen2(ck->file, name, H5P_DEFAULT);
-    *ndim = dset < 0 ? -1 : dataset_shape(dset, dims);
-    if (*ndim < 0) {
-        if (dset >= 0) H5Dclose(dset);
-        abp_fail(err, "%s: %s is not a readable dataset", ck->path, name);
-        return -1;
-    }
-    return dset;
-}
-
-static int dataset_class(hid_t dset) {
-    hid_t type = H5Dget_type(dset);
-    H5T_class_t class = type < 0 ? H5T_NO_CLASS : H5Tget_class(type);
-    if (type >= 0) H5Tclose(type);
-    return class;
 }
 
 /* /latents and /examples must agree on the number of examples. */
 static int read_latent_shape(abp_ckpt *ck, abp_err *err) {
     int ndim, n_names_ndim;
     int64_t dims[H5S_MAX_RANK], n_names[H5S_MAX_RANK];
-    hid_t latents = open_dataset(ck, "latents", &ndim, dims, err);
+    hid_t latents = abp_h5util_open_dataset(ck->path, ck->file, "latents", &ndim, dims, err);
     if (latents < 0) return -1;
-    int is_float = dataset_class(latents) == H5T_FLOAT;
+    int is_float = abp_h5util_dataset_class(latents) == H5T_FLOAT;
     H5Dclose(latents);
     if (!is_float) return abp_fail(err, "%s: /latents is not a float array", ck->path);
     if (ndim < 2 || ndim > 1 + CKPT_MAX_DIMS)
@@ -710,9 +475,9 @@ static int read_latent_shape(abp_ckpt *ck, abp_err *err) {
     ck->latent_ndim = ndim - 1;
     memcpy(ck->latent_dims, dims + 1, sizeof(int64_t) * (size_t)(ndim - 1));
 
-    hid_t examples = open_dataset(ck, "examples", &n_names_ndim, n_names, err);
+    hid_t examples = abp_h5util_open_dataset(ck->path, ck->file, "examples", &n_names_ndim, n_names, err);
     if (examples < 0) return -1;
-    int is_string = dataset_class(examples) == H5T_STRING;
+    int is_string = abp_h5util_dataset_class(examples) == H5T_STRING;
     H5Dclose(examples);
     if (!is_string || n_names_ndim != 1) return abp_fail(err, "%s: /examples is not a list of strings", ck->path);
     if (n_names[0] != ck->n_total)
@@ -723,11 +488,13 @@ static int read_latent_shape(abp_ckpt *ck, abp_err *err) {
 
 static int read_header(abp_ckpt *ck, abp_ckpt_meta *meta, abp_err *err) {
     memset(meta, 0, sizeof *meta);
+    const char *path = ck->path;
+    hid_t root = ck->file;
     if (check_format(ck, err) < 0 ||
-        read_number_attr(ck, ck->file, "/", "iteration", H5T_NATIVE_INT64, &meta->iteration, err) < 0 ||
-        read_number_attr(ck, ck->file, "/", "epoch", H5T_NATIVE_INT64, &meta->epoch, err) < 0 ||
-        read_number_attr(ck, ck->file, "/", "seed", H5T_NATIVE_UINT64, &meta->seed, err) < 0 ||
-        read_number_attr(ck, ck->file, "/", "world_size", H5T_NATIVE_INT, &meta->world_size, err) < 0 ||
+        abp_h5util_read_int_attr(path, root, "/", "iteration", H5T_NATIVE_INT64, &meta->iteration, err) < 0 ||
+        abp_h5util_read_int_attr(path, root, "/", "epoch", H5T_NATIVE_INT64, &meta->epoch, err) < 0 ||
+        abp_h5util_read_int_attr(path, root, "/", "seed", H5T_NATIVE_UINT64, &meta->seed, err) < 0 ||
+        abp_h5util_read_int_attr(path, root, "/", "world_size", H5T_NATIVE_INT, &meta->world_size, err) < 0 ||
         read_optimizer(ck, meta, err) < 0 || read_config(ck, err) < 0 || read_latent_shape(ck, err) < 0)
         return -1;
     meta->config = ck->config;
@@ -737,7 +504,7 @@ static int read_header(abp_ckpt *ck, abp_ckpt_meta *meta, abp_err *err) {
 static abp_ckpt *new_handle(const char *path, abp_err *err) {
     abp_ckpt *ck = calloc(1, sizeof *ck);
     char *copy = strdup(path);
-    hid_t dxpl = collective_transfer();
+    hid_t dxpl = abp_h5util_collective_transfer();
     if (!ck || !copy || dxpl < 0) {
         free(ck);
         free(copy);
@@ -753,20 +520,20 @@ static abp_ckpt *new_handle(const char *path, abp_err *err) {
 }
 
 int abp_ckpt_open(MPI_Comm comm, const char *path, abp_ckpt **out, abp_ckpt_meta *meta, abp_err *err) {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* our one-line messages say it all */
+    abp_h5util_quiet();
     *out = NULL;
-    if (agree(comm, comm_rank(comm) == 0 ? probe_file(path, err) : 0, err) < 0) return -1;
+    if (abp_h5util_agree(comm, comm_rank(comm) == 0 ? probe_file(path, err) : 0, err) < 0) return -1;
     abp_ckpt *ck = new_handle(path, err);
-    if (agree(comm, ck ? 0 : -1, err) < 0) {
+    if (abp_h5util_agree(comm, ck ? 0 : -1, err) < 0) {
         abp_ckpt_close(ck);
         return -1;
     }
     MPI_Comm_dup(comm, &ck->comm);
-    hid_t fapl = mpio_access(ck->comm);
+    hid_t fapl = abp_h5util_mpio_access(ck->comm);
     ck->file = fapl < 0 ? -1 : H5Fopen(path, H5F_ACC_RDONLY, fapl);
     if (fapl >= 0) H5Pclose(fapl);
     int rc = ck->file < 0 ? abp_fail(err, "%s: truncated or damaged HDF5 file", path) : 0;
-    if (agree(ck->comm, rc, err) == 0) rc = agree(ck->comm, read_header(ck, meta, err), err);
+    if (abp_h5util_agree(ck->comm, rc, err) == 0) rc = abp_h5util_agree(ck->comm, read_header(ck, meta, err), err);
     if (rc < 0) {
         abp_ckpt_close(ck);
         memset(meta, 0, sizeof *meta);
@@ -792,19 +559,19 @@ void abp_ckpt_close(abp_ckpt *ck) {
 static hid_t open_array(abp_ckpt *ck, const char *name, int ndim, const int64_t *dims, abp_err *err) {
     char want[96], have[96];
     format_shape(want, sizeof want, ndim, dims);
-    if (!link_exists(ck->file, name)) {
+    if (!abp_h5util_link_exists(ck->file, name)) {
         abp_fail(err, "%s: no array %s (expected shape %s)", ck->path, name, want);
         return -1;
     }
     int file_ndim;
     int64_t file_dims[H5S_MAX_RANK];
-    hid_t dset = open_dataset(ck, name, &file_ndim, file_dims, err);
+    hid_t dset = abp_h5util_open_dataset(ck->path, ck->file, name, &file_ndim, file_dims, err);
     if (dset < 0) return -1;
     int rc = 0;
     if (file_ndim != ndim || memcmp(file_dims, dims, sizeof(int64_t) * (size_t)ndim) != 0)
         rc = abp_fail(err, "%s: %s has shape %s, expected %s", ck->path, name,
                       format_shape(have, sizeof have, file_ndim, file_dims), want);
-    else if (dataset_class(dset) != H5T_FLOAT)
+    else if (abp_h5util_dataset_class(dset) != H5T_FLOAT)
         rc = abp_fail(err, "%s: %s is not a float array", ck->path, name);
     if (rc < 0) {
         H5Dclose(dset);
@@ -818,15 +585,15 @@ int abp_ckpt_read_array(abp_ckpt *ck, const char *path, float *dst, int ndim, co
     int rc = ndim < 1 || ndim > CKPT_MAX_DIMS || !dims || !dst || !path
                  ? abp_fail(err, "%s: bad arguments reading an array", ck->path)
                  : 0;
-    if (agree(ck->comm, rc, err) < 0) return -1;
+    if (abp_h5util_agree(ck->comm, rc, err) < 0) return -1;
     hid_t dset = open_array(ck, path, ndim, dims, err);
-    rc = agree(ck->comm, dset < 0 ? -1 : 0, err);
+    rc = abp_h5util_agree(ck->comm, dset < 0 ? -1 : 0, err);
     /* Every rank wants the whole array: a collective read lets MPI-IO fetch it once and
      * hand it round, instead of every rank reading the same bytes. */
     if (rc == 0 && H5Dread(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, ck->collective, dst) < 0)
         rc = abp_fail(err, "%s: cannot read %s", ck->path, path);
     if (dset >= 0) H5Dclose(dset);
-    return agree(ck->comm, rc, err);
+    return abp_h5util_agree(ck->comm, rc, err);
 }
 
 int abp_ckpt_latent_shape(abp_ckpt *ck, int64_t *n_total, int *latent_ndim, int64_t *latent_dims, abp_err *err) {
@@ -847,54 +614,12 @@ static int check_range(abp_ckpt *ck, int64_t lo, int64_t hi, const char *what, a
 int abp_ckpt_read_latents(abp_ckpt *ck, int64_t lo, int64_t hi, float *dst, abp_err *err) {
     int rc = check_range(ck, lo, hi, "/latents", err);
     if (rc == 0 && hi > lo && !dst) rc = abp_fail(err, "%s: no buffer for /latents", ck->path);
-    if (agree(ck->comm, rc, err) < 0) return -1;
+    if (abp_h5util_agree(ck->comm, rc, err) < 0) return -1;
     hid_t dset = H5Dopen2(ck->file, "latents", H5P_DEFAULT);
-    if (dset < 0 || read_rows(dset, H5T_NATIVE_FLOAT, lo, hi - lo, ck->collective, dst) < 0)
+    if (dset < 0 || abp_h5util_read_rows(dset, H5T_NATIVE_FLOAT, lo, hi - lo, ck->collective, dst) < 0)
         rc = abp_fail(err, "%s: cannot read rows [%lld, %lld) of /latents", ck->path, (long long)lo, (long long)hi);
     if (dset >= 0) H5Dclose(dset);
-    return agree(ck->comm, rc, err);
-}
-
-/* Fixed-length names are read as stored (no conversion, so the read stays collective) and
- * then cut into C strings. A rank that cannot get memory still takes part in the collective
- * read, with no rows, and reports afterwards. */
-static int read_fixed_names(abp_ckpt *ck, hid_t dset, hid_t type, int64_t lo, int64_t rows, char **names,
-                            abp_err *err) {
-    size_t width = H5Tget_size(type);
-    int space_padded = H5Tget_strpad(type) == H5T_STR_SPACEPAD;
-    char *raw = width > 0 ? malloc((size_t)rows * width + 1) : NULL;
-    int rc = read_rows(dset, type, lo, raw ? rows : 0, ck->collective, raw) < 0
-                 ? abp_fail(err, "%s: cannot read /examples", ck->path)
-                 : 0;
-    if (rc == 0 && !raw) rc = abp_fail(err, "%s: out of memory reading /examples", ck->path);
-    for (int64_t i = 0; i < rows && rc == 0; i++) {
-        const char *row = raw + (size_t)i * width;
-        size_t len = strnlen(row, width);
-        while (space_padded && len > 0 && row[len - 1] == ' ') len--;
-        names[i] = strndup(row, len);
-        if (!names[i]) rc = abp_fail(err, "%s: out of memory reading /examples", ck->path);
-    }
-    free(raw);
-    return rc;
-}
-
-/* Variable-length names (a file written by another tool): an independent read per rank. */
-static int read_variable_names(abp_ckpt *ck, hid_t dset, hid_t type, int64_t lo, int64_t rows, char **names,
-                               abp_err *err) {
-    hid_t mem = H5Tcopy(H5T_C_S1);
-    char **raw = calloc(rows > 0 ? (size_t)rows : 1, sizeof *raw);
-    int rc = mem < 0 || H5Tset_size(mem, H5T_VARIABLE) < 0 || H5Tset_cset(mem, H5Tget_cset(type)) < 0 || !raw ||
-                     read_rows(dset, mem, lo, rows, H5P_DEFAULT, raw) < 0
-                 ? abp_fail(err, "%s: cannot read /examples", ck->path)
-                 : 0;
-    for (int64_t i = 0; i < rows && rc == 0; i++) {
-        names[i] = strdup(raw[i] ? raw[i] : "");
-        if (!names[i]) rc = abp_fail(err, "%s: out of memory reading /examples", ck->path);
-    }
-    for (int64_t i = 0; raw && i < rows; i++) H5free_memory(raw[i]);
-    free(raw);
-    if (mem >= 0) H5Tclose(mem);
-    return rc;
+    return abp_h5util_agree(ck->comm, rc, err);
 }
 
 int abp_ckpt_read_names(abp_ckpt *ck, int64_t lo, int64_t hi, char ***names, abp_err *err) {
@@ -904,18 +629,17 @@ int abp_ckpt_read_names(abp_ckpt *ck, int64_t lo, int64_t hi, char ***names, abp
     int rc = check_range(ck, lo, hi, "/examples", err);
     if (rc == 0 && !(out = calloc(rows > 0 ? (size_t)rows : 1, sizeof *out)))
         rc = abp_fail(err, "%s: out of memory reading /examples", ck->path);
-    if (agree(ck->comm, rc, err) < 0) {
+    if (abp_h5util_agree(ck->comm, rc, err) < 0) {
         free(out);
         return -1;
     }
     hid_t dset = H5Dopen2(ck->file, "examples", H5P_DEFAULT);
     hid_t type = dset < 0 ? -1 : H5Dget_type(dset);
     if (type < 0) rc = abp_fail(err, "%s: cannot open /examples", ck->path);
-    else if (H5Tis_variable_str(type) > 0) rc = read_variable_names(ck, dset, type, lo, rows, out, err);
-    else rc = read_fixed_names(ck, dset, type, lo, rows, out, err);
+    else rc = abp_h5util_read_names(ck->path, "/examples", dset, type, lo, rows, ck->collective, out, err);
     if (type >= 0) H5Tclose(type);
     if (dset >= 0) H5Dclose(dset);
-    rc = agree(ck->comm, rc, err);
+    rc = abp_h5util_agree(ck->comm, rc, err);
     if (rc < 0 && out) {
         for (int64_t i = 0; i < rows; i++) free(out[i]);
         free(out);
@@ -939,7 +663,7 @@ typedef struct array_list {
 static int list_add(array_list *list, const char *name, hid_t dset) {
     abp_ckpt *ck = list->ck;
     int64_t dims[H5S_MAX_RANK];
-    int ndim = dataset_shape(dset, dims);
+    int ndim = abp_h5util_dataset_shape(dset, dims);
     if (ndim < 1 || ndim > CKPT_MAX_DIMS)
         return abp_fail(list->err, "%s: %s/%s has %d dimensions (1 to %d supported)", ck->path, list->group, name,
                         ndim, CKPT_MAX_DIMS);
@@ -981,14 +705,14 @@ int abp_ckpt_list(abp_ckpt *ck, abp_ckpt_array **arrays, int *narrays, abp_err *
     array_list list = {.ck = ck, .err = err};
     for (int g = 0; g < 2; g++) {
         list.group = groups[g];
-        if (!link_exists(ck->file, groups[g])) continue;
+        if (!abp_h5util_link_exists(ck->file, groups[g])) continue;
         if (H5Lvisit_by_name(ck->file, groups[g], H5_INDEX_NAME, H5_ITER_INC, visit_link, &list, H5P_DEFAULT) < 0 &&
             !list.failed) {
             list.failed = 1;
             abp_fail(err, "%s: cannot list /%s", ck->path, groups[g]);
         }
     }
-    int rc = agree(ck->comm, list.failed ? -1 : 0, err);
+    int rc = abp_h5util_agree(ck->comm, list.failed ? -1 : 0, err);
     if (rc < 0) {
         free(list.items);
         list.items = NULL;

@@ -9,12 +9,11 @@
  *
  * Keeping the ranks in step: every collective HDF5 call must be made by all ranks, so a
  * rank whose decoding failed still joins the round's writes, with no rows, and the round
- * ends with agree(), after which all ranks stop together. Failures are reported once, with
- * the message of the lowest failing rank. */
+ * ends with agree() (abp_h5util_agree), after which all ranks stop together. Failures are
+ * reported once, with the message of the lowest failing rank. */
 #include "abp/io.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 #include <unistd.h>
 
 #include "h5data.h"
+#include "h5util.h"
 #include "source.h"
 
 enum {
@@ -41,22 +41,6 @@ typedef struct plan {
     int64_t lo, hi;        /* this rank's examples */
     int64_t block;
 } plan;
-
-/* Makes every rank of comm return the same result: -1 if rc is -1 on any rank, with the
- * message of the lowest failing rank. */
-static int agree(MPI_Comm comm, int rc, abp_err *err) {
-    int rank, size;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &size);
-    int mine = rc == 0 ? size : rank, first;
-    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
-    if (first == size) return 0;
-    abp_err shared = {{0}};
-    if (rank == first && err) shared = *err;
-    MPI_Bcast(shared.msg, (int)sizeof shared.msg, MPI_CHAR, first, comm);
-    if (err) *err = shared;
-    return -1;
-}
 
 static void free_names(char **names, int64_t n) {
     if (!names) return;
@@ -147,7 +131,7 @@ static int name_width(MPI_Comm comm, plan *p, const char *out, size_t *width, ab
             if (strlen(names[i]) > mine) mine = strlen(names[i]);
         free_names(names, count);
     }
-    if (agree(comm, rc, err) != 0) return -1;
+    if (abp_h5util_agree(comm, rc, err) != 0) return -1;
     MPI_Allreduce(&mine, &longest, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, comm);
     *width = (size_t)longest + 1; /* room for the terminating zero of the longest */
     return 0;
@@ -173,7 +157,7 @@ static int write_rounds(MPI_Comm comm, plan *p, abp_h5data_writer *w, const char
     char **names = calloc((size_t)p->block, sizeof *names);
     int rc = pixels && names ? 0
                              : abp_fail(err, "%s: out of memory for a block of %lld examples", out, (long long)p->block);
-    rc = agree(comm, rc, err);
+    rc = abp_h5util_agree(comm, rc, err);
 
     int64_t largest_share = (p->shape.n + p->nranks - 1) / p->nranks;
     int64_t rounds = (largest_share + p->block - 1) / p->block;
@@ -182,7 +166,7 @@ static int write_rounds(MPI_Comm comm, plan *p, abp_h5data_writer *w, const char
         int64_t count = lo >= p->hi ? 0 : p->hi - lo < p->block ? p->hi - lo : p->block;
         int mine = read_block(p, lo, count, pixels, names, err);
         int wrote = abp_h5data_write(w, lo, mine == 0 ? count : 0, pixels, names, mine == 0 ? err : NULL);
-        rc = agree(comm, mine != 0 ? mine : wrote, err);
+        rc = abp_h5util_agree(comm, mine != 0 ? mine : wrote, err);
         for (int64_t i = 0; i < count; i++) {
             free(names[i]);
             names[i] = NULL;
@@ -192,15 +176,6 @@ static int write_rounds(MPI_Comm comm, plan *p, abp_h5data_writer *w, const char
     free(pixels);
     free(names);
     return rc;
-}
-
-/* Rank 0 creates the empty temporary file first: if that fails (no such folder, no
- * permission) errno says why, which HDF5's own failure would not. */
-static int create_empty(const char *out, const char *tmp, abp_err *err) {
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) return abp_fail(err, "%s: cannot create %s (%s)", out, tmp, strerror(errno));
-    close(fd);
-    return 0;
 }
 
 /* Gives the finished file its name. A hard link, unlike rename, fails when `out` exists,
@@ -230,27 +205,25 @@ static int refuse_existing(const char *out, abp_err *err) {
 static int write_file(MPI_Comm comm, plan *p, const char *out, const abp_prepare_cfg *cfg, abp_err *err) {
     size_t width;
     if (name_width(comm, p, out, &width, err) != 0) return -1;
-    size_t len = strlen(out);
-    char *tmp = malloc(len + sizeof ".tmp");
-    if (tmp) snprintf(tmp, len + sizeof ".tmp", "%s.tmp", out);
-    int rc = agree(comm, tmp ? 0 : abp_fail(err, "%s: out of memory", out), err);
-    if (rc == 0) rc = agree(comm, p->rank == 0 ? create_empty(out, tmp, err) : 0, err);
+    char *tmp = abp_h5util_tmp_name(out, err);
+    int rc = abp_h5util_agree(comm, tmp ? 0 : -1, err);
+    if (rc == 0) rc = abp_h5util_agree(comm, p->rank == 0 ? abp_h5util_create_empty(out, tmp, err) : 0, err);
     if (rc != 0) {
         free(tmp);
         return -1;
     }
 
     abp_h5data_writer *w = NULL;
-    rc = agree(comm, abp_h5data_create(comm, tmp, out, &p->shape, width, &w, err), err);
+    rc = abp_h5util_agree(comm, abp_h5data_create(comm, tmp, out, &p->shape, width, &w, err), err);
     if (rc == 0 && cfg->progress) cfg->progress(&p->shape, 0, cfg->progress_ctx);
     if (rc == 0) rc = write_rounds(comm, p, w, out, cfg, err);
     /* Every rank closes, also after a failure: closing is collective. This agree() is the
      * barrier before the rename: every rank has closed the file. */
     int closed = abp_h5data_finish(w, rc == 0 ? err : NULL);
-    rc = agree(comm, rc != 0 ? rc : closed, err);
+    rc = abp_h5util_agree(comm, rc != 0 ? rc : closed, err);
     if (p->rank == 0 && rc == 0) rc = publish(out, tmp, err);
     if (p->rank == 0 && rc != 0) unlink(tmp);
-    rc = agree(comm, rc, err);
+    rc = abp_h5util_agree(comm, rc, err);
     free(tmp);
     return rc;
 }
@@ -261,9 +234,9 @@ int abp_data_prepare(MPI_Comm comm, const char *out, const abp_prepare_cfg *cfg,
     MPI_Comm_rank(comm, &p.rank);
     MPI_Comm_size(comm, &p.nranks);
     memset(written, 0, sizeof *written);
-    if (!out || !*out) return agree(comm, abp_fail(err, "prepare: no output file given"), err);
-    int rc = agree(comm, p.rank == 0 ? refuse_existing(out, err) : 0, err);
-    if (rc == 0) rc = agree(comm, open_sources(&p, cfg, out, err), err);
+    if (!out || !*out) return abp_h5util_agree(comm, abp_fail(err, "prepare: no output file given"), err);
+    int rc = abp_h5util_agree(comm, p.rank == 0 ? refuse_existing(out, err) : 0, err);
+    if (rc == 0) rc = abp_h5util_agree(comm, open_sources(&p, cfg, out, err), err);
     if (rc == 0) rc = write_file(comm, &p, out, cfg, err);
     if (rc == 0) *written = p.shape;
     close_sources(&p);
