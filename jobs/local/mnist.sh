@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job: set up, build, learn mnist28 from the 2,000 bundled digits on 2 MPI ranks,
 # then sample, reconstruct unseen test digits (against the PCA baseline) and interpolate.
-#   bash jobs/local/mnist.sh [OUT_DIR]        (default: runs/mnist28; about 6 minutes on 2 cores)
+#   bash jobs/local/mnist.sh [OUT_DIR]        (default: runs/mnist28; about 5 minutes on 2 cores)
 # Settings can be changed through the environment: RANKS, ITERS, TEST_N.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
