@@ -43,7 +43,15 @@ echo "$info" | grep -q "latents: 40 examples x 2" || fail "info: $info"; ok
 p=$("$abp" pca --train "$data" --test "$test" --dim 10 --limit 500 --test-limit 100)
 echo "$p" | grep -Eq "mse=0\.0[0-9]+" || fail "pca printed: $p"; ok
 
-for cmd in train sample reconstruct interpolate info pca; do
+# abp bench on the tiny model: its name-value lines, with figures that make sense.
+b=$("$abp" bench --model "$model" --batch 8 --langevin-steps 2 --iters 3 --warmup 1 --sgemm-size 256 --threads 1)
+for k in seconds_per_iteration gflops_per_iteration sgemm_gflops percent_of_sgemm peak_rss_mb; do
+  v=$(echo "$b" | sed -n "s/^$k //p")
+  awk -v v="$v" 'BEGIN {exit !(v > 0)}' || fail "bench: $k is '$v'"
+done; ok
+echo "$b" | grep -q "^03_deconv\|  03_deconv" || fail "bench: no per-layer line for 03_deconv"; ok
+
+for cmd in train sample reconstruct interpolate info pca bench prepare; do
   "$abp" "$cmd" --help | grep -q "^usage: abp $cmd" || fail "$cmd --help"
 done; ok
 echo "cli_workflow: $pass passed, 0 failed"

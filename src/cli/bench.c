@@ -131,6 +131,31 @@ static int bench_layers(abp_dist *d, abp_net *net, int n, int reps, abp_err *err
     return 0;
 }
 
+/* Where this rank's memory goes, from the sizes of the buffers abp allocates, in MB. */
+static void print_memory(const abp_net *net, int b, int64_t n_local, double rss_mb) {
+    const double mb = 4.0 / (1024.0 * 1024.0); /* floats to MB */
+    int64_t act = abp_shape_numel(net->in_shape), max_act = act;
+    for (int i = 0; i < net->nlayers; i++) {
+        int64_t e = abp_shape_numel(net->layers[i].out);
+        act += e;
+        if (e > max_act) max_act = e;
+    }
+    int64_t dz = abp_shape_numel(net->in_shape), dy = abp_shape_numel(net->out_shape);
+    double model = 4.0 * (double)net->nparams * mb;           /* W, dW, Adam's m and v */
+    double acts = (double)(act * b) * mb;                      /* every layer's output, kept for backward */
+    double grads = 2.0 * (double)(max_act * b) * mb;          /* ping-pong activation gradients */
+    double scratch = (double)net->scratch_floats * mb;         /* im2col / col2im columns */
+    double infer = (double)(b * (2 * dz + dy)) * mb;           /* Langevin: dz, noise, residual */
+    double batch = (double)(b * (2 * dz + 2 * dy)) * mb;       /* the batch's z, y, dL/dg and dz */
+    double shard = (double)(n_local * (dz + dy)) * mb;         /* this rank's examples and latents */
+    double total = model + acts + grads + scratch + infer + batch + shard;
+    printf("memory per rank (MB): parameters, gradients and Adam moments %.1f; activations kept "
+           "for backward %.1f; activation gradients %.1f; im2col/col2im scratch %.1f; Langevin and "
+           "batch buffers %.1f; examples and latents %.1f; in all %.1f of a peak RSS of %.1f (the "
+           "rest: MPI, HDF5, OpenBLAS buffers, code)\n",
+           model, acts, grads, scratch, infer + batch, shard, total, rss_mb);
+}
+
 /* GEMM flops per example of one ABP iteration with L Langevin steps: each step a forward
  * pass and an input-gradient pass through every layer; the learning step a forward pass, a
  * weight-gradient pass and an input-gradient pass through every layer but the first. */
@@ -223,6 +248,7 @@ int cmd_bench(int argc, char **argv, abp_dist *d, abp_err *err) {
                "allreduce %.4f s\n", sec, iters, warmup, rate, 100.0 * rate / sgemm, comm_sec);
     if (layers && bench_layers(d, net, abp_trainer_batch_share(t), 5, err)) goto done;
     double rss_mb = abp_dist_max_double(d, abp_peak_rss_bytes()) / (1024.0 * 1024.0);
+    if (d->rank == 0) print_memory(net, abp_trainer_batch_share(t), examples / d->size, rss_mb);
     if (d->rank == 0) {
         printf("model %s\nbatch %lld\nlangevin_steps %d\nranks %d\nthreads_per_rank %d\nblas_kernel %s\n",
                spec ? cfg.model : "spec", (long long)cfg.batch, cfg.langevin_steps, d->size, threads,
