@@ -54,6 +54,8 @@ expect "resume, other model" "model/"         -- "$abp" train --data "$data" --l
 expect "resume, other data" "examples"        -- "$abp" train --data "$data" --model "$model" --limit 20 --batch 8 --out "$tmp/run" --resume "$ck"
 expect "resume, same count, other examples" "in the checkpoint but" -- "$abp" train --data "$src/datasets/mnist-small/t10k-images-idx3-ubyte" --model "$model" --limit 16 --batch 8 --out "$tmp/run" --resume "$ck"
 expect "keep no checkpoint" "keep-checkpoints" -- "$abp" train --data "$data" --out "$tmp/o6" --keep-checkpoints 0
+expect "complete without a mask" "--mask" -- "$abp" complete --ckpt "$ck" --data "$data" --out "$tmp/o7"
+expect "nonsense mask" "blur:2" -- "$abp" train --data "$data" --model "$model" --limit 16 --batch 8 --out "$tmp/o8" --mask blur:2
 expect "unwritable png"    "nodir"            -- "$abp" sample --ckpt "$ck" --out "$tmp/nodir/x.png"
 expect "grid needs d=2"    "d = 2"            -- "$abp" interpolate --ckpt "$ck" --out "$tmp/x.png" --grid --pairs 1
 expect "unknown command"   "frob"             -- "$abp" frob

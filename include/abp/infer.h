@@ -41,4 +41,19 @@ ABP_MUST_CHECK int abp_infer_latents(abp_net *net, float *z, const float *y, con
                                      int n, const int64_t *ids, const abp_langevin *cfg,
                                      abp_infer_ws *ws, abp_err *err);
 
+/* ---- observation masks (the occlusion experiments; src/infer/mask.c) ---- */
+
+typedef enum { ABP_MASK_NONE, ABP_MASK_PEPPER, ABP_MASK_REGION } abp_mask_kind;
+typedef struct abp_mask_spec {
+    abp_mask_kind kind;
+    double amount; /* pepper: fraction of pixels covered; region: side in pixels at 64x64 */
+} abp_mask_spec;
+
+/* "none", "pepper:0.5" or "region:20". */
+ABP_MUST_CHECK int abp_mask_parse(const char *text, abp_mask_spec *m, abp_err *err);
+/* Example `example`'s mask (c x h x w, planar; 1 observed, 0 occluded), a pure function of
+ * (seed, example). */
+void abp_mask_make(const abp_mask_spec *m, uint64_t seed, int64_t example, int c, int h, int w,
+                   float *mask);
+
 #endif

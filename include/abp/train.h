@@ -47,6 +47,7 @@ typedef struct abp_train_cfg {
     uint64_t seed;
     int64_t checkpoint_every;
     int keep_checkpoints; /* numbered checkpoint-ITER.h5 files kept (3) */
+    char mask[32];        /* observation mask of every example: "none", "pepper:F", "region:S" */
     int threads;          /* BLAS threads per rank; 0: automatic */
     int quiet;
 } abp_train_cfg;
@@ -79,6 +80,9 @@ ABP_MUST_CHECK int abp_trainer_create(const abp_train_cfg *cfg, abp_dist *d, con
  * *sse_all gets the global batch's squared error and *stop whether any rank voted. */
 ABP_MUST_CHECK int abp_trainer_iterate(abp_trainer *t, int64_t iteration, int stop_flag,
                                        double *sse_all, int *stop, abp_err *err);
+/* The number of observed values in the global batch of the last iteration (all of them
+ * without a mask). */
+double abp_trainer_observed(const abp_trainer *t);
 abp_net *abp_trainer_net(abp_trainer *t);
 int abp_trainer_batch_share(const abp_trainer *t); /* this rank's share of the global batch */
 void abp_trainer_free(abp_trainer *t);

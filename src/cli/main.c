@@ -15,6 +15,7 @@ static const struct {
     {"train", cmd_train, "learn a generator from data (data-parallel under mpirun)"},
     {"sample", cmd_sample, "synthesize images from the prior with a trained model"},
     {"reconstruct", cmd_reconstruct, "infer latents for new data and report the reconstruction error"},
+    {"complete", cmd_complete, "recover the occluded pixels of images through a trained model"},
     {"interpolate", cmd_interpolate, "walk the latent space between training examples"},
     {"info", cmd_info, "say what a checkpoint or data set holds"},
     {"bench", cmd_bench, "time one ABP iteration against this machine's sgemm rate"},

@@ -1,6 +1,9 @@
-/* abp reconstruct: infer z for data the model has not seen, starting from N(0, I) as the
- * paper does for test images, and report the reconstruction error. */
+/* abp reconstruct and abp complete: infer z for data the model has not seen, starting from
+ * N(0, I) as the paper does for test images. reconstruct reports the reconstruction error;
+ * complete observes each image through an occlusion mask, fills the occluded pixels with
+ * g(z), and reports the recovery error on them (the paper's §4.2). */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +15,26 @@
 #include "cli.h"
 #include "options.h"
 
-int cmd_reconstruct(int argc, char **argv, abp_dist *d, abp_err *err) {
-    char ckpt[1024] = "", data[1024] = "", out[1024] = "";
+/* Mean |recovered - original| over the occluded values, and the same for a baseline that
+ * fills them with the mean of the image's observed values; both relative to the pixel range
+ * (2 on the [-1, 1] scale). Adds to the sums and counts. */
+static void recovery_sums(const float *y, const float *g, const float *m, int64_t dy, double *err_sum,
+                          double *base_sum, double *count) {
+    double observed_sum = 0.0, observed = 0.0;
+    for (int64_t e = 0; e < dy; e++)
+        if (m[e] != 0.0f) observed_sum += y[e], observed += 1.0;
+    double fill = observed > 0 ? observed_sum / observed : 0.0;
+    for (int64_t e = 0; e < dy; e++)
+        if (m[e] == 0.0f) {
+            *err_sum += fabs((double)g[e] - y[e]) / 2.0;
+            *base_sum += fabs(fill - y[e]) / 2.0;
+            *count += 1.0;
+        }
+}
+
+static int run(const char *cmd, int argc, char **argv, abp_dist *d, abp_err *err) {
+    int completing = !strcmp(cmd, "complete");
+    char ckpt[1024] = "", data[1024] = "", out[1024] = "", mask_text[32] = "";
     int steps = 300, batch = 100, help = 0, inference = 0;
     float step_size = 0.05f, sigma = 0.0f;
     int64_t limit = 0, seed = 1;
@@ -27,17 +48,32 @@ int cmd_reconstruct(int argc, char **argv, abp_dist *d, abp_err *err) {
         {"sigma", OPT_FLOAT, &sigma, 0, 0, 1e6, NULL, "observation noise (0: the model's)", 0, 0},
         {"limit", OPT_INT64, &limit, 0, 0, 1e12, NULL, "only the first N examples (0: all)", 0, 0},
         {"batch", OPT_INT, &batch, 0, 1, 100000, NULL, "examples inferred at once", 0, 0},
-        {"seed", OPT_INT64, &seed, 0, 0, 9.2e18, NULL, "seed of the initial latents and the noise", 0, 0},
+        {"seed", OPT_INT64, &seed, 0, 0, 9.2e18, NULL, "seed of the initial latents, the noise and the masks", 0, 0},
+        {"mask", OPT_STRING, mask_text, sizeof mask_text, 0, 0, NULL, "the occlusion: pepper:FRACTION or region:SIDE (at 64x64)", 1, 0},
     };
-    int nopts = (int)(sizeof opts / sizeof opts[0]);
-    if (cli_parse("reconstruct", argc, argv, 2, opts, nopts, NULL, 0, NULL, &help, err)) return EXIT_USAGE;
+    int nopts = (int)(sizeof opts / sizeof opts[0]) - (completing ? 0 : 1); /* --mask: complete only */
+    if (cli_parse(cmd, argc, argv, 2, opts, nopts, NULL, 0, NULL, &help, err)) return EXIT_USAGE;
     if (help) {
-        if (d->rank == 0)
+        if (d->rank == 0 && completing)
+            cli_usage("complete", "--ckpt FILE --data PATH --mask pepper:F|region:S --out DIR [options]",
+                      "Occludes each example with the mask, infers z from the observed pixels only\n"
+                      "(Langevin from N(0, I), batch norm with running statistics), fills the occluded\n"
+                      "pixels with g(z), writes occluded / recovered / original as completions.png and\n"
+                      "reports recovery_error=<mean |recovered - original| on the occluded pixels,\n"
+                      "relative to the pixel range>, next to baseline_error= (each occluded pixel\n"
+                      "filled with the mean of the image's observed pixels).", opts, nopts);
+        else if (d->rank == 0)
             cli_usage("reconstruct", "--ckpt FILE --data PATH --out DIR [options]",
                       "For each example, starts z from N(0, I) and runs Langevin dynamics (batch norm\n"
                       "with running statistics, so examples do not interact), then reports\n"
                       "mse=<mean squared error per pixel on the [0, 1] pixel scale>.", opts, nopts);
         return EXIT_OK;
+    }
+    abp_mask_spec mask = {0};
+    if (completing && abp_mask_parse(mask_text, &mask, err)) return EXIT_USAGE;
+    if (completing && mask.kind == ABP_MASK_NONE) {
+        abp_fail(err, "--mask none: abp complete needs an occlusion (pepper:F or region:S)");
+        return EXIT_USAGE;
     }
     if (d->rank != 0) return EXIT_OK;
     abp_net net;
@@ -45,7 +81,7 @@ int cmd_reconstruct(int argc, char **argv, abp_dist *d, abp_err *err) {
     abp_ckpt_meta meta;
     abp_images im = {0};
     abp_infer_ws ws = {0};
-    float *zrows = NULL, *zb = NULL, *yb = NULL, *recon = NULL;
+    float *zrows = NULL, *zb = NULL, *yb = NULL, *recon = NULL, *masks = NULL, *mb = NULL;
     int status = EXIT_FAILED;
     if (abp_model_load(MPI_COMM_SELF, ckpt, batch, &net, &cfg, &meta, err)) return EXIT_FAILED;
     free(meta.config);
@@ -60,10 +96,15 @@ int cmd_reconstruct(int argc, char **argv, abp_dist *d, abp_err *err) {
     zb = zrows ? abp_alloc(sizeof(float) * (size_t)(batch * dz), err) : NULL;
     yb = zb ? abp_alloc(sizeof(float) * (size_t)(batch * dy), err) : NULL;
     recon = yb ? abp_alloc(sizeof(float) * (size_t)(n * dy), err) : NULL;
+    if (completing) {
+        masks = recon ? abp_alloc(sizeof(float) * (size_t)(n * dy), err) : NULL;
+        mb = masks ? abp_alloc(sizeof(float) * (size_t)(batch * dy), err) : NULL;
+        if (!mb) goto done;
+    }
     if (!recon || abp_infer_ws_init(&ws, &net, err)) goto done;
     abp_langevin lv = {.steps = steps, .step_size = step_size, .sigma = sigma > 0 ? sigma : cfg.sigma,
                        .noise = inference == 0, .seed = (uint64_t)seed, .iteration = 0xFFFFFFFFu};
-    double sse = 0.0, t0 = abp_now();
+    double sse = 0.0, t0 = abp_now(), err_sum = 0.0, base_sum = 0.0, occluded = 0.0;
     int64_t *ids = malloc(sizeof(int64_t) * (size_t)batch);
     if (!ids) goto done;
     for (int64_t start = 0; start < n; start += batch) {
@@ -74,7 +115,12 @@ int cmd_reconstruct(int argc, char **argv, abp_dist *d, abp_err *err) {
         }
         abp_rows_to_cns(zrows + start * dz, zb, b, zs);
         abp_rows_to_cns(im.data + start * dy, yb, b, ys);
-        if (abp_infer_latents(&net, zb, yb, NULL, b, ids, &lv, &ws, err) ||
+        if (completing) {
+            for (int i = 0; i < b; i++)
+                abp_mask_make(&mask, (uint64_t)seed, start + i, ys.c, ys.h, ys.w, masks + (start + i) * dy);
+            abp_rows_to_cns(masks + start * dy, mb, b, ys);
+        }
+        if (abp_infer_latents(&net, zb, yb, mb, b, ids, &lv, &ws, err) ||
             abp_net_forward(&net, zb, b, err)) {
             free(ids);
             goto done;
@@ -85,14 +131,37 @@ int cmd_reconstruct(int argc, char **argv, abp_dist *d, abp_err *err) {
             double r = (double)im.data[start * dy + k] - recon[start * dy + k];
             sse += r * r;
         }
-        fprintf(stderr, "\rreconstruct: %lld/%lld examples", (long long)(start + b), (long long)n);
+        for (int i = 0; completing && i < b; i++)
+            recovery_sums(im.data + (start + i) * dy, recon + (start + i) * dy, masks + (start + i) * dy, dy,
+                          &err_sum, &base_sum, &occluded);
+        fprintf(stderr, "\r%s: %lld/%lld examples", cmd, (long long)(start + b), (long long)n);
     }
     fprintf(stderr, "\n");
     free(ids);
     char path[1200];
+    int shown = n < 64 ? (int)n : 64;
+    if (completing) {
+        /* Rows of occluded (occluded pixels black), recovered (observed pixels kept, the
+         * occluded ones from g(z)) and original images; the first two overwrite the masks and
+         * g(z), which are not needed any more. */
+        for (int64_t k = 0; k < n * dy; k++) {
+            float m = masks[k];
+            recon[k] = m != 0.0f ? im.data[k] : recon[k];
+            masks[k] = m != 0.0f ? im.data[k] : -1.0f;
+        }
+        snprintf(path, sizeof path, "%s/completions.png", out);
+        const float *sets[3] = {masks, recon, im.data};
+        if (abp_png_write_compare(path, sets, 3, shown, ys.c, ys.h, ys.w, 8, err)) goto done;
+        printf("complete: %lld examples, mask %s, %d %s steps of size %g, %.1f s, recovery_error=%.6f "
+               "baseline_error=%.6f (mean |recovered - original| on the occluded pixels / pixel range; "
+               "baseline: the mean of the observed pixels), wrote %s\n",
+               (long long)n, mask_text, steps, inference ? "gradient-descent" : "Langevin", (double)step_size,
+               abp_now() - t0, err_sum / occluded, base_sum / occluded, path);
+        status = EXIT_OK;
+        goto done;
+    }
     snprintf(path, sizeof path, "%s/reconstructions.png", out);
     const float *sets[2] = {im.data, recon};
-    int shown = n < 64 ? (int)n : 64;
     if (abp_png_write_compare(path, sets, 2, shown, ys.c, ys.h, ys.w, 8, err)) goto done;
     /* [-1, 1] values: a difference of 2 is the full pixel range, so divide by 4 for [0, 1]. */
     double mse = sse / ((double)n * (double)dy) / 4.0;
@@ -105,8 +174,13 @@ done:
     abp_free(zb);
     abp_free(yb);
     abp_free(recon);
+    abp_free(masks);
+    abp_free(mb);
     abp_infer_ws_free(&ws);
     abp_images_free(&im);
     abp_net_free(&net);
     return status;
 }
+
+int cmd_reconstruct(int argc, char **argv, abp_dist *d, abp_err *err) { return run("reconstruct", argc, argv, d, err); }
+int cmd_complete(int argc, char **argv, abp_dist *d, abp_err *err) { return run("complete", argc, argv, d, err); }

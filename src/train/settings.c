@@ -20,6 +20,7 @@ void abp_train_defaults(abp_train_cfg *cfg) {
     cfg->seed = 1;
     cfg->checkpoint_every = 0;
     cfg->keep_checkpoints = 3;
+    snprintf(cfg->mask, sizeof cfg->mask, "none");
 }
 
 /* The shortest decimal that reads back as the same float: "0.3", not "0.300000012". */
@@ -39,14 +40,14 @@ char *abp_train_cfg_format(const abp_train_cfg *cfg, const char *spec) {
              "--model=%s\n--data=%s\n--sigma=%s\n--langevin-steps=%d\n--langevin-step-size=%s\n"
              "--inference=%s\n--iters=%lld\n--batch=%lld\n--full-batch=%d\n--limit=%lld\n"
              "--optimizer=%s\n--lr=%s\n--beta1=%s\n--momentum=%s\n--seed=%llu\n"
-             "--checkpoint-every=%lld\n",
+             "--checkpoint-every=%lld\n--mask=%s\n",
              spec, cfg->data, float_text(cfg->sigma, f[0], 32), cfg->langevin_steps,
              float_text(cfg->step_size, f[1], 32),
              cfg->inference_gd ? "gd" : "langevin", (long long)cfg->iters, (long long)cfg->batch,
              cfg->full_batch, (long long)cfg->limit, cfg->optimizer == ABP_OPT_SGD ? "sgd" : "adam",
              float_text(cfg->lr, f[2], 32), float_text(cfg->beta1, f[3], 32),
              float_text(cfg->momentum, f[4], 32),
-             (unsigned long long)cfg->seed, (long long)cfg->checkpoint_every);
+             (unsigned long long)cfg->seed, (long long)cfg->checkpoint_every, cfg->mask);
     return s;
 }
 
@@ -80,6 +81,7 @@ int abp_train_cfg_parse(const char *text, abp_train_cfg *cfg, abp_err *err) {
             else if (!strcmp(k, "momentum")) cfg->momentum = strtof(v, NULL);
             else if (!strcmp(k, "seed")) cfg->seed = strtoull(v, NULL, 10);
             else if (!strcmp(k, "checkpoint-every")) cfg->checkpoint_every = atoll(v);
+            else if (!strcmp(k, "mask")) snprintf(cfg->mask, sizeof cfg->mask, "%s", v);
             /* Unknown keys come from newer versions; they do not change the model. */
         }
         line += len + (end ? 1 : 0);

@@ -39,6 +39,9 @@ struct abp_trainer {
     char *config;
     abp_langevin lv;
     float inv_var_batch;      /* 1 / (sigma^2 B): the learning gradient's scale */
+    abp_mask_spec mask;       /* the observation mask of every example (kind NONE: none) */
+    float *mrows, *mb;        /* the batch's masks, rows and CNS */
+    double observed;          /* observed values in the last global batch */
 };
 typedef struct abp_trainer trainer;
 
@@ -54,6 +57,8 @@ static void trainer_free(trainer *t) {
     abp_free(t->zb);
     abp_free(t->yb);
     abp_free(t->dout);
+    abp_free(t->mrows);
+    abp_free(t->mb);
     free(t->config);
 }
 
@@ -129,6 +134,12 @@ static int setup_local(trainer *t, const abp_images *given, abp_err *err) {
     for (int64_t i = 0; i < t->n_local; i++)
         abp_rng_normal(cfg->seed, ABP_RNG_LATENT_INIT, (uint32_t)(t->lo + i), 0, 0,
                        t->latents + i * dz, dz);
+    if (abp_mask_parse(cfg->mask, &t->mask, err)) return -1;
+    if (t->mask.kind != ABP_MASK_NONE) {
+        t->mrows = abp_alloc(sizeof(float) * (size_t)(t->b_local * dy), err);
+        t->mb = abp_alloc(sizeof(float) * (size_t)(t->b_local * dy), err);
+        if (!t->mrows || !t->mb) return -1;
+    }
     t->perm_cycle = -1;
     t->config = abp_train_cfg_format(cfg, t->net.spec);
     if (!t->config) return abp_fail(err, "out of memory");
@@ -381,22 +392,34 @@ int abp_trainer_iterate(abp_trainer *t, int64_t it, int stop_flag, double *sse_a
     choose_batch(t, it);
     abp_gather_rows_to_cns(t->latents, t->batch_idx, t->zb, t->b_local, t->zs);
     abp_gather_rows_to_cns(t->data.data, t->batch_idx, t->yb, t->b_local, t->ys);
+    /* Occluded data: each example's mask, a pure function of (seed, example id). */
+    double observed = (double)(t->b_local * dy);
+    if (t->mb) {
+        observed = 0.0;
+        for (int i = 0; i < t->b_local; i++) {
+            float *m = t->mrows + i * dy;
+            abp_mask_make(&t->mask, t->cfg->seed, t->batch_ids[i], t->ys.c, t->ys.h, t->ys.w, m);
+            for (int64_t e = 0; e < dy; e++) observed += m[e];
+        }
+        abp_rows_to_cns(t->mrows, t->mb, t->b_local, t->ys);
+    }
     /* 1. inferential back-propagation */
     net->training = 1;
     net->update_running = 0;
     t->lv.iteration = (uint32_t)it;
-    if (abp_infer_latents(net, t->zb, t->yb, NULL, t->b_local, t->batch_ids, &t->lv, &t->ws, err))
+    if (abp_infer_latents(net, t->zb, t->yb, t->mb, t->b_local, t->batch_ids, &t->lv, &t->ws, err))
         return -1;
     /* 2. learning back-propagation: one fused allreduce of gradients, loss and stop flag */
     net->update_running = 1;
     if (abp_net_forward(net, t->zb, t->b_local, err)) return -1;
     net->update_running = 0;
-    double sse = abp_residual(abp_net_output(net), t->yb, NULL, t->dout, t->b_local * dy, t->inv_var_batch);
+    double sse = abp_residual(abp_net_output(net), t->yb, t->mb, t->dout, t->b_local * dy, t->inv_var_batch);
     abp_net_zero_grads(net);
     if (abp_net_backward(net, t->dout, t->b_local, NULL, 1, err)) return -1;
     net->grads[net->nparams] = (float)sse;
     net->grads[net->nparams + 1] = stop_flag ? 1.0f : 0.0f;
-    if (abp_dist_sum_floats(t->d, net->grads, net->nparams + 2, err)) return -1;
+    net->grads[net->nparams + 2] = (float)observed; /* exact: counts below 2^24 per rank */
+    if (abp_dist_sum_floats(t->d, net->grads, net->nparams + 3, err)) return -1;
     abp_optimizer_step(&t->opt, net->params, net->grads);
     /* 3. the inferred latents go back to their examples */
     int64_t pix = abp_shape_pixels(t->zs);
@@ -406,6 +429,7 @@ int abp_trainer_iterate(abp_trainer *t, int64_t it, int stop_flag, double *sse_a
     }
     *sse_all = net->grads[net->nparams];
     *stop = net->grads[net->nparams + 1] > 0.0f;
+    t->observed = net->grads[net->nparams + 2];
     return 0;
 }
 
@@ -426,6 +450,7 @@ int abp_trainer_create(const abp_train_cfg *cfg, abp_dist *d, const abp_images *
 }
 
 abp_net *abp_trainer_net(abp_trainer *t) { return &t->net; }
+double abp_trainer_observed(const abp_trainer *t) { return t->observed; }
 int abp_trainer_batch_share(const abp_trainer *t) { return t->b_local; }
 
 void abp_trainer_free(abp_trainer *t) {
@@ -452,7 +477,6 @@ int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
     sigaction(SIGUSR1, &sa, NULL);
 
     abp_net *net = &t->net;
-    int64_t dy = abp_shape_numel(t->ys);
     double t0 = abp_now(), last_print = t0;
     int64_t every = cfg->iters / 20 > 0 ? cfg->iters / 20 : 1;
     if (d->rank == 0 && !cfg->quiet)
@@ -483,7 +507,7 @@ int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
         double comm = d->comm_seconds - comm_start;
         double compute = now - it_start - comm - io_seconds;
         double loss = sse_all / (2.0 * cfg->sigma * cfg->sigma) / (double)t->B;
-        double mse01 = sse_all / ((double)t->B * (double)dy) / 4.0; /* [-1,1] -> [0,1] scale */
+        double mse01 = sse_all / abp_trainer_observed(t) / 4.0; /* per observed value, [0,1] scale */
         int64_t epoch = (it + 1) * t->B / t->n_total;
         if (d->rank == 0) {
             fprintf(metrics, "%lld,%lld,%.6g,%.6g,%.3f,%.6f,%.6f,%.6f,%.1f\n", (long long)(it + 1),
