@@ -32,14 +32,21 @@ void abp_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const
 
 /* ---- BLAS kernel and threads ---- */
 
-/* OpenBLAS 0.3.21 does not recognise some recent processors and falls back to a slow
- * generic kernel. Call first thing in main(): if the kernel is generic and the CPU has
- * AVX-512 (or AVX2), sets OPENBLAS_CORETYPE and re-executes the program once so that
- * OpenBLAS's start-up code picks the right kernel. Returns only if no re-exec was needed. */
+/* OpenBLAS 0.3.21 does not recognise some recent processors and falls back to a weaker
+ * kernel (generic Prescott on some Intel parts, AVX2 Haswell on AMD Zen 4/5). Call first
+ * thing in main(): if the kernel is weaker than the CPU allows, sets OPENBLAS_CORETYPE and
+ * re-executes the program once so that OpenBLAS's start-up code picks the right kernel.
+ * An OPENBLAS_CORETYPE already in the environment is the user's choice and is kept.
+ * Returns only if no re-exec was needed. */
 void abp_blas_fix_kernel(int argc, char **argv);
 
 /* The kernel OpenBLAS uses ("SkylakeX", "Haswell", "Prescott", ...). */
 const char *abp_blas_kernel(void);
+/* The best kernel this CPU supports ("SkylakeX", "Haswell") or NULL. */
+const char *abp_blas_best_kernel(void);
+/* 1 if the kernel in use is weaker than abp_blas_best_kernel() (e.g. OPENBLAS_CORETYPE
+ * forced it), so that the programs can say so. */
+int abp_blas_kernel_is_weaker(void);
 
 /* Sets BLAS threads for this process; returns the number set. */
 int abp_blas_set_threads(int threads);

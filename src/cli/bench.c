@@ -199,6 +199,11 @@ int cmd_bench(int argc, char **argv, abp_dist *d, abp_err *err) {
     int threads = abp_blas_set_threads(abp_dist_threads_per_rank(d, cfg.threads, why, sizeof why));
     if (d->rank == 0)
         printf("abp bench: %s; BLAS kernel %s\n", why, abp_blas_kernel());
+    if (d->rank == 0 && abp_blas_kernel_is_weaker())
+        printf("abp bench: note: this CPU supports the faster %s kernel, but OPENBLAS_CORETYPE=%s in the "
+               "environment chose %s (unset it to let abp pick)\n",
+               abp_blas_best_kernel(), getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "",
+               abp_blas_kernel());
 
     double sgemm = 0;
     if (abp_dist_agree(d, sgemm_rate(d, sgemm_size, 5, &sgemm, err), err)) return EXIT_FAILED;
@@ -250,9 +255,10 @@ int cmd_bench(int argc, char **argv, abp_dist *d, abp_err *err) {
     double rss_mb = abp_dist_max_double(d, abp_peak_rss_bytes()) / (1024.0 * 1024.0);
     if (d->rank == 0) print_memory(net, abp_trainer_batch_share(t), examples / d->size, rss_mb);
     if (d->rank == 0) {
-        printf("model %s\nbatch %lld\nlangevin_steps %d\nranks %d\nthreads_per_rank %d\nblas_kernel %s\n",
+        printf("model %s\nbatch %lld\nlangevin_steps %d\nranks %d\nthreads_per_rank %d\nblas_kernel %s\n"
+               "blas_best_kernel %s\n",
                spec ? cfg.model : "spec", (long long)cfg.batch, cfg.langevin_steps, d->size, threads,
-               abp_blas_kernel());
+               abp_blas_kernel(), abp_blas_best_kernel() ? abp_blas_best_kernel() : "generic");
         printf("sgemm_gflops %.2f\nseconds_per_iteration %.6f\ngflops_per_iteration %.4f\n"
                "iteration_gflops_per_second %.2f\npercent_of_sgemm %.2f\nallreduce_seconds_per_iteration %.6f\n"
                "peak_rss_mb %.1f\n", sgemm, sec, gflop, rate, 100.0 * rate / sgemm, comm_sec, rss_mb);
