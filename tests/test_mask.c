@@ -1,5 +1,7 @@
 /* Observation masks: parsing, the covered fraction and region size the paper's experiments
- * name (P.5 ... M30), scaling to other image sizes, and determinism. */
+ * name (P.5 ... M30), scaling to other image sizes, and determinism; and that a mask really
+ * removes the occluded pixels from the residual and from Langevin inference. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,5 +58,48 @@ int main(void) {
     CHECK(memcmp(a, b, sizeof(float) * 4096) != 0, "regions move between examples");
     free(a);
     free(b);
+
+    /* The residual over observed pixels: occluded values of y change nothing, observed do. */
+    enum { N = 2, C = 1, H = 8, W = 8, D = N * C * H * W };
+    float g[D], y[D], y2[D], mask[D], d1[D], d2[D];
+    abp_mask_spec p7 = {ABP_MASK_PEPPER, 0.7};
+    for (int i = 0; i < N; i++) abp_mask_make(&p7, 5, i, C, H, W, mask + i * H * W);
+    for (int k = 0; k < D; k++) g[k] = 0.1f * (float)(k % 7), y[k] = y2[k] = -0.05f * (float)(k % 5);
+    int64_t occluded = zeros(mask, D), first_occluded = -1, first_observed = -1;
+    for (int k = D - 1; k >= 0; k--) {
+        y2[k] = mask[k] == 0.0f ? (k % 2 ? y2[k] + 10.0f : NAN) : y2[k]; /* occluded: anything */
+        if (mask[k] == 0.0f) first_occluded = k;
+        else first_observed = k;
+    }
+    CHECK(occluded > 0 && occluded < D, "the 8x8 masks occlude some but not all (%lld)", (long long)occluded);
+    double sse1 = abp_residual(g, y, mask, d1, D, 1.0f), sse2 = abp_residual(g, y2, mask, d2, D, 1.0f);
+    int same = 1;
+    for (int k = 0; k < D; k++) same &= d1[k] == d2[k];
+    CHECK(sse1 == sse2 && same, "occluded pixels do not enter the residual");
+    CHECK(d1[first_occluded] == 0.0f, "no gradient at an occluded pixel");
+    double full = abp_residual(g, y, NULL, d2, D, 1.0f);
+    CHECK(full > sse1, "without the mask the occluded pixels count (%g > %g)", full, sse1);
+    y2[first_observed] += 1.0f;
+    CHECK(abp_residual(g, y2, mask, d2, D, 1.0f) != sse1, "an observed pixel does count");
+
+    /* Langevin inference through a tiny net: the same latents whatever the occluded pixels hold. */
+    abp_net net;
+    abp_infer_ws ws;
+    CHECK(abp_net_build("z 3 | linear 8x8x1 | tanh", 0, N, &net, &err) == 0, "%s", err.msg);
+    abp_net_init_params(&net, 3);
+    CHECK(abp_infer_ws_init(&ws, &net, &err) == 0, "%s", err.msg);
+    for (int k = 0; k < D; k++) y2[k] = mask[k] == 0.0f ? y[k] + 10.0f : y[k];
+    float z1[3 * N] = {0.1f, -0.2f, 0.3f, 0.0f, 0.5f, -0.4f}, z2[3 * N], z3[3 * N];
+    memcpy(z2, z1, sizeof z1);
+    memcpy(z3, z1, sizeof z1);
+    int64_t ids[N] = {0, 1};
+    abp_langevin lc = {.steps = 5, .step_size = 0.1f, .sigma = 0.3f, .noise = 1, .seed = 4, .iteration = 1};
+    CHECK(abp_infer_latents(&net, z1, y, mask, N, ids, &lc, &ws, &err) == 0, "%s", err.msg);
+    CHECK(abp_infer_latents(&net, z2, y2, mask, N, ids, &lc, &ws, &err) == 0, "%s", err.msg);
+    CHECK(abp_infer_latents(&net, z3, y2, NULL, N, ids, &lc, &ws, &err) == 0, "%s", err.msg);
+    CHECK(memcmp(z1, z2, sizeof z1) == 0, "inference ignores occluded pixels");
+    CHECK(memcmp(z1, z3, sizeof z1) != 0, "and without the mask it sees them");
+    abp_infer_ws_free(&ws);
+    abp_net_free(&net);
     return check_summary("test_mask");
 }

@@ -28,7 +28,8 @@ double abp_residual(const float *g, const float *y, const float *mask, float *do
     double sse = 0.0;
     if (mask) {
         for (int64_t k = 0; k < count; k++) {
-            float r = mask[k] * (y[k] - g[k]);
+            /* a select, not a product: an occluded value may be anything, even NaN */
+            float r = mask[k] != 0.0f ? mask[k] * (y[k] - g[k]) : 0.0f;
             sse += (double)r * r;
             dout[k] = -scale * mask[k] * r;
         }
