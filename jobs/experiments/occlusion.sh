@@ -26,7 +26,7 @@ for spec in "P.5 pepper:0.5" "P.7 pepper:0.7" "P.9 pepper:0.9" "M20 region:20" "
   [ -e "$run/checkpoint.h5" ] || mpirun -np "$ranks" "$abp" train --data "$data" --limit "$n" \
       --mask "$mask" --iters "$iters" --lr 1e-3 --out "$run" --quiet
   line=$("$abp" complete --ckpt "$run/checkpoint.h5" --data "$data" --limit "$test_n" --mask "$mask" \
-           --seed 1 --out "$run/complete" 2>/dev/null)
+           --seed 1 --out "$run/complete") || { echo "occlusion: abp complete failed for $mask" >&2; exit 1; }
   echo "$name: $line"
   rec=$(sed -n 's/.*recovery_error=\([0-9.]*\).*/\1/p' <<< "$line")
   base=$(sed -n 's/.*baseline_error=\([0-9.]*\).*/\1/p' <<< "$line")

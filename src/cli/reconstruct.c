@@ -41,7 +41,7 @@ static int run(const char *cmd, int argc, char **argv, abp_dist *d, abp_err *err
     cli_option opts[] = {
         {"ckpt", OPT_STRING, ckpt, sizeof ckpt, 0, 0, NULL, "a checkpoint written by abp train", 1, 0},
         {"data", OPT_STRING, data, sizeof data, 0, 0, NULL, "the data to reconstruct (IDX, folder, image)", 1, 0},
-        {"out", OPT_STRING, out, sizeof out, 0, 0, NULL, "output folder (reconstructions.png)", 1, 0},
+        {"out", OPT_STRING, out, sizeof out, 0, 0, NULL, completing ? "output folder (completions.png)" : "output folder (reconstructions.png)", 1, 0},
         {"langevin-steps", OPT_INT, &steps, 0, 0, 1e6, NULL, "inference steps (the paper: 300)", 0, 0},
         {"langevin-step-size", OPT_FLOAT, &step_size, 0, 0, 100, NULL, "step size s (the paper: 0.05)", 0, 0},
         {"inference", OPT_CHOICE, &inference, 0, 0, 0, "langevin|gd", "Langevin dynamics, or gradient descent", 0, 0},
@@ -49,19 +49,22 @@ static int run(const char *cmd, int argc, char **argv, abp_dist *d, abp_err *err
         {"limit", OPT_INT64, &limit, 0, 0, 1e12, NULL, "only the first N examples (0: all)", 0, 0},
         {"batch", OPT_INT, &batch, 0, 1, 100000, NULL, "examples inferred at once", 0, 0},
         {"seed", OPT_INT64, &seed, 0, 0, 9.2e18, NULL, "seed of the initial latents, the noise and the masks", 0, 0},
-        {"mask", OPT_STRING, mask_text, sizeof mask_text, 0, 0, NULL, "the occlusion: pepper:FRACTION or region:SIDE (at 64x64)", 1, 0},
+        {"mask", OPT_STRING, mask_text, sizeof mask_text, 0, 0, NULL,
+         "the occlusion: pepper:FRACTION or region:SIDE (at 64x64); default: the checkpoint's training mask, from its seed", 0, 0},
     };
     int nopts = (int)(sizeof opts / sizeof opts[0]) - (completing ? 0 : 1); /* --mask: complete only */
     if (cli_parse(cmd, argc, argv, 2, opts, nopts, NULL, 0, NULL, &help, err)) return EXIT_USAGE;
     if (help) {
         if (d->rank == 0 && completing)
-            cli_usage("complete", "--ckpt FILE --data PATH --mask pepper:F|region:S --out DIR [options]",
+            cli_usage("complete", "--ckpt FILE --data PATH [--mask pepper:F|region:S] --out DIR [options]",
                       "Occludes each example with the mask, infers z from the observed pixels only\n"
                       "(Langevin from N(0, I), batch norm with running statistics), fills the occluded\n"
                       "pixels with g(z), writes occluded / recovered / original as completions.png and\n"
                       "reports recovery_error=<mean |recovered - original| on the occluded pixels,\n"
                       "relative to the pixel range>, next to baseline_error= (each occluded pixel\n"
-                      "filled with the mean of the image's observed pixels).", opts, nopts);
+                      "filled with the mean of the image's observed pixels). Without --mask, each example\n"
+                      "gets the very mask it was trained with (the checkpoint's --mask and --seed):\n"
+                      "the paper's task of recovering the occluded training images.", opts, nopts);
         else if (d->rank == 0)
             cli_usage("reconstruct", "--ckpt FILE --data PATH --out DIR [options]",
                       "For each example, starts z from N(0, I) and runs Langevin dynamics (batch norm\n"
@@ -70,8 +73,8 @@ static int run(const char *cmd, int argc, char **argv, abp_dist *d, abp_err *err
         return EXIT_OK;
     }
     abp_mask_spec mask = {0};
-    if (completing && abp_mask_parse(mask_text, &mask, err)) return EXIT_USAGE;
-    if (completing && mask.kind == ABP_MASK_NONE) {
+    if (completing && mask_text[0] && abp_mask_parse(mask_text, &mask, err)) return EXIT_USAGE;
+    if (completing && mask_text[0] && mask.kind == ABP_MASK_NONE) {
         abp_fail(err, "--mask none: abp complete needs an occlusion (pepper:F or region:S)");
         return EXIT_USAGE;
     }
@@ -85,6 +88,17 @@ static int run(const char *cmd, int argc, char **argv, abp_dist *d, abp_err *err
     int status = EXIT_FAILED;
     if (abp_model_load(MPI_COMM_SELF, ckpt, batch, &net, &cfg, &meta, err)) return EXIT_FAILED;
     free(meta.config);
+    uint64_t mask_seed = (uint64_t)seed;
+    if (completing && !mask_text[0]) { /* the training masks: the checkpoint's mask and seed */
+        if (abp_mask_parse(cfg.mask, &mask, err)) goto done;
+        if (mask.kind == ABP_MASK_NONE) {
+            abp_fail(err, "%s was trained without --mask: give abp complete a --mask", ckpt);
+            status = EXIT_USAGE;
+            goto done;
+        }
+        snprintf(mask_text, sizeof mask_text, "%s", cfg.mask);
+        mask_seed = cfg.seed;
+    }
     abp_data_info info;
     abp_shape ys = net.out_shape, zs = net.in_shape;
     if (abp_data_probe(data, &info, err)) goto done;
@@ -117,7 +131,7 @@ static int run(const char *cmd, int argc, char **argv, abp_dist *d, abp_err *err
         abp_rows_to_cns(im.data + start * dy, yb, b, ys);
         if (completing) {
             for (int i = 0; i < b; i++)
-                abp_mask_make(&mask, (uint64_t)seed, start + i, ys.c, ys.h, ys.w, masks + (start + i) * dy);
+                abp_mask_make(&mask, mask_seed, start + i, ys.c, ys.h, ys.w, masks + (start + i) * dy);
             abp_rows_to_cns(masks + start * dy, mb, b, ys);
         }
         if (abp_infer_latents(&net, zb, yb, mb, b, ids, &lv, &ws, err) ||
