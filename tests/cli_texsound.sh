@@ -55,6 +55,9 @@ cp "$src/datasets/sound/drum_roll.wav" "$tmp/clip.wav"
 "$abp" train --data "$tmp/clip.wav" --model "$snd" --batch 1 --iters 5 --langevin-steps 3 \
   --threads 1 --out "$tmp/snd" --quiet
 [ -s "$tmp/snd/checkpoint.h5" ] || fail "sound training wrote no checkpoint"; ok
+for f in samples.wav reconstruction.wav; do
+  [ "$(stat -c %s "$tmp/snd/$f")" -eq $((44 + 2 * 400)) ] || fail "train wrote no 400-sample $f"; ok
+done
 "$abp" sample --ckpt "$tmp/snd/checkpoint.h5" --out "$tmp/long.wav" --latent-shape 1x8 \
   | grep -q "1 sample of 800 values at 8000 Hz" || fail "sample to WAV"
 [ "$(stat -c %s "$tmp/long.wav")" -eq $((44 + 2 * 800)) ] || fail "long.wav is $(stat -c %s "$tmp/long.wav") bytes"
