@@ -24,13 +24,14 @@ typedef struct abp_images {
 typedef struct abp_data_info {
     int64_t n;       /* examples in the source */
     int c, h, w;     /* native size (of the first image, for folders; as stored, for hdf5) */
-    char kind[16];   /* "idx", "hdf5", "folder", "image" */
+    char kind[16];   /* "idx", "hdf5", "folder", "image", "wav" */
 } abp_data_info;
 
 /* What a data path holds, without reading the pixels: an IDX image file (MNIST format,
  * magic 0x00000803, not gzipped), an HDF5 data set made by abp_data_prepare (only its
  * attributes and shapes are read), a folder of images (PNG, JPEG, BMP, PGM/PPM, GIF, TGA;
- * sorted by name, hidden files skipped), or a single image file. */
+ * sorted by name, hidden files skipped), a single image file, or a WAV file (one example
+ * of 1 x 1 x T, see "sound" below). */
 ABP_MUST_CHECK int abp_data_probe(const char *path, abp_data_info *info, abp_err *err);
 
 /* Loads examples [lo, hi) of path, converted to c channels (grey <-> RGB) and to h x w
@@ -88,6 +89,30 @@ ABP_MUST_CHECK int abp_png_write_grid(const char *path, const float *images, int
  * (row-per-example, planar). */
 ABP_MUST_CHECK int abp_png_write_compare(const char *path, const float *const *sets, int nsets,
                                          int n, int c, int h, int w, int cols, abp_err *err);
+
+/* ---------------------------------------------------------------- sound */
+
+/* WAV files (RIFF/WAVE) of 16-bit PCM or 32-bit float samples. A sound is a 1 x 1 x T
+ * signal: one channel (a file's channels are averaged), values in [-1, 1] (16-bit: /32768;
+ * float: as stored). As training data, a WAV file is a data set of one example: its first
+ * W samples for a model that makes 1 x 1 x W signals. */
+typedef enum abp_wav_format { ABP_WAV_PCM16, ABP_WAV_FLOAT32 } abp_wav_format;
+
+/* Whether the first n bytes of a file start "RIFF....WAVE". */
+int abp_wav_has_magic(const unsigned char *head, size_t n);
+
+/* The number of samples per channel (*frames) and the sample rate, from the header. */
+ABP_MUST_CHECK int abp_wav_info(const char *path, int64_t *frames, int *rate, abp_err *err);
+
+/* Reads the whole file: *samples gets *frames floats (free with abp_free). Truncated,
+ * damaged or non-WAV files, and other sample formats, are errors naming the file. */
+ABP_MUST_CHECK int abp_wav_read(const char *path, float **samples, int64_t *frames, int *rate,
+                                abp_err *err);
+
+/* Writes a mono WAV file (16-bit: values x 32768, rounded and clamped), to PATH.tmp and
+ * renamed over PATH. */
+ABP_MUST_CHECK int abp_wav_write(const char *path, const float *samples, int64_t frames, int rate,
+                                 abp_wav_format format, abp_err *err);
 
 /* ---------------------------------------------------------------- checkpoints */
 

@@ -84,6 +84,11 @@ ABP_MUST_CHECK int abp_net_build(const char *spec, int latent_dim, int max_batch
                                  abp_err *err);
 void abp_net_free(abp_net *net);
 
+/* The same network for a latent image of h x w (the channels stay): *out gets a malloc'd
+ * spec. Only for fully convolutional models (conv, deconv, batch norm, activations), whose
+ * parameters do not depend on the input size; a linear layer or a reshape is an error. */
+ABP_MUST_CHECK int abp_spec_resize_latent(const char *spec, int h, int w, char **out, abp_err *err);
+
 /* A built-in model's spec ("mnist28", "faces64", ...) or NULL. */
 const char *abp_model_spec(const char *name);
 /* The names of the built-in models, NULL-terminated. */

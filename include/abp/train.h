@@ -99,5 +99,11 @@ ABP_MUST_CHECK int abp_model_arrays(abp_net *net, const abp_optimizer *opt, abp_
  * parameters, in evaluation mode. cfg gets the settings it was trained with. */
 ABP_MUST_CHECK int abp_model_load(MPI_Comm comm, const char *path, int max_batch, abp_net *net,
                                   abp_train_cfg *cfg, abp_ckpt_meta *meta, abp_err *err);
+/* The same with the latent resized to latent_h x latent_w (abp_spec_resize_latent): a
+ * fully convolutional model then makes larger (or smaller) signals with the same
+ * parameters. latent_h = 0 keeps the stored size. */
+ABP_MUST_CHECK int abp_model_load_resized(MPI_Comm comm, const char *path, int max_batch,
+                                          int latent_h, int latent_w, abp_net *net,
+                                          abp_train_cfg *cfg, abp_ckpt_meta *meta, abp_err *err);
 
 #endif

@@ -69,7 +69,8 @@ static int fail_source(const char *option, const char *path, abp_err *err) {
 /* "an IDX file", "a folder of images", ... for abp_data_info.kind. */
 static const char *kind_phrase(const char *kind) {
     return !strcmp(kind, "idx") ? "an IDX file" : !strcmp(kind, "hdf5") ? "an HDF5 data set"
-         : !strcmp(kind, "folder") ? "a folder of images" : "an image";
+         : !strcmp(kind, "folder") ? "a folder of images" : !strcmp(kind, "wav") ? "a WAV sound"
+         : "an image";
 }
 
 /* Rank 0, before anything is written: every source exists and is what its option says,

@@ -16,7 +16,7 @@
 
 enum { LOAD_CHUNK_EXAMPLES = 256 }; /* examples fitted per step of abp_data_load */
 
-typedef enum source_kind { SOURCE_IDX, SOURCE_HDF5, SOURCE_FOLDER, SOURCE_IMAGE } source_kind;
+typedef enum source_kind { SOURCE_IDX, SOURCE_HDF5, SOURCE_FOLDER, SOURCE_IMAGE, SOURCE_WAV } source_kind;
 
 struct abp_source {
     source_kind kind;
@@ -62,12 +62,12 @@ static int check_range(const char *path, int64_t n, int64_t lo, int64_t *hi, abp
 /* ---------------------------------------------------------------- what a path holds */
 
 static const char *kind_name(source_kind kind) {
-    static const char *const names[] = {"idx", "hdf5", "folder", "image"};
+    static const char *const names[] = {"idx", "hdf5", "folder", "image", "wav"};
     return names[kind];
 }
 
-/* Tells a folder from a file, and an HDF5 or IDX file from an image by its first bytes (an
- * image extension wins over the IDX magic, since a TGA header can start like an IDX one). */
+/* Tells a folder from a file, and an HDF5, WAV or IDX file from an image by its first bytes
+ * (an image extension wins over the IDX magic, since a TGA header can start like an IDX one). */
 static int detect_kind(const char *path, source_kind *kind, abp_err *err) {
     struct stat st;
     if (stat(path, &st) != 0) return abp_fail(err, "%s: cannot open (%s)", path, strerror(errno));
@@ -79,14 +79,16 @@ static int detect_kind(const char *path, source_kind *kind, abp_err *err) {
 
     FILE *f = fopen(path, "rb");
     if (!f) return abp_fail(err, "%s: cannot open (%s)", path, strerror(errno));
-    unsigned char head[8] = {0};
+    unsigned char head[12] = {0};
     size_t got = fread(head, 1, sizeof head, f);
     fclose(f);
 
     if (got >= 2 && head[0] == 0x1f && head[1] == 0x8b)
         return abp_fail(err, "%s: gzip-compressed; unpack it first (gunzip)", path);
-    if (got == 8 && abp_h5data_has_magic(head))
+    if (got >= 8 && abp_h5data_has_magic(head))
         *kind = SOURCE_HDF5;
+    else if (abp_wav_has_magic(head, got))
+        *kind = SOURCE_WAV;
     else if (got >= 4 && !abp_has_image_extension(path) && abp_idx_has_magic(head))
         *kind = SOURCE_IDX;
     else
@@ -114,6 +116,19 @@ static int open_files(abp_source *s, abp_err *err) {
     return 0;
 }
 
+/* A sound is one example of 1 x 1 x T. */
+static int open_wav(abp_source *s, abp_err *err) {
+    int64_t frames;
+    int rate;
+    if (abp_wav_info(s->path, &frames, &rate, err) != 0) return -1;
+    if (frames > 1 << 30) return abp_fail(err, "%s: %lld samples are too many", s->path, (long long)frames);
+    s->info.n = 1;
+    s->info.c = 1;
+    s->info.h = 1;
+    s->info.w = (int)frames;
+    return 0;
+}
+
 int abp_source_open(const char *path, abp_source **out, abp_data_info *info, abp_err *err) {
     *out = NULL;
     memset(info, 0, sizeof *info);
@@ -132,6 +147,7 @@ int abp_source_open(const char *path, abp_source **out, abp_data_info *info, abp
         case SOURCE_HDF5: rc = abp_h5data_open(path, &s->h5, &s->info, err); break;
         case SOURCE_FOLDER:
         case SOURCE_IMAGE: rc = open_files(s, err); break;
+        case SOURCE_WAV: rc = open_wav(s, err); break;
         }
     }
     if (rc != 0) {
@@ -189,6 +205,11 @@ static int read_files(abp_source *s, int64_t lo, int64_t count, int c, int h, in
 
 static int read_names(abp_source *s, int64_t lo, int64_t count, char **names, abp_err *err) {
     if (s->kind == SOURCE_HDF5) return abp_h5data_read(s->h5, lo, count, NULL, names, err);
+    if (s->kind == SOURCE_WAV) {
+        if (count > 0 && !(names[0] = strdup(base_name(s->path))))
+            return abp_fail(err, "%s: out of memory", s->path);
+        return 0;
+    }
     for (int64_t k = 0; k < count; k++) {
         int64_t i = lo + k; /* the global index, so that names mean the same on every rank */
         names[k] = s->kind == SOURCE_IDX ? format_string("%s#%lld", base_name(s->path), (long long)i)
@@ -202,6 +223,8 @@ int abp_source_read(abp_source *s, int64_t lo, int64_t count, int c, int h, int 
                     char **names, abp_err *err) {
     int64_t hi = lo + count;
     if (count < 0 || check_range(s->path, s->info.n, lo, &hi, err) != 0) return -1;
+    if (pixels && s->kind == SOURCE_WAV)
+        return abp_fail(err, "%s: a sound, not images (abp prepare packs images)", s->path);
     if (pixels) {
         int rc = s->kind == SOURCE_IDX || s->kind == SOURCE_HDF5 ? read_rows(s, lo, count, c, h, w, pixels, err)
                                                                  : read_files(s, lo, count, c, h, w, pixels, err);
@@ -259,6 +282,24 @@ static int load_range(abp_source *s, int64_t lo, int64_t hi, abp_images *out, ab
     return rc;
 }
 
+/* A WAV file as its one example: the first w samples, for a model of 1 x 1 x w signals. */
+static int load_sound(abp_source *s, int64_t lo, int64_t hi, abp_images *out, abp_err *err) {
+    if (hi == lo) return 0;
+    if (out->c != 1 || out->h != 1)
+        return abp_fail(err, "%s: a sound (1 x %d samples) for a model that makes %dx%dx%d images",
+                        s->path, s->info.w, out->h, out->w, out->c);
+    if (out->w > s->info.w)
+        return abp_fail(err, "%s: %d samples, but the model makes signals of %d", s->path,
+                        s->info.w, out->w);
+    float *samples;
+    int64_t frames;
+    int rate;
+    if (abp_wav_read(s->path, &samples, &frames, &rate, err) != 0) return -1;
+    memcpy(out->data, samples, sizeof(float) * (size_t)out->w);
+    abp_free(samples);
+    return read_names(s, 0, 1, out->names, err);
+}
+
 int abp_data_load(const char *path, int64_t lo, int64_t hi, int c, int h, int w,
                   abp_images *out, abp_err *err) {
     memset(out, 0, sizeof *out);
@@ -272,7 +313,7 @@ int abp_data_load(const char *path, int64_t lo, int64_t hi, int c, int h, int w,
     if (abp_source_open(path, &s, &info, err) != 0) return -1;
     int rc = check_range(path, info.n, lo, &hi, err);
     if (rc == 0) rc = alloc_images(path, hi - lo, c, h, w, out, err);
-    if (rc == 0) rc = load_range(s, lo, hi, out, err);
+    if (rc == 0) rc = s->kind == SOURCE_WAV ? load_sound(s, lo, hi, out, err) : load_range(s, lo, hi, out, err);
     abp_source_close(s);
     if (rc != 0) abp_images_free(out);
     return rc;

@@ -7,6 +7,8 @@
  *   - an abp HDF5 data set (made by abp prepare, see h5data.h);
  *   - a folder of image files, taken in strcmp order of their names;
  *   - a single image file, which is a data set of one.
+ *   - a WAV file (wav.c), a data set of one sound of 1 x 1 x T, read as floats by
+ *     abp_data_load itself (it has no bytes to fit, so abp_source_read refuses its pixels).
  *
  * Every example leaves as interleaved bytes fitted to the requested shape (pixels.h), so
  * the same example from any of them becomes the same bytes, and then the same floats. */

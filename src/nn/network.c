@@ -18,6 +18,16 @@ static const struct {
     {"faces64", "z 100 | linear 4x4x512 | bn | lrelu 0.2 | deconv 256 k5 s2 | bn | lrelu 0.2 | "
                 "deconv 128 k5 s2 | bn | lrelu 0.2 | deconv 64 k5 s2 | bn | lrelu 0.2 | "
                 "deconv 3 k5 s2 | tanh"},
+    /* Textures (the ABP paper §5.1, smaller): fully convolutional, a 7x7 latent image
+     * (d = 7^2, as the paper) -> 112x112 grey; a 14x14 latent then makes 224x224. No batch
+     * norm: trained on one image it learned no better (docs/results/textures.md), and
+     * without it a larger latent runs exactly the function that was trained. */
+    {"texture", "z 7x7x1 | deconv 128 k5 s2 | lrelu 0.2 | deconv 64 k5 s2 | lrelu 0.2 | "
+                "deconv 32 k5 s2 | lrelu 0.2 | deconv 1 k5 s2 | tanh"},
+    /* Sounds (§5.2, smaller): a 1x16 latent sequence of 8 channels -> 16,000 samples (2 s at
+     * 8 kHz) through three 1x25 deconvolutions up-sampling 10; 1x32 makes 4 s. */
+    {"sound", "z 1x16x8 | deconv1d 128 k25 s10 | lrelu 0.2 | deconv1d 64 k25 s10 | lrelu 0.2 | "
+              "deconv1d 1 k25 s10 | tanh"},
 };
 #define NUM_BUILTIN (int)(sizeof builtin_models / sizeof builtin_models[0])
 
@@ -28,7 +38,7 @@ const char *abp_model_spec(const char *name) {
 }
 
 const char *const *abp_model_names(void) {
-    static const char *const names[] = {"mnist28", "faces64", NULL};
+    static const char *const names[] = {"mnist28", "faces64", "texture", "sound", NULL};
     return names;
 }
 

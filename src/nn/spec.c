@@ -286,3 +286,30 @@ char *abp_spec_format(const abp_layer *layers, int n, abp_shape latent) {
     }
     return buf;
 }
+
+/* Only layers that act on every position alike (convolutions and pointwise layers) can be
+ * applied to a larger input: a linear layer or a reshape fixes the input size. */
+int abp_spec_resize_latent(const char *spec, int h, int w, char **out, abp_err *err) {
+    *out = NULL;
+    if (h < 1 || w < 1) return abp_fail(err, "latent shape %dx%d must be at least 1x1", h, w);
+    abp_layer *layers;
+    int n;
+    abp_shape latent;
+    if (abp_spec_parse(spec, 0, &layers, &n, &latent, err)) return -1;
+    for (int i = 0; i < n; i++)
+        if (layers[i].kind == ABP_LINEAR || layers[i].kind == ABP_RESHAPE) {
+            abp_fail(err, "the model is not fully convolutional (layer %d is '%s'), so its latent "
+                     "cannot be resized", i + 1, kind_names[layers[i].kind]);
+            free(layers);
+            return -1;
+        }
+    char *canonical = abp_spec_format(layers, n, latent);
+    free(layers);
+    if (!canonical) return abp_fail(err, "out of memory");
+    const char *rest = strchr(canonical, '|'); /* the layers after "z ..." */
+    size_t size = strlen(canonical) + 64;
+    *out = malloc(size);
+    if (*out) snprintf(*out, size, "z %dx%dx%d %s", h, w, latent.c, rest);
+    free(canonical);
+    return *out ? 0 : abp_fail(err, "out of memory");
+}

@@ -70,14 +70,27 @@ int abp_model_arrays(abp_net *net, const abp_optimizer *opt, abp_ckpt_array **ar
 
 int abp_model_load(MPI_Comm comm, const char *path, int max_batch, abp_net *net,
                    abp_train_cfg *cfg, abp_ckpt_meta *meta, abp_err *err) {
+    return abp_model_load_resized(comm, path, max_batch, 0, 0, net, cfg, meta, err);
+}
+
+int abp_model_load_resized(MPI_Comm comm, const char *path, int max_batch, int latent_h,
+                           int latent_w, abp_net *net, abp_train_cfg *cfg, abp_ckpt_meta *meta,
+                           abp_err *err) {
     abp_ckpt *ck = NULL;
     if (abp_ckpt_open(comm, path, &ck, meta, err)) return -1;
     int rc = -1;
     abp_ckpt_array *arrays = NULL;
+    char *resized = NULL;
     int narrays = 0;
     memset(net, 0, sizeof *net);
     if (abp_train_cfg_parse(meta->config ? meta->config : "", cfg, err)) goto done;
-    if (abp_net_build(cfg->model, 0, max_batch, net, err)) {
+    if (latent_h > 0) {
+        if (abp_spec_resize_latent(cfg->model, latent_h, latent_w, &resized, err)) {
+            abp_fail_wrap(err, "%s", path);
+            goto done;
+        }
+    }
+    if (abp_net_build(resized ? resized : cfg->model, 0, max_batch, net, err)) {
         abp_fail_wrap(err, "%s: the model it stores", path);
         goto done;
     }
@@ -89,6 +102,7 @@ int abp_model_load(MPI_Comm comm, const char *path, int max_batch, abp_net *net,
     rc = 0;
 done:
     free(arrays);
+    free(resized);
     meta->config = meta->config ? strdup(meta->config) : NULL;
     abp_ckpt_close(ck);
     if (rc) {

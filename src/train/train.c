@@ -356,7 +356,8 @@ static FILE *open_metrics(const abp_train_cfg *cfg, int64_t start_iter, double *
     return f;
 }
 
-/* Rank 0: samples from the prior and reconstructions of its first examples, as PNG. */
+/* Rank 0: samples from the prior and reconstructions of its first examples, as PNG (of a
+ * sound: samples.wav and reconstruction.wav). */
 static int write_pictures(trainer *t, abp_err *err) {
     abp_net *net = &t->net;
     int64_t dz = abp_shape_numel(t->zs), dy = abp_shape_numel(t->ys);
@@ -370,6 +371,18 @@ static int write_pictures(trainer *t, abp_err *err) {
         abp_rng_normal(t->cfg->seed, ABP_RNG_PRIOR, (uint32_t)i, 0, 0, rows + i * dz, dz);
     if (abp_net_generate(net, rows, total, images, t->zb, err)) goto done;
     char path[1200];
+    int64_t frames;
+    int rate;
+    if (t->ys.c == 1 && t->ys.h == 1 && abp_wav_info(t->cfg->data, &frames, &rate, NULL) == 0) {
+        /* A sound: one sample and the first example's reconstruction, as WAV at its rate. */
+        snprintf(path, sizeof path, "%s/samples.wav", t->cfg->out);
+        if (abp_wav_write(path, images, dy, rate, ABP_WAV_PCM16, err)) goto done;
+        if (abp_net_generate(net, t->latents, 1, images, t->zb, err)) goto done;
+        snprintf(path, sizeof path, "%s/reconstruction.wav", t->cfg->out);
+        if (abp_wav_write(path, images, dy, rate, ABP_WAV_PCM16, err)) goto done;
+        rc = 0;
+        goto done;
+    }
     snprintf(path, sizeof path, "%s/samples.png", t->cfg->out);
     if (abp_png_write_grid(path, images, total, t->ys.c, t->ys.h, t->ys.w, 8, err)) goto done;
     /* Reconstructions: rows of originals, each followed by a row of their g(z_i). */
@@ -537,9 +550,11 @@ int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
         if (write_checkpoint(t, cfg->iters > t->start_iter ? cfg->iters : t->start_iter, err)) goto done;
         int pic = d->rank == 0 ? write_pictures(t, err) : 0;
         if (abp_dist_agree(d, pic, err)) goto done;
+        int64_t frames;
+        int rate, sound = t->ys.c == 1 && t->ys.h == 1 && abp_wav_info(cfg->data, &frames, &rate, NULL) == 0;
         if (d->rank == 0 && !cfg->quiet)
-            printf("wrote %s/checkpoint.h5, %s/samples.png, %s/reconstructions.png, %s/metrics.csv\n",
-                   cfg->out, cfg->out, cfg->out, cfg->out);
+            printf("wrote %s/checkpoint.h5, %s/samples.%s, %s/reconstruction%s, %s/metrics.csv\n",
+                   cfg->out, cfg->out, sound ? "wav" : "png", cfg->out, sound ? ".wav" : "s.png", cfg->out);
     } else if (d->rank == 0) {
         printf("stopped by signal after a checkpoint; run the same command with --resume %s/checkpoint.h5 to go on\n", cfg->out);
     }
