@@ -23,8 +23,12 @@ table=$out/occlusion.md
 for spec in "P.5 pepper:0.5" "P.7 pepper:0.7" "P.9 pepper:0.9" "M20 region:20" "M30 region:30"; do
   read -r name mask <<< "$spec"
   run=$out/${mask/:/-}
-  [ -e "$run/checkpoint.h5" ] || mpirun -np "$ranks" "$abp" train --data "$data" --limit "$n" \
-      --mask "$mask" --iters "$iters" --lr 1e-3 --out "$run" --quiet
+  # An interrupted script continues: a run with a checkpoint resumes (a finished one at
+  # once), a run cut off before its first checkpoint starts again.
+  resume=()
+  if [ -e "$run/checkpoint.h5" ]; then resume=(--resume "$run/checkpoint.h5"); else rm -rf "$run"; fi
+  mpirun -np "$ranks" "$abp" train --data "$data" --limit "$n" --mask "$mask" --iters "$iters" \
+    --lr 1e-3 --out "$run" --quiet "${resume[@]}"
   line=$("$abp" complete --ckpt "$run/checkpoint.h5" --data "$data" --limit "$test_n" --mask "$mask" \
            --seed 1 --out "$run/complete") || { echo "occlusion: abp complete failed for $mask" >&2; exit 1; }
   echo "$name: $line"
