@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <lapacke.h>
+
 #include "abp/rng.h"
 #include "abp/tensor.h"
 #include "abp/train.h"
@@ -41,6 +43,60 @@ static int check_fresh(const char *dir, abp_err *err) {
     return 0;
 }
 
+/* The linear dynamic texture of Doretto et al. (2003), the paper's baseline: the frames
+ * (T rows of D values, in time order) reduced to their d leading principal components by a
+ * thin SVD of the centred frames (LAPACK sgesdd: T x D, cheap for T << D, where the D x D
+ * covariance would not be), the same VAR fitted to the component scores and simulated from
+ * x_0 ~ N(0, I), and frames mean + x_t^T V^T for t in [burn_in, burn_in + n). */
+static int pca_texture(const float *frames, int64_t T, int D, int d, int burn_in, int n, uint64_t seed,
+                       float *out, abp_err *err) {
+    abp_var var = {0};
+    int r = T < D ? (int)T : D; /* singular values */
+    int64_t total = (int64_t)burn_in + n;
+    float *mean = abp_calloc(sizeof(float) * (size_t)D, err);
+    float *centred = mean ? abp_alloc(sizeof(float) * (size_t)(T * D), err) : NULL;
+    float *u = centred ? abp_alloc(sizeof(float) * (size_t)(T * r), err) : NULL;
+    float *vt = u ? abp_alloc(sizeof(float) * (size_t)r * (size_t)D, err) : NULL;
+    float *sv = vt ? abp_alloc(sizeof(float) * (size_t)r, err) : NULL;
+    float *scores = sv ? abp_alloc(sizeof(float) * (size_t)(T * d), err) : NULL;
+    float *seq = scores ? abp_alloc(sizeof(float) * (size_t)(total * d), err) : NULL;
+    int rc = -1;
+    if (!seq) goto done;
+    if (d > r) {
+        abp_fail(err, "PCA baseline: %d components asked of %lld frames of %d values", d, (long long)T, D);
+        goto done;
+    }
+    for (int64_t t = 0; t < T; t++)
+        for (int k = 0; k < D; k++) mean[k] += frames[t * D + k] / (float)T;
+    for (int64_t t = 0; t < T; t++)
+        for (int k = 0; k < D; k++) centred[t * D + k] = frames[t * D + k] - mean[k];
+    lapack_int info = LAPACKE_sgesdd(LAPACK_ROW_MAJOR, 'S', (lapack_int)T, D, centred, D, sv, u, r, vt, D);
+    if (info != 0) {
+        abp_fail(err, "PCA baseline: LAPACK sgesdd failed (info %d)", (int)info);
+        goto done;
+    }
+    for (int64_t t = 0; t < T; t++) /* x_t = the first d columns of U S */
+        for (int k = 0; k < d; k++) scores[t * d + k] = u[t * r + k] * sv[k];
+    if (abp_var_fit(scores, T, d, &var, err)) goto done;
+    printf("dynamic: baseline PCA + VAR (Doretto et al.), d = %d: residual_variance=%.6g spectral_radius=%.4f\n", d,
+           var.residual_variance, var.spectral_radius);
+    abp_rng_normal(seed, ABP_RNG_VAR, 0, ABP_VAR_START, 0, scores, d);
+    if (abp_var_simulate(&var, scores, total, seed, seq, err)) goto done;
+    for (int t = 0; t < n; t++) memcpy(out + (int64_t)t * D, mean, sizeof(float) * (size_t)D);
+    abp_sgemm(0, 0, n, D, d, 1.0f, seq + (int64_t)burn_in * d, d, vt, D, 1.0f, out, D);
+    rc = 0;
+done:
+    abp_var_free(&var);
+    abp_free(mean);
+    abp_free(centred);
+    abp_free(u);
+    abp_free(vt);
+    abp_free(sv);
+    abp_free(scores);
+    abp_free(seq);
+    return rc;
+}
+
 int cmd_dynamic(int argc, char **argv, abp_dist *d, abp_err *err) {
     char ckpt[1024] = "", out[1024] = "", data[1024] = "";
     int frames = 60, burn_in = 15, delay = 10, strip = 8, help = 0;
@@ -64,7 +120,8 @@ int cmd_dynamic(int argc, char **argv, abp_dist *d, abp_err *err) {
                       "checkpoint's latents in frame order (its example names in natural order), draws\n"
                       "z_0 ~ N(0, I) and burn-in + N steps, and writes the last N as g(z_t):\n"
                       "DIR/frame-0000.png ..., the looping DIR/dynamic.gif, and DIR/strip.png (rows: the\n"
-                      "training frames if --data, their reconstructions g(z_t), the synthesized frames).\n"
+                      "training frames if --data, their reconstructions g(z_t), the synthesized frames,\n"
+                      "and with --data the linear baseline: PCA of the frames + the same VAR, Doretto et al.).\n"
                       "Prints the fit: residual variance, latent variance, spectral radius of A.",
                       opts, nopts);
         return EXIT_OK;
@@ -81,7 +138,7 @@ int cmd_dynamic(int argc, char **argv, abp_dist *d, abp_err *err) {
     char **names = NULL;
     named_row *order = NULL;
     int64_t n_total = 0, ldims[4];
-    float *raw = NULL, *latents = NULL, *seq = NULL, *zb = NULL, *images = NULL, *strips = NULL, *firsts = NULL;
+    float *raw = NULL, *latents = NULL, *seq = NULL, *zb = NULL, *images = NULL, *strips = NULL, *ordered = NULL, *baseline = NULL;
     int lnd, status = EXIT_FAILED, batch = 64, reordered = 0;
     char path[2048];
     if (abp_model_load(MPI_COMM_SELF, ckpt, batch, &net, &cfg, &meta, err)) return EXIT_FAILED;
@@ -141,8 +198,9 @@ int cmd_dynamic(int argc, char **argv, abp_dist *d, abp_err *err) {
     if (abp_var_simulate(&var, zb, total, (uint64_t)seed, seq, err)) goto done;
     if (abp_net_generate(&net, seq + (int64_t)burn_in * dz, frames, images, zb, err)) goto done;
 
-    /* strip.png: the training frames (with --data), their reconstructions, the new frames. */
-    const float *sets[3];
+    /* strip.png: the training frames (with --data), their reconstructions, the new frames,
+     * and (with --data) the linear baseline's frames. */
+    const float *sets[4];
     int nsets = 0;
     if (data[0]) {
         abp_data_info info;
@@ -153,22 +211,26 @@ int cmd_dynamic(int argc, char **argv, abp_dist *d, abp_err *err) {
             goto done;
         }
         if (abp_data_load(data, 0, n_total, os.c, os.h, os.w, &originals, err)) goto done;
-        firsts = abp_alloc(sizeof(float) * (size_t)(ns * dy), err);
-        if (!firsts) goto done;
-        for (int t = 0; t < ns; t++) {
+        ordered = abp_alloc(sizeof(float) * (size_t)(n_total * dy), err);
+        baseline = ordered ? abp_alloc(sizeof(float) * (size_t)(ns * dy), err) : NULL;
+        if (!baseline) goto done;
+        for (int64_t t = 0; t < n_total; t++) {
             int64_t row = order[t].row;
             if (strcmp(originals.names[row], names[row]) != 0) {
                 abp_fail(err, "%s: example %lld is %s, but in %s it is %s", data, (long long)row,
                          originals.names[row], ckpt, names[row]);
                 goto done;
             }
-            memcpy(firsts + (int64_t)t * dy, originals.data + row * dy, sizeof(float) * (size_t)dy);
+            memcpy(ordered + t * dy, originals.data + row * dy, sizeof(float) * (size_t)dy);
         }
-        sets[nsets++] = firsts;
+        if (dy > INT32_MAX || pca_texture(ordered, n_total, (int)dy, (int)dz, burn_in, ns, (uint64_t)seed, baseline, err))
+            goto done;
+        sets[nsets++] = ordered;
     }
     if (abp_net_generate(&net, latents, ns, strips, zb, err)) goto done;
     sets[nsets++] = strips;
     sets[nsets++] = images;
+    if (data[0]) sets[nsets++] = baseline;
 
     /* The outputs: numbered frames, the animation, the strip. */
     if (abp_mkdir_p(out, err)) goto done;
@@ -194,7 +256,8 @@ done:
     abp_free(raw);
     abp_free(latents);
     abp_free(order);
-    abp_free(firsts);
+    abp_free(ordered);
+    abp_free(baseline);
     abp_free(seq);
     abp_free(zb);
     abp_free(images);
