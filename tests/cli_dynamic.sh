@@ -21,7 +21,7 @@ ckpt=$tmp/run/checkpoint.h5
 out=$("$abp" dynamic --ckpt "$ckpt" --out "$tmp/a" --frames 12 --burn-in 5 --delay 7 --data "$data")
 echo "$out" | grep -Eq "20 frames of .*d = 3: residual_variance=[0-9.e+-]+ latent_variance=[0-9.e+-]+ spectral_radius=[0-9.]+ rank=3" \
   || fail "dynamic printed: $out"; ok
-echo "$out" | grep -Eq "baseline PCA \+ VAR .*d = 3: residual_variance=[0-9.e+-]+ spectral_radius=[0-9.]+" \
+echo "$out" | grep -Eq "baseline PCA \+ VAR .*d = 3: residual_variance=[0-9.e+-]+ score_variance=[0-9.e+-]+ spectral_radius=[0-9.]+" \
   || fail "no baseline line: $out"; ok
 [ "$(ls "$tmp/a"/frame-*.png | wc -l)" -eq 12 ] || fail "want 12 frame PNGs: $(ls "$tmp/a")"; ok
 [ -e "$tmp/a/frame-0011.png" ] && [ ! -e "$tmp/a/frame-0012.png" ] || fail "frames not numbered 0000..0011"; ok

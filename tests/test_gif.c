@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "abp/io.h"
@@ -64,6 +65,7 @@ static void check_file(const char *path, int c) {
 
 int main(void) {
     abp_err err = {{0}};
+    umask(022);
     float *frames = malloc(sizeof(float) * N * 3 * H * W);
     char dir[] = "/tmp/abp_test_gif_XXXXXX", grey[64], colour[64];
     CHECK(mkdtemp(dir) != NULL, "mkdtemp");
@@ -77,6 +79,9 @@ int main(void) {
                     for (int x = 0; x < W; x++) frames[((i * c + k) * H + y) * W + x] = value(i, k, y, x);
         const char *path = c == 1 ? grey : colour;
         CHECK(abp_gif_write(path, frames, N, c, H, W, 12, &err) == 0, "%s", err.msg);
+        struct stat st;
+        CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0644, "%s: mode %o under umask 022", path,
+              (unsigned)(st.st_mode & 0777));
         check_file(path, c);
     }
 

@@ -47,7 +47,7 @@ static int check_fresh(const char *dir, abp_err *err) {
  * (T rows of D values, in time order) reduced to their d leading principal components by a
  * thin SVD of the centred frames (LAPACK sgesdd: T x D, cheap for T << D, where the D x D
  * covariance would not be), the same VAR fitted to the component scores and simulated from
- * x_0 ~ N(0, I), and frames mean + x_t^T V^T for t in [burn_in, burn_in + n). */
+ * the first frame's scores, and frames mean + x_t^T V^T for t in [burn_in, burn_in + n). */
 static int pca_texture(const float *frames, int64_t T, int D, int d, int burn_in, int n, uint64_t seed,
                        float *out, abp_err *err) {
     abp_var var = {0};
@@ -78,9 +78,15 @@ static int pca_texture(const float *frames, int64_t T, int D, int d, int burn_in
     for (int64_t t = 0; t < T; t++) /* x_t = the first d columns of U S */
         for (int k = 0; k < d; k++) scores[t * d + k] = u[t * r + k] * sv[k];
     if (abp_var_fit(scores, T, d, &var, err)) goto done;
-    printf("dynamic: baseline PCA + VAR (Doretto et al.), d = %d: residual_variance=%.6g spectral_radius=%.4f\n", d,
-           var.residual_variance, var.spectral_radius);
-    abp_rng_normal(seed, ABP_RNG_VAR, 0, ABP_VAR_START, 0, scores, d);
+    double score_var = 0; /* as latent_variance: the scores' variance, mean over components */
+    for (int k = 0; k < d; k++) score_var += (double)sv[k] * sv[k] / (double)(T - 1) / d;
+    printf("dynamic: baseline PCA + VAR (Doretto et al.), d = %d: residual_variance=%.6g score_variance=%.6g "
+           "spectral_radius=%.4f\n", d, var.residual_variance, score_var, var.spectral_radius);
+    if (var.spectral_radius >= 1.0)
+        fprintf(stderr, "abp dynamic: warning: the baseline's spectral radius is %.4f >= 1: unstable\n",
+                var.spectral_radius);
+    /* From the first frame's scores, as Doretto et al. do: N(0, I) would be far off the
+     * scores' own scale (the sum of squares over all pixels). */
     if (abp_var_simulate(&var, scores, total, seed, seq, err)) goto done;
     for (int t = 0; t < n; t++) memcpy(out + (int64_t)t * D, mean, sizeof(float) * (size_t)D);
     abp_sgemm(0, 0, n, D, d, 1.0f, seq + (int64_t)burn_in * d, d, vt, D, 1.0f, out, D);

@@ -8,10 +8,12 @@
 #include "abp/io.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <gif_lib.h>
 
@@ -50,8 +52,14 @@ static int quantize(const float *frames, int n, int c, int h, int w, GifByteType
 static int write_gif_file(const char *tmp_path, const GifByteType *indices, const GifColorType *palette,
                           int n, int h, int w, int delay_cs) {
     int error = 0;
-    GifFileType *gif = EGifOpenFileName(tmp_path, false, &error);
-    if (!gif) return error ? error : E_GIF_ERR_OPEN_FAILED;
+    /* Our own open(), because EGifOpenFileName creates files readable by their owner only. */
+    int fd = open(tmp_path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    if (fd < 0) return E_GIF_ERR_OPEN_FAILED;
+    GifFileType *gif = EGifOpenFileHandle(fd, &error);
+    if (!gif) {
+        close(fd);
+        return error ? error : E_GIF_ERR_OPEN_FAILED;
+    }
     ColorMapObject *map = GifMakeMapObject(256, palette);
     if (!map) {
         EGifCloseFile(gif, &error);
