@@ -23,6 +23,9 @@ echo "$out" | grep -Eq "20 frames of .*d = 3: residual_variance=[0-9.e+-]+ laten
   || fail "dynamic printed: $out"; ok
 echo "$out" | grep -Eq "baseline PCA \+ VAR .*d = 3: residual_variance=[0-9.e+-]+ score_variance=[0-9.e+-]+ spectral_radius=[0-9.]+" \
   || fail "no baseline line: $out"; ok
+echo "$out" | grep -Eq "^  abp +step=[0-9.]+ nearest=[0-9.]+$" && echo "$out" | grep -Eq "^  training frames +step=[0-9.]+$" \
+  || fail "no step/nearest lines: $out"; ok
+[[ $(hex "$tmp/a/baseline.gif") == " 47 49 46 38 39 61 08 00 08 00 "* ]] || fail "no baseline.gif"; ok
 [ "$(ls "$tmp/a"/frame-*.png | wc -l)" -eq 12 ] || fail "want 12 frame PNGs: $(ls "$tmp/a")"; ok
 [ -e "$tmp/a/frame-0011.png" ] && [ ! -e "$tmp/a/frame-0012.png" ] || fail "frames not numbered 0000..0011"; ok
 [ -s "$tmp/a/strip.png" ] || fail "no strip.png"; ok

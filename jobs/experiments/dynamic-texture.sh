@@ -9,12 +9,14 @@
 # Settings (environment):
 #   small run here (2 shared cores, ~10 min):  ITERS=400 BATCH=34 LANGEVIN=10 THREADS=1
 #   bigger run on a cluster node:              ITERS=3000 BATCH=68 LANGEVIN=30 THREADS=8
-#   MODEL (a spec for 64x64x1 with z 20), FRAMES (60), BURN_IN (15), SEED (1), LR (1e-3)
+#   MODEL (a spec for 64x64x1 with z 20), FRAMES (60), BURN_IN (15), SEED (1), LR (1e-3),
+#   INFERENCE (langevin | gd: gradient descent, deterministic latents), SIGMA (0.3)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-$here/runs/dynamic-texture}
 iters=${ITERS:-400} batch=${BATCH:-34} langevin=${LANGEVIN:-10} threads=${THREADS:-1}
 frames=${FRAMES:-60} burn_in=${BURN_IN:-15} seed=${SEED:-1} lr=${LR:-1e-3}
+inference=${INFERENCE:-langevin} sigma=${SIGMA:-0.3}
 model=${MODEL:-"z 20 | linear 4x4x128 | bn | lrelu 0.2 | deconv 64 k5 s2 | bn | lrelu 0.2 | deconv 32 k5 s2 | bn | lrelu 0.2 | deconv 16 k5 s2 | bn | lrelu 0.2 | deconv 1 k5 s2 | tanh"}
 data=$here/datasets/tree
 [ "$(id -u)" -ne 0 ] || export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -24,14 +26,15 @@ mkdir -p "$out"
 
 # 1. The generator and every frame's latent (a finished run is reused, not repeated).
 [ -e "$out/train/checkpoint.h5" ] || "$abp" train --data "$data" --model "$model" --iters "$iters" \
-    --batch "$batch" --langevin-steps "$langevin" --lr "$lr" --seed "$seed" --threads "$threads" \
+    --batch "$batch" --langevin-steps "$langevin" --inference "$inference" --sigma "$sigma" --lr "$lr" \
+    --seed "$seed" --threads "$threads" \
     --out "$out/train" --quiet
 tail -n 1 "$out/train/metrics.csv"
 
 # 2. The dynamics of the latents and a new sequence (a new folder each time: outputs are
 #    never replaced).
-dyn=$out/dynamic-seed$seed
-[ ! -e "$dyn/dynamic.gif" ] || dyn=$out/dynamic-seed$seed-$(date +%s)
+dyn=$out/dynamic-seed$seed-burnin$burn_in
+[ ! -e "$dyn/dynamic.gif" ] || dyn=$dyn-$(date +%s)
 "$abp" dynamic --ckpt "$out/train/checkpoint.h5" --data "$data" --out "$dyn" --frames "$frames" \
     --burn-in "$burn_in" --seed "$seed" --strip 8
 echo "dynamic-texture: $dyn/strip.png (rows: training frames, g(z_t), synthesized), $dyn/dynamic.gif"

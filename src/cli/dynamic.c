@@ -103,6 +103,37 @@ done:
     return rc;
 }
 
+/* How far a sequence of n frames of D values moves per step: the mean squared change from
+ * one frame to the next, per value. */
+static double step_mse(const float *y, int64_t n, int64_t D) {
+    double sum = 0;
+    for (int64_t t = 0; t + 1 < n; t++)
+        for (int64_t k = 0; k < D; k++) {
+            double e = (double)y[(t + 1) * D + k] - y[t * D + k];
+            sum += e * e;
+        }
+    return n > 1 ? sum / (double)((n - 1) * D) : 0;
+}
+
+/* How close n frames stay to the training frames: for each, the mean squared difference per
+ * value to the nearest of the T training frames, averaged over the n. */
+static double nearest_mse(const float *y, int64_t n, const float *train, int64_t T, int64_t D) {
+    double total = 0;
+    for (int64_t t = 0; t < n; t++) {
+        double best = -1;
+        for (int64_t j = 0; j < T; j++) {
+            double sum = 0;
+            for (int64_t k = 0; k < D; k++) {
+                double e = (double)y[t * D + k] - train[j * D + k];
+                sum += e * e;
+            }
+            if (best < 0 || sum < best) best = sum;
+        }
+        total += best / (double)D;
+    }
+    return total / (double)n;
+}
+
 int cmd_dynamic(int argc, char **argv, abp_dist *d, abp_err *err) {
     char ckpt[1024] = "", out[1024] = "", data[1024] = "";
     int frames = 60, burn_in = 15, delay = 10, strip = 8, help = 0;
@@ -128,7 +159,9 @@ int cmd_dynamic(int argc, char **argv, abp_dist *d, abp_err *err) {
                       "DIR/frame-0000.png ..., the looping DIR/dynamic.gif, and DIR/strip.png (rows: the\n"
                       "training frames if --data, their reconstructions g(z_t), the synthesized frames,\n"
                       "and with --data the linear baseline: PCA of the frames + the same VAR, Doretto et al.).\n"
-                      "Prints the fit: residual variance, latent variance, spectral radius of A.",
+                      "Prints the fit: residual variance, latent variance, spectral radius of A; with\n"
+                      "--data also DIR/baseline.gif and how much the frames move and how close they stay to\n"
+                      "the training frames, for both.",
                       opts, nopts);
         return EXIT_OK;
     }
@@ -218,7 +251,7 @@ int cmd_dynamic(int argc, char **argv, abp_dist *d, abp_err *err) {
         }
         if (abp_data_load(data, 0, n_total, os.c, os.h, os.w, &originals, err)) goto done;
         ordered = abp_alloc(sizeof(float) * (size_t)(n_total * dy), err);
-        baseline = ordered ? abp_alloc(sizeof(float) * (size_t)(ns * dy), err) : NULL;
+        baseline = ordered ? abp_alloc(sizeof(float) * (size_t)(frames * dy), err) : NULL;
         if (!baseline) goto done;
         for (int64_t t = 0; t < n_total; t++) {
             int64_t row = order[t].row;
@@ -229,8 +262,15 @@ int cmd_dynamic(int argc, char **argv, abp_dist *d, abp_err *err) {
             }
             memcpy(ordered + t * dy, originals.data + row * dy, sizeof(float) * (size_t)dy);
         }
-        if (dy > INT32_MAX || pca_texture(ordered, n_total, (int)dy, (int)dz, burn_in, ns, (uint64_t)seed, baseline, err))
+        if (dy > INT32_MAX || pca_texture(ordered, n_total, (int)dy, (int)dz, burn_in, frames, (uint64_t)seed, baseline, err))
             goto done;
+        printf("dynamic: per-pixel mean squared change per frame (step) and to the nearest training frame "
+               "(nearest), values in [-1, 1]:\n"
+               "  training frames    step=%.5f\n  abp                step=%.5f nearest=%.5f\n"
+               "  baseline PCA + VAR step=%.5f nearest=%.5f\n",
+               step_mse(ordered, n_total, dy), step_mse(images, frames, dy),
+               nearest_mse(images, frames, ordered, n_total, dy), step_mse(baseline, frames, dy),
+               nearest_mse(baseline, frames, ordered, n_total, dy));
         sets[nsets++] = ordered;
     }
     if (abp_net_generate(&net, latents, ns, strips, zb, err)) goto done;
@@ -246,6 +286,8 @@ int cmd_dynamic(int argc, char **argv, abp_dist *d, abp_err *err) {
     }
     snprintf(path, sizeof path, "%s/dynamic.gif", out);
     if (abp_gif_write(path, images, frames, os.c, os.h, os.w, delay, err)) goto done;
+    snprintf(path, sizeof path, "%s/baseline.gif", out);
+    if (data[0] && abp_gif_write(path, baseline, frames, os.c, os.h, os.w, delay, err)) goto done;
     snprintf(path, sizeof path, "%s/strip.png", out);
     if (abp_png_write_compare(path, sets, nsets, ns, os.c, os.h, os.w, ns, err)) goto done;
     printf("dynamic: wrote %d frames after a burn-in of %d: %s/frame-0000.png ..., %s/dynamic.gif, %s\n",
