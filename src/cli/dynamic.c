@@ -33,9 +33,9 @@ static int compare_named_rows(const void *a, const void *b) {
 
 /* Refuses to overwrite the outputs of an earlier run. */
 static int check_fresh(const char *dir, abp_err *err) {
-    const char *outputs[] = {"dynamic.gif", "frame-0000.png", "strip.png"};
+    const char *outputs[] = {"dynamic.gif", "baseline.gif", "frame-0000.png", "strip.png"};
     char path[2048];
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 4; k++) {
         snprintf(path, sizeof path, "%s/%s", dir, outputs[k]);
         if (access(path, F_OK) == 0)
             return abp_fail(err, "%s already exists; choose another --out (earlier outputs are never replaced)", path);
@@ -146,7 +146,7 @@ int cmd_dynamic(int argc, char **argv, abp_dist *d, abp_err *err) {
         {"seed", OPT_INT64, &seed, 0, 0, 9.2e18, NULL, "seed of z_0 and of the innovations", 0, 0},
         {"delay", OPT_INT, &delay, 0, 1, 65535, NULL, "hundredths of a second per GIF frame", 0, 0},
         {"strip", OPT_INT, &strip, 0, 1, 1000, NULL, "frames in strip.png", 0, 0},
-        {"data", OPT_STRING, data, sizeof data, 0, 0, NULL, "the training frames, to show in strip.png's first row", 0, 0},
+        {"data", OPT_STRING, data, sizeof data, 0, 0, NULL, "the training frames: shown in strip.png, and the PCA baseline", 0, 0},
     };
     int nopts = (int)(sizeof opts / sizeof opts[0]);
     if (cli_parse("dynamic", argc, argv, 2, opts, nopts, NULL, 0, NULL, &help, err)) return EXIT_USAGE;
