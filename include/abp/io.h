@@ -114,6 +114,13 @@ ABP_MUST_CHECK int abp_wav_read(const char *path, float **samples, int64_t *fram
 ABP_MUST_CHECK int abp_wav_write(const char *path, const float *samples, int64_t frames, int rate,
                                  abp_wav_format format, abp_err *err);
 
+/* Writes n frames (planar c x h x w, values in [-1, 1], clamped; c = 1 or 3) as one looping
+ * GIF89a animation, delay_cs hundredths of a second per frame, through giflib: 256 grey
+ * levels, or for colour one median-cut palette of 256 colours for all frames. Written to
+ * PATH.tmp and renamed over PATH. */
+ABP_MUST_CHECK int abp_gif_write(const char *path, const float *frames, int n, int c, int h, int w,
+                                 int delay_cs, abp_err *err);
+
 /* ---------------------------------------------------------------- checkpoints */
 
 /* One named float array of the model or the optimizer, identical on every rank, e.g.

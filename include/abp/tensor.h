@@ -78,4 +78,41 @@ ABP_MUST_CHECK int abp_pca_fit(const float *x, int64_t n, int D, int d, abp_pca 
 ABP_MUST_CHECK int abp_pca_reconstruct(const abp_pca *pca, const float *x, float *out, int64_t n,
                                        abp_err *err);
 void abp_pca_free(abp_pca *pca);
+
+/* ---- vector auto-regression of latent sequences (dynamic textures, Doretto et al. 2003) ----
+ *
+ *     z_{t+1} - m = A (z_t - m) + e_t,   e_t ~ N(0, Q),
+ *
+ * with m the mean latent of the sequence. Matrices are d x d, row-major, in double. */
+
+typedef struct abp_var {
+    int d;
+    double *mean;             /* [d] m */
+    double *A;                /* [d][d] transition */
+    double *Q;                /* [d][d] covariance of the innovations */
+    double *noise;            /* [d][d] a square root S of Q (S S^T = Q) */
+    double spectral_radius;   /* max |eigenvalue of A|: the process is stable only below 1 */
+    double residual_variance; /* trace(Q) / d: the variance a step cannot predict */
+    int rank;                 /* rank of the regressors (< d: the latents are linearly dependent) */
+} abp_var;
+
+/* What an ABP_RNG_VAR draw is for (its `b`). */
+enum { ABP_VAR_INNOVATION = 0, ABP_VAR_START = 1 };
+
+/* A process with the given m (NULL: zero), A and Q; works out S and the spectral radius. */
+ABP_MUST_CHECK int abp_var_init(abp_var *var, int d, const double *mean, const double *A,
+                                const double *Q, abp_err *err);
+
+/* Fits m, A (least squares, LAPACK dgelsd) and Q (residual covariance, divided by the
+ * residual degrees of freedom) to the sequence z_0 .. z_{T-1}, T rows of d floats in time
+ * order. Needs T >= d + 2; fewer frames, or a non-finite latent, is an error. */
+ABP_MUST_CHECK int abp_var_fit(const float *z, int64_t T, int d, abp_var *var, abp_err *err);
+
+/* out[0] = z0, out[t] = m + A (out[t-1] - m) + S e_t for t = 1 .. n-1, with e_t ~ N(0, I)
+ * from the counter RNG (seed, ABP_RNG_VAR, t, ABP_VAR_INNOVATION): n rows of d floats. */
+ABP_MUST_CHECK int abp_var_simulate(const abp_var *var, const float *z0, int64_t n, uint64_t seed,
+                                    float *out, abp_err *err);
+
+void abp_var_free(abp_var *var);
+
 #endif

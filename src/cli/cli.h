@@ -18,5 +18,6 @@ int cmd_pca(int argc, char **argv, abp_dist *d, abp_err *err);
 int cmd_complete(int argc, char **argv, abp_dist *d, abp_err *err);
 int cmd_bench(int argc, char **argv, abp_dist *d, abp_err *err);
 int cmd_prepare(int argc, char **argv, abp_dist *d, abp_err *err);
+int cmd_dynamic(int argc, char **argv, abp_dist *d, abp_err *err);
 
 #endif
