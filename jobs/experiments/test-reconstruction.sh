@@ -14,8 +14,10 @@
 #   bash jobs/experiments/test-reconstruction.sh [OUT]     (default runs/test-reconstruction)
 #
 # Writes OUT/table.md, OUT/curve.csv, OUT/curve.png and OUT/commands.txt (every abp command
-# it ran); a run folder per model under OUT. Runs already finished in OUT are reused, so an
-# interrupted run continues where it stopped; remove OUT to start over.
+# it ran); a run folder per model under OUT. Finished trainings and measurements in OUT
+# (each kept as a one-line abp.txt / pca.txt) are reused, so an interrupted run continues
+# where it stopped, and the two parts can run at once (PARTS=table and PARTS=curve, same
+# OUT); remove OUT to start over.
 #
 # Environment (defaults: a small run, about 10 minutes of one core here):
 #   DIMS="20 60 100"  latent dimensions of the table
@@ -29,6 +31,7 @@
 #   CURVE_STEPS=100   Langevin steps of the curve's reconstruction (full protocol: 300)
 #   RANKS=1 THREADS=1 MPI ranks of training, BLAS threads per process (a cluster: more)
 #   LR=1e-3           learning rate (as jobs/local/mnist.sh)
+#   PARTS="table curve"  which parts to run
 # The full protocol on a cluster node (about an hour on 8 cores):
 #   ITERS=600 TEST_N=300 CURVE_ITERS=600 CKPT_EVERY=50 CURVE_N=200 CURVE_STEPS=300 RANKS=4 \
 #     bash jobs/experiments/test-reconstruction.sh runs/test-reconstruction-full
@@ -38,6 +41,7 @@ out=${1:-$here/runs/test-reconstruction}
 dims=${DIMS:-20 60 100} iters=${ITERS:-100} n=${N:-2000} test_n=${TEST_N:-100} steps=${STEPS:-300}
 curve_iters=${CURVE_ITERS:-100} ckpt_every=${CKPT_EVERY:-20} curve_n=${CURVE_N:-100}
 curve_steps=${CURVE_STEPS:-100} ranks=${RANKS:-1} threads=${THREADS:-1} lr=${LR:-1e-3}
+parts=${PARTS:-table curve}
 data=$here/datasets/mnist-small
 [ "$(id -u)" -ne 0 ] || export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OPENBLAS_NUM_THREADS=$threads   # abp reconstruct and abp pca take OpenBLAS's default
@@ -52,6 +56,16 @@ log=$out/commands.txt
 run() { echo "$*" >> "$log"; "$@"; }
 # mse LINE: the mse= value of an abp reconstruct / abp pca line.
 mse() { sed -n 's/.*mse=\([0-9.]*\).*/\1/p' <<< "$1"; }
+# measure FILE COMMAND...: the result line of COMMAND, kept in FILE and reused from there.
+measure() {
+  local file=$1; shift
+  if [ ! -s "$file" ]; then
+    mkdir -p "$(dirname "$file")"
+    run "$@" 2>/dev/null | grep 'mse=' > "$file.tmp"
+    mv "$file.tmp" "$file"
+  fi
+  cat "$file"
+}
 # train DIR ITERS ARGS...: trains mnist28 into DIR for ITERS iterations, unless DIR holds
 # that finished run already; continues one that was interrupted.
 train() {
@@ -63,23 +77,28 @@ train() {
 }
 
 # ---------------------------------------------------------------- (a) the table
-table=$out/table.md
-{
-  echo "| d | ABP (abp reconstruct) | PCA (abp pca) |"
-  echo "|---|---|---|"
-} > "$table"
-for d in $dims; do
-  dir=$out/d$d
-  train "$dir" "$iters" --data "$data/train-images-idx3-ubyte" --limit "$n" --latent-dim "$d"
-  abp_line=$(run "$abp" reconstruct --ckpt "$dir/checkpoint.h5" --data "$data/t10k-images-idx3-ubyte" \
-               --limit "$test_n" --langevin-steps "$steps" --out "$dir/test" 2>/dev/null)
-  pca_line=$(run "$abp" pca --train "$data/train-images-idx3-ubyte" --limit "$n" \
-               --test "$data/t10k-images-idx3-ubyte" --test-limit "$test_n" --dim "$d")
-  echo "d=$d: $abp_line"
-  echo "d=$d: $pca_line"
-  echo "| $d | $(mse "$abp_line") | $(mse "$pca_line") |" >> "$table"
-done
-echo "test-reconstruction: wrote $table"; cat "$table"
+if [[ " $parts " == *" table "* ]]; then
+  rows=()
+  for d in $dims; do
+    dir=$out/d$d
+    train "$dir" "$iters" --data "$data/train-images-idx3-ubyte" --limit "$n" --latent-dim "$d"
+    abp_line=$(measure "$dir/test/abp.txt" "$abp" reconstruct --ckpt "$dir/checkpoint.h5" \
+                 --data "$data/t10k-images-idx3-ubyte" --limit "$test_n" --langevin-steps "$steps" --out "$dir/test")
+    pca_line=$(measure "$dir/test/pca.txt" "$abp" pca --train "$data/train-images-idx3-ubyte" --limit "$n" \
+                 --test "$data/t10k-images-idx3-ubyte" --test-limit "$test_n" --dim "$d")
+    echo "d=$d: $abp_line"
+    echo "d=$d: $pca_line"
+    rows+=("| $d | $(mse "$abp_line") | $(mse "$pca_line") |")
+  done
+  table=$out/table.md
+  {
+    echo "| d | ABP (abp reconstruct) | PCA (abp pca) |"
+    echo "|---|---|---|"
+    printf '%s\n' "${rows[@]}"
+  } > "$table"
+  echo "test-reconstruction: wrote $table"; cat "$table"
+fi
+[[ " $parts " == *" curve "* ]] || exit 0
 
 # ---------------------------------------------------------------- (b) the curve
 # The three sets, as HDF5 data sets of the selected digits (original names kept).
@@ -100,8 +119,8 @@ for ckpt in "$dir"/checkpoint-*.h5; do
   it=$(basename "$ckpt" .h5); it=$((10#${it#checkpoint-}))
   row=$it
   for set in train-0-4 test-0-4 test-5-9; do
-    line=$(run "$abp" reconstruct --ckpt "$ckpt" --data "$sets/$set.h5" --limit "$curve_n" \
-             --langevin-steps "$curve_steps" --out "$dir/recon-$it/$set" 2>/dev/null)
+    line=$(measure "$dir/recon-$it/$set/abp.txt" "$abp" reconstruct --ckpt "$ckpt" --data "$sets/$set.h5" \
+             --limit "$curve_n" --langevin-steps "$curve_steps" --out "$dir/recon-$it/$set")
     row=$row,$(mse "$line")
   done
   echo "$row" | tee -a "$csv.tmp"
