@@ -51,7 +51,12 @@ typedef void (*abp_prepare_progress)(const abp_data_info *out, int64_t done, voi
 typedef struct abp_prepare_cfg {
     const char *const *sources; /* data paths (as abp_data_load takes), concatenated in order */
     int nsources;
-    int64_t limit;              /* only the first `limit` examples of them all (0: every one) */
+    int64_t limit;              /* only the first `limit` examples of them all (0: every one);
+                                 * with classes, the first `limit` of the selected ones */
+    const uint8_t *classes;     /* NULL: every example; else 256 flags, one per label value:
+                                 * only examples whose label's flag is set are written */
+    const char *const *labels;  /* with classes: an IDX labels file (magic 0x00000801) per
+                                 * source, holding as many labels as the source examples */
     int c, h, w;                /* the stored shape; 0: the first source's native one */
     int64_t block;              /* examples per rank per collective write (0: 1024, fewer
                                  * for large images, to bound the memory in flight) */

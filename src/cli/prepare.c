@@ -55,6 +55,28 @@ static int parse_size(const char *text, int *h, int *w, abp_err *err) {
     return 0;
 }
 
+/* "0-4", "5-9", "1,3,7", "0-2,8": labels from 0 to 255, single or as ranges, joined by
+ * commas; sets their flags in keep[256]. Hand-written: no Debian library parses such lists. */
+static int parse_classes(const char *text, uint8_t keep[256], abp_err *err) {
+    const char *at = text;
+    memset(keep, 0, 256);
+    for (;;) {
+        long lo, hi;
+        char *end;
+        if (!isdigit((unsigned char)*at)) break;
+        errno = 0;
+        lo = hi = strtol(at, &end, 10);
+        if (*end == '-' && isdigit((unsigned char)end[1])) hi = strtol(end + 1, &end, 10);
+        if (errno || lo > 255 || hi > 255 || hi < lo) break;
+        for (long k = lo; k <= hi; k++) keep[k] = 1;
+        if (*end == '\0') return 0;
+        if (*end != ',') break;
+        at = end + 1;
+    }
+    return abp_fail(err, "abp prepare: --classes: '%s' is not a list of labels from 0 to 255 (e.g. 0-4 or 1,3,7)",
+                    text);
+}
+
 /* A probe failure, said as coming from the option that named the source. Messages of the
  * data readers start with the file they are about: when that is the source itself, the
  * option goes in front ("--idx x: cannot open"), else the source too ("--images d: d/a.png: ..."). */
@@ -95,8 +117,8 @@ static int check_inputs(const cli_list *sources, const char *out, abp_err *err) 
 }
 
 int cmd_prepare(int argc, char **argv, abp_dist *d, abp_err *err) {
-    cli_list sources = {0};
-    char out[1024] = "", size[64] = "";
+    cli_list sources = {0}, labels = {0};
+    char out[1024] = "", size[64] = "", classes[256] = "";
     int channels = 0, quiet = 0, help = 0;
     int64_t limit = 0;
     cli_option opts[] = {
@@ -106,19 +128,25 @@ int cmd_prepare(int argc, char **argv, abp_dist *d, abp_err *err) {
         {"size", OPT_STRING, size, sizeof size, 0, 0, NULL, "HxW to store (default: the first source's size)", 0, 0},
         {"channels", OPT_INT, &channels, 0, 0, 3, NULL, "1 (grey) or 3 (RGB); 0: the first source's", 0, 0},
         {"limit", OPT_INT64, &limit, 0, 0, 1e12, NULL, "only the first N examples of all sources (0: all)", 0, 0},
+        {"labels", OPT_LIST, &labels, 0, 0, 0, NULL, "an IDX labels file per source, in the same order (for --classes)", 0, 0},
+        {"classes", OPT_STRING, classes, sizeof classes, 0, 0, NULL, "only examples with these labels, e.g. 0-4 or 1,3,7", 0, 0},
         {"quiet", OPT_FLAG, &quiet, 0, 0, 0, NULL, "no progress lines, only the summary", 0, 0},
     };
     int nopts = (int)(sizeof opts / sizeof opts[0]);
     if (cli_parse("prepare", argc, argv, 2, opts, nopts, NULL, 0, NULL, &help, err)) return EXIT_USAGE;
     if (help) {
         if (d->rank == 0)
-            cli_usage("prepare", "(--idx FILE | --images DIR)... --out FILE.h5 [--size HxW] [--channels 1|3]",
+            cli_usage("prepare", "(--idx FILE | --images DIR)... --out FILE.h5 [--size HxW] [--channels 1|3]\n"
+                      "                    [--labels FILE... --classes LIST]",
                       "Packs the sources, concatenated in the order given, into one HDF5 data set:\n"
                       "/images uint8 [n, h, w, c] chunked by example, /examples the source of each row\n"
                       "(the names abp train gives them, so a checkpoint trained on the sources resumes on\n"
                       "the file). Images are converted as abp train converts them: channels, centre crop,\n"
                       "resize. Under mpirun each rank decodes its share and all ranks write together.\n"
-                      "The file is written as FILE.h5.tmp and renamed when complete.", opts, nopts);
+                      "The file is written as FILE.h5.tmp and renamed when complete. With --classes, only\n"
+                      "the examples whose label (from the --labels file of their source) is listed are\n"
+                      "kept, in order, under their original names; --limit then counts kept examples.",
+                      opts, nopts);
         return EXIT_OK;
     }
     int h = 0, w = 0;
@@ -127,6 +155,17 @@ int cmd_prepare(int argc, char **argv, abp_dist *d, abp_err *err) {
         return EXIT_USAGE;
     }
     if (size[0] && parse_size(size, &h, &w, err)) return EXIT_USAGE;
+    uint8_t keep[256];
+    if (classes[0] && parse_classes(classes, keep, err)) return EXIT_USAGE;
+    if (classes[0] && labels.n != sources.n) {
+        abp_fail(err, "abp prepare: --classes needs one --labels file per source: %d source%s, %d --labels", sources.n,
+                 sources.n == 1 ? "" : "s", labels.n);
+        return EXIT_USAGE;
+    }
+    if (!classes[0] && labels.n > 0) {
+        abp_fail(err, "abp prepare: --labels is only used with --classes (which labels to keep)");
+        return EXIT_USAGE;
+    }
     if (channels == 2) {
         abp_fail(err, "abp prepare: --channels: 2 is not 1 (grey) or 3 (RGB)");
         return EXIT_USAGE;
@@ -135,7 +174,8 @@ int cmd_prepare(int argc, char **argv, abp_dist *d, abp_err *err) {
 
     progress state = {.rank = d->rank, .nranks = d->size, .nsources = sources.n, .quiet = quiet};
     state.start = state.last = MPI_Wtime();
-    abp_prepare_cfg cfg = {.sources = sources.value, .nsources = sources.n, .limit = limit, .c = channels,
+    abp_prepare_cfg cfg = {.sources = sources.value, .nsources = sources.n, .limit = limit,
+                           .classes = classes[0] ? keep : NULL, .labels = labels.value, .c = channels,
                            .h = h, .w = w, .progress = report, .progress_ctx = &state};
     abp_data_info written;
     if (abp_data_prepare(d->comm, out, &cfg, &written, err)) return EXIT_FAILED;

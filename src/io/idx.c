@@ -2,6 +2,7 @@
 #include "idx.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -9,6 +10,7 @@
 enum {
     IDX_HEADER_BYTES = 16,   /* magic + three 32-bit sizes */
     IDX_TYPE_UBYTE = 0x08,
+    IDX_LABELS_HEADER_BYTES = 8, /* magic + one 32-bit size */
     IDX_MAX_SIDE = 1 << 16,  /* keeps rows * columns well inside an int */
 };
 
@@ -105,4 +107,41 @@ int abp_idx_read(abp_idx *idx, int64_t lo, int64_t count, uint8_t *pixels, abp_e
 void abp_idx_close(abp_idx *idx) {
     if (idx->file) fclose(idx->file);
     memset(idx, 0, sizeof *idx);
+}
+
+int abp_idx_read_labels(const char *path, uint8_t **labels, int64_t *n, abp_err *err) {
+    *labels = NULL;
+    *n = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return abp_fail(err, "%s: cannot open (%s)", path, strerror(errno));
+    unsigned char head[IDX_LABELS_HEADER_BYTES];
+    size_t got = fread(head, 1, sizeof head, f);
+    struct stat st;
+    int rc = 0;
+    if (fstat(fileno(f), &st) != 0)
+        rc = abp_fail(err, "%s: cannot stat (%s)", path, strerror(errno));
+    else if (got < sizeof head)
+        rc = abp_fail(err, "%s: truncated IDX labels header (%lld bytes, need %d)", path, (long long)st.st_size,
+                      IDX_LABELS_HEADER_BYTES);
+    else if (read_be32(head) != 0x00000801u)
+        rc = abp_fail(err, "%s: not an IDX labels file (magic 0x%08x, need 0x00000801)", path,
+                      (unsigned)read_be32(head));
+    else if ((long long)st.st_size != IDX_LABELS_HEADER_BYTES + (long long)read_be32(head + 4))
+        rc = abp_fail(err, "%s: IDX header says %u labels (%lld bytes) but the file has %lld bytes", path,
+                      (unsigned)read_be32(head + 4), IDX_LABELS_HEADER_BYTES + (long long)read_be32(head + 4),
+                      (long long)st.st_size);
+    int64_t count = rc == 0 ? (int64_t)read_be32(head + 4) : 0;
+    uint8_t *bytes = rc == 0 ? malloc(count > 0 ? (size_t)count : 1) : NULL;
+    if (rc == 0 && !bytes) rc = abp_fail(err, "%s: out of memory for %lld labels", path, (long long)count);
+    if (rc == 0 && fread(bytes, 1, (size_t)count, f) != (size_t)count)
+        rc = abp_fail(err, "%s: cannot read %lld labels (%s)", path, (long long)count,
+                      ferror(f) ? strerror(errno) : "file ended early");
+    fclose(f);
+    if (rc != 0) {
+        free(bytes);
+        return rc;
+    }
+    *labels = bytes;
+    *n = count;
+    return 0;
 }

@@ -41,4 +41,9 @@ ABP_MUST_CHECK int abp_idx_read(abp_idx *idx, int64_t lo, int64_t count, uint8_t
 
 void abp_idx_close(abp_idx *idx);
 
+/* Reads a whole IDX labels file (magic 0x00000801: one unsigned byte per example, as
+ * MNIST's train-labels-idx1-ubyte) after checking its header against its size. *labels
+ * gets *n malloc'd bytes, which the caller frees. */
+ABP_MUST_CHECK int abp_idx_read_labels(const char *path, uint8_t **labels, int64_t *n, abp_err *err);
+
 #endif

@@ -10,7 +10,12 @@
  * Keeping the ranks in step: every collective HDF5 call must be made by all ranks, so a
  * rank whose decoding failed still joins the round's writes, with no rows, and the round
  * ends with agree() (abp_h5util_agree), after which all ranks stop together. Failures are
- * reported once, with the message of the lowest failing rank. */
+ * reported once, with the message of the lowest failing rank.
+ *
+ * Selecting classes: with cfg->classes, every source is an IDX file with a labels file,
+ * and only the examples whose label is selected are kept, in their order; `rows` lists
+ * their indices in the concatenation and everything above (shares, blocks, rounds)
+ * counts kept examples. Their names stay those of their source ("file#17"). */
 #include "abp/io.h"
 
 #include <errno.h>
@@ -22,6 +27,7 @@
 
 #include "h5data.h"
 #include "h5util.h"
+#include "idx.h"
 #include "source.h"
 
 enum {
@@ -35,6 +41,7 @@ typedef struct plan {
     abp_source **sources;
     int64_t *first;        /* index of each source's first example among all */
     int64_t *count;        /* examples used from each source */
+    int64_t *rows;         /* with classes: the kept examples, as indices among all; else NULL */
     int nsources;
     abp_data_info shape;   /* what is written: n examples of h x w x c */
     int rank, nranks;
@@ -55,6 +62,32 @@ static void close_sources(plan *p) {
     free(p->sources);
     free(p->first);
     free(p->count);
+    free(p->rows);
+}
+
+/* With cfg->classes: reads each source's labels and lists the examples whose class is
+ * selected, at most `limit` of them (0: all). */
+static int select_classes(plan *p, const abp_prepare_cfg *cfg, const char *out, abp_err *err) {
+    int64_t all = p->first[p->nsources - 1] + p->count[p->nsources - 1], kept = 0;
+    p->rows = malloc(sizeof *p->rows * (size_t)(all > 0 ? all : 1));
+    if (!p->rows) return abp_fail(err, "%s: out of memory", out);
+    for (int i = 0; i < p->nsources; i++) {
+        const char *labels_path = cfg->labels ? cfg->labels[i] : NULL;
+        if (!labels_path) return abp_fail(err, "%s: source %s has no labels file to select classes by", out, cfg->sources[i]);
+        uint8_t *labels;
+        int64_t n;
+        if (abp_idx_read_labels(labels_path, &labels, &n, err) != 0) return -1;
+        if (n != p->count[i]) {
+            free(labels);
+            return abp_fail(err, "%s: %lld labels but %s holds %lld images", labels_path, (long long)n,
+                            cfg->sources[i], (long long)p->count[i]);
+        }
+        for (int64_t k = 0; k < n && (cfg->limit <= 0 || kept < cfg->limit); k++)
+            if (cfg->classes[labels[k]]) p->rows[kept++] = p->first[i] + k;
+        free(labels);
+    }
+    p->shape.n = kept;
+    return 0;
 }
 
 /* Opens every source and works out the shape: the first source's native size and channels
@@ -67,7 +100,8 @@ static int open_sources(plan *p, const abp_prepare_cfg *cfg, const char *out, ab
     p->count = calloc((size_t)p->nsources, sizeof *p->count);
     if (!p->sources || !p->first || !p->count) return abp_fail(err, "%s: out of memory", out);
 
-    int64_t total = 0, limit = cfg->limit > 0 ? cfg->limit : INT64_MAX;
+    /* With classes, the limit counts kept examples (select_classes), not examples read. */
+    int64_t total = 0, limit = cfg->limit > 0 && !cfg->classes ? cfg->limit : INT64_MAX;
     for (int i = 0; i < p->nsources; i++) {
         abp_data_info info;
         if (abp_source_open(cfg->sources[i], &p->sources[i], &info, err) != 0) return -1;
@@ -81,6 +115,8 @@ static int open_sources(plan *p, const abp_prepare_cfg *cfg, const char *out, ab
         total += p->count[i];
     }
     p->shape.n = total;
+    if (cfg->classes && select_classes(p, cfg, out, err) != 0) return -1;
+    total = p->shape.n;
     snprintf(p->shape.kind, sizeof p->shape.kind, "hdf5");
 
     if (p->shape.c != 1 && p->shape.c != 3)
@@ -88,7 +124,8 @@ static int open_sources(plan *p, const abp_prepare_cfg *cfg, const char *out, ab
     if (p->shape.h < 1 || p->shape.w < 1 || p->shape.h > MAX_SIDE || p->shape.w > MAX_SIDE)
         return abp_fail(err, "%s: cannot store images of %dx%d (1 to %d a side)", out, p->shape.h, p->shape.w,
                         MAX_SIDE);
-    if (total < 1) return abp_fail(err, "%s: the sources hold no examples", out);
+    if (total < 1)
+        return abp_fail(err, "%s: the sources hold no examples%s", out, cfg->classes ? " of the selected classes" : "");
 
     /* A block of at most BLOCK_BYTES, so that large images do not take gigabytes per rank. */
     int64_t row_bytes = (int64_t)p->shape.h * p->shape.w * p->shape.c;
@@ -102,7 +139,7 @@ static int open_sources(plan *p, const abp_prepare_cfg *cfg, const char *out, ab
 
 /* Reads examples [lo, lo + count) of the concatenation, which may span several sources.
  * pixels or names may be NULL. */
-static int read_block(plan *p, int64_t lo, int64_t count, uint8_t *pixels, char **names, abp_err *err) {
+static int read_range(plan *p, int64_t lo, int64_t count, uint8_t *pixels, char **names, abp_err *err) {
     const abp_data_info *s = &p->shape;
     size_t row_bytes = (size_t)s->h * s->w * s->c;
     for (int i = 0; i < p->nsources; i++) {
@@ -112,6 +149,20 @@ static int read_block(plan *p, int64_t lo, int64_t count, uint8_t *pixels, char 
         int64_t at = from - lo; /* where this piece goes in the block */
         if (abp_source_read(p->sources[i], from - p->first[i], to - from, s->c, s->h, s->w,
                             pixels ? pixels + (size_t)at * row_bytes : NULL, names ? names + at : NULL, err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Reads written rows [lo, lo + count): the concatenation's, or with classes the kept
+ * examples', a run of consecutive indices at a time. */
+static int read_block(plan *p, int64_t lo, int64_t count, uint8_t *pixels, char **names, abp_err *err) {
+    if (!p->rows) return read_range(p, lo, count, pixels, names, err);
+    size_t row_bytes = (size_t)p->shape.h * p->shape.w * p->shape.c;
+    for (int64_t at = 0, run; at < count; at += run) {
+        for (run = 1; at + run < count && p->rows[lo + at + run] == p->rows[lo + at] + run; run++) {}
+        if (read_range(p, p->rows[lo + at], run, pixels ? pixels + (size_t)at * row_bytes : NULL,
+                       names ? names + at : NULL, err) != 0)
             return -1;
     }
     return 0;
