@@ -9,7 +9,8 @@
 # |recovered - original| over all pixels / pixel range. Writes OUT/sensing.md.
 #   bash jobs/experiments/sensing.sh [OUT]        (default runs/sensing)
 # Settings (env): RANKS (2), THREADS (1), K (200), DIMS ("10 20 40"), ITERS (200), N (2000),
-#   TEST_N (200), TEST_STEPS (100). Here (2 shared cores): the defaults, about 10 minutes.
+#   TEST_N (200), TEST_STEPS (100). Here: the defaults, 10 CPU-minutes (about 6 minutes on 2
+#   idle cores; 36 minutes on 2 cores shared with four other jobs).
 #   On a cluster node, closer to the paper: ITERS=600 TEST_N=1000 TEST_STEPS=300 DIMS="10 20 40 60".
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
