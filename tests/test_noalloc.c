@@ -25,14 +25,16 @@ int __wrap_posix_memalign(void **p, size_t align, size_t n) {
     return __real_posix_memalign(p, align, n);
 }
 
-/* Iterations of a model with every layer kind of the built-in models, on examples in memory;
- * returns the allocations made by the measured iterations. */
-static long allocations_in_iterations(const char *spec, int full_batch, abp_dist *d) {
+/* Iterations of a model with every layer kind of the built-in models, on examples in memory
+ * (observed through `sense` random projections if sense > 0); returns the allocations made by
+ * the measured iterations. */
+static long allocations_in_iterations(const char *spec, int full_batch, int sense, abp_dist *d) {
     abp_train_cfg cfg;
     abp_train_defaults(&cfg);
     snprintf(cfg.model, sizeof cfg.model, "%s", spec);
     cfg.batch = 8;
     cfg.full_batch = full_batch;
+    cfg.sense = sense;
     cfg.langevin_steps = 3;
     cfg.quiet = 1;
     abp_err err = {{0}};
@@ -73,11 +75,13 @@ int main(int argc, char **argv) {
     abp_free(p);
 
     const char *mnist = "z 4 | linear 7x7x8 | bn | lrelu 0.2 | deconv 4 k5 s2 | bn | relu | deconv 1 k5 s2 | tanh";
-    long n = allocations_in_iterations(mnist, 0, &d);
+    long n = allocations_in_iterations(mnist, 0, 0, &d);
     CHECK(n == 0, "5 minibatch iterations made %ld allocations", n);
-    n = allocations_in_iterations(mnist, 1, &d);
+    n = allocations_in_iterations(mnist, 1, 0, &d);
     CHECK(n == 0, "5 full-batch iterations made %ld allocations", n);
-    n = allocations_in_iterations("z 3x3x2 | conv 4 k3 s1 | bn | lrelu 0.2 | reshape 1x1x36 | linear 7x7x4 | deconv 1 k5 s4 p1 op1 | sigmoid", 0, &d);
+    n = allocations_in_iterations(mnist, 0, 50, &d);
+    CHECK(n == 0, "5 iterations with --sense 50 made %ld allocations", n);
+    n = allocations_in_iterations("z 3x3x2 | conv 4 k3 s1 | bn | lrelu 0.2 | reshape 1x1x36 | linear 7x7x4 | deconv 1 k5 s4 p1 op1 | sigmoid", 0, 0, &d);
     CHECK(n == 0, "conv/reshape/sigmoid iterations made %ld allocations", n);
     int rc = check_summary("test_noalloc");
     MPI_Finalize();

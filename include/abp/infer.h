@@ -1,10 +1,11 @@
 /* abp — inferential back-propagation: Langevin dynamics (or gradient descent) on latents.
  *
- * Energy of example i (DESIGN §1):  U(z) = |m . (y - g(z))|^2 / (2 sigma^2) + |z|^2 / 2,
- * m the observation mask (all ones without one). One step, per example, on its own energy:
+ * Energy of example i (DESIGN §1):  U(z) = |A y - A g(z)|^2 / (2 sigma^2) + |z|^2 / 2,
+ * A the observation operator: the identity, a mask m (A y = m . y), or a sensing matrix S.
+ * One step, per example, on its own energy:
  *     z <- z - (s^2 / 2) dU/dz + s * e,   e ~ N(0, I)   (no noise term for gradient descent)
- * with dU/dz = -J^T m.(y - g(z)) / sigma^2 + z. The gradient is never divided by the batch
- * size: each chain moves on its own energy. */
+ * with dU/dz = -J^T A^T (A y - A g(z)) / sigma^2 + z. The gradient is never divided by the
+ * batch size: each chain moves on its own energy. */
 #ifndef ABP_INFER_H
 #define ABP_INFER_H
 
@@ -36,10 +37,58 @@ double abp_residual(const float *g, const float *y, const float *mask, float *do
                     float scale);
 
 /* Runs cfg->steps steps on the batch z (CNS, n examples whose global ids are ids[]), in
- * place. y and mask are the observations (CNS, as the network's output). */
+ * place. y and mask are the observations (CNS, as the network's output). The same as
+ * abp_infer_observed with an identity or mask observation. */
 ABP_MUST_CHECK int abp_infer_latents(abp_net *net, float *z, const float *y, const float *mask,
                                      int n, const int64_t *ids, const abp_langevin *cfg,
                                      abp_infer_ws *ws, abp_err *err);
+
+/* ---- observation operators: what the model is given of a batch (DESIGN §1's A) ---- */
+
+typedef struct abp_sensing abp_sensing;
+
+/* One of: y itself (mask and sense NULL); the values of y where mask is 1 (y and mask CNS,
+ * as the network's output); or K random projections S y (sense set; y is then the batch's
+ * projections, n x K, a row per example). The energy is |A y - A g(z)|^2 / (2 sigma^2). */
+typedef struct abp_observation {
+    const float *y;
+    const float *mask;
+    abp_sensing *sense; /* not const: holds the projection buffer of the batch */
+} abp_observation;
+
+/* dout = dL/dg * scale for L = |A y - A g|^2 / 2 over a batch of n examples of shape s (g and
+ * dout CNS); returns |A y - A g|^2 (in double). With sensing, n <= the sensing's max_batch. */
+double abp_observe_residual(const abp_observation *obs, const float *g, float *dout, int n,
+                            abp_shape s, float scale);
+
+/* abp_infer_latents for any observation operator: the one inference code path. */
+ABP_MUST_CHECK int abp_infer_observed(abp_net *net, float *z, const abp_observation *obs, int n,
+                                      const int64_t *ids, const abp_langevin *cfg,
+                                      abp_infer_ws *ws, abp_err *err);
+
+/* ---- compressed sensing (the ABP paper's Experiment 6; src/infer/sense.c) ---- */
+
+/* K white-noise images as the rows of S (K x D, D = c*h*w, values N(0, 0.5^2)): row k is a
+ * pure function of (seed, k), so every rank holds the same S, and the S of K rows is the
+ * first K rows of the S of more. Example y is observed only through S y. */
+struct abp_sensing {
+    int K;
+    int c;
+    int64_t pixels, D; /* h*w and c*h*w */
+    int max_batch;
+    float *S;          /* K x D, row-major; column ch*pixels + p is channel ch, pixel p */
+    float *work;       /* K x max_batch: the projections of one batch */
+};
+
+ABP_MUST_CHECK int abp_sensing_init(abp_sensing *s, uint64_t seed, int K, abp_shape ys,
+                                    int max_batch, abp_err *err);
+void abp_sensing_free(abp_sensing *s);
+/* proj (n x K) = the projections S y of n examples stored a row per example (n x D). */
+void abp_sensing_project_rows(const abp_sensing *s, const float *rows, int64_t n, float *proj);
+/* The linear baseline: the minimum-norm least-squares image S^+ (S y) of each of n examples
+ * from its projections (n x K) into rows (n x D), by LAPACK's SVD solver (sgelsd). */
+ABP_MUST_CHECK int abp_sensing_min_norm(const abp_sensing *s, const float *proj, int64_t n,
+                                        float *rows, abp_err *err);
 
 /* ---- observation masks (the occlusion experiments; src/infer/mask.c) ---- */
 

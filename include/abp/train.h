@@ -48,6 +48,7 @@ typedef struct abp_train_cfg {
     int64_t checkpoint_every;
     int keep_checkpoints; /* numbered checkpoint-ITER.h5 files kept (3) */
     char mask[32];        /* observation mask of every example: "none", "pepper:F", "region:S" */
+    int sense;            /* K > 0: every example observed only through K random projections */
     int threads;          /* BLAS threads per rank; 0: automatic */
     int quiet;
 } abp_train_cfg;
@@ -81,7 +82,7 @@ ABP_MUST_CHECK int abp_trainer_create(const abp_train_cfg *cfg, abp_dist *d, con
 ABP_MUST_CHECK int abp_trainer_iterate(abp_trainer *t, int64_t iteration, int stop_flag,
                                        double *sse_all, int *stop, abp_err *err);
 /* The number of observed values in the global batch of the last iteration (all of them
- * without a mask). */
+ * without a mask; K per example with --sense K). */
 double abp_trainer_observed(const abp_trainer *t);
 abp_net *abp_trainer_net(abp_trainer *t);
 int abp_trainer_batch_share(const abp_trainer *t); /* this rank's share of the global batch */

@@ -16,6 +16,7 @@ int cmd_interpolate(int argc, char **argv, abp_dist *d, abp_err *err);
 int cmd_info(int argc, char **argv, abp_dist *d, abp_err *err);
 int cmd_pca(int argc, char **argv, abp_dist *d, abp_err *err);
 int cmd_complete(int argc, char **argv, abp_dist *d, abp_err *err);
+int cmd_recover(int argc, char **argv, abp_dist *d, abp_err *err);
 int cmd_bench(int argc, char **argv, abp_dist *d, abp_err *err);
 int cmd_prepare(int argc, char **argv, abp_dist *d, abp_err *err);
 int cmd_dynamic(int argc, char **argv, abp_dist *d, abp_err *err);

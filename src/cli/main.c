@@ -16,6 +16,7 @@ static const struct {
     {"sample", cmd_sample, "synthesize images from the prior with a trained model"},
     {"reconstruct", cmd_reconstruct, "infer latents for new data and report the reconstruction error"},
     {"complete", cmd_complete, "recover the occluded pixels of images through a trained model"},
+    {"recover", cmd_recover, "recover images from their random projections S y (compressed sensing)"},
     {"interpolate", cmd_interpolate, "walk the latent space between training examples"},
     {"info", cmd_info, "say what a checkpoint or data set holds"},
     {"bench", cmd_bench, "time one ABP iteration against this machine's sgemm rate"},

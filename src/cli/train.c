@@ -25,6 +25,7 @@ int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err) {
         {"iters", OPT_INT64, &cfg.iters, 0, 0, 1e12, NULL, "learning iterations in all, counted from the start of training", 0, 0},
         {"batch", OPT_INT64, &cfg.batch, 0, 1, 1e9, NULL, "global batch, split evenly over the ranks", 0, 0},
         {"mask", OPT_STRING, cfg.mask, sizeof cfg.mask, 0, 0, NULL, "train on occluded data: none, pepper:FRACTION (P.5 = pepper:0.5) or region:SIDE (M20 = region:20, at 64x64)", 0, 0},
+        {"sense", OPT_INT, &cfg.sense, 0, 0, 1000000, NULL, "train on compressed data: each example observed only through K random projections S y (0: off)", 0, 0},
         {"full-batch", OPT_FLAG, &cfg.full_batch, 0, 0, 0, NULL, "every example in every iteration (the paper's algorithm)", 0, 0},
         {"limit", OPT_INT64, &cfg.limit, 0, 0, 1e12, NULL, "use only the first N examples (0: all)", 0, 0},
         {"optimizer", OPT_CHOICE, &optimizer, 0, 0, 0, "adam|sgd", "Adam, or SGD with momentum", 0, 0},
@@ -50,6 +51,10 @@ int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err) {
     }
     abp_mask_spec mask;
     if (abp_mask_parse(cfg.mask, &mask, err)) return EXIT_USAGE; /* before anything is created */
+    if (cfg.sense > 0 && mask.kind != ABP_MASK_NONE) {
+        abp_fail(err, "abp train: --sense %d cannot be combined with --mask %s: choose one observation", cfg.sense, cfg.mask);
+        return EXIT_USAGE;
+    }
     cfg.inference_gd = inference == 1;
     cfg.optimizer = optimizer == 1 ? ABP_OPT_SGD : ABP_OPT_ADAM;
     char why[256];

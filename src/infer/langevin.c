@@ -46,14 +46,21 @@ double abp_residual(const float *g, const float *y, const float *mask, float *do
 int abp_infer_latents(abp_net *net, float *z, const float *y, const float *mask, int n,
                       const int64_t *ids, const abp_langevin *cfg, abp_infer_ws *ws,
                       abp_err *err) {
+    abp_observation obs = {.y = y, .mask = mask};
+    return abp_infer_observed(net, z, &obs, n, ids, cfg, ws, err);
+}
+
+int abp_infer_observed(abp_net *net, float *z, const abp_observation *obs, int n,
+                       const int64_t *ids, const abp_langevin *cfg, abp_infer_ws *ws,
+                       abp_err *err) {
     abp_shape zs = net->in_shape;
-    int64_t nz = abp_shape_numel(zs) * n, ny = abp_shape_numel(net->out_shape) * n;
+    int64_t nz = abp_shape_numel(zs) * n;
     int64_t pix = abp_shape_pixels(zs), d = abp_shape_numel(zs);
     float half_s2 = 0.5f * cfg->step_size * cfg->step_size;
     float inv_var = 1.0f / (cfg->sigma * cfg->sigma);
     for (int step = 0; step < cfg->steps; step++) {
         if (abp_net_forward(net, z, n, err)) return -1;
-        abp_residual(abp_net_output(net), y, mask, ws->dout, ny, inv_var);
+        abp_observe_residual(obs, abp_net_output(net), ws->dout, n, net->out_shape, inv_var);
         if (abp_net_backward(net, ws->dout, n, ws->dz, 0, err)) return -1;
         for (int64_t k = 0; k < nz; k++) z[k] -= half_s2 * (ws->dz[k] + z[k]);
         if (!cfg->noise) continue;

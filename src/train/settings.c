@@ -40,14 +40,14 @@ char *abp_train_cfg_format(const abp_train_cfg *cfg, const char *spec) {
              "--model=%s\n--data=%s\n--sigma=%s\n--langevin-steps=%d\n--langevin-step-size=%s\n"
              "--inference=%s\n--iters=%lld\n--batch=%lld\n--full-batch=%d\n--limit=%lld\n"
              "--optimizer=%s\n--lr=%s\n--beta1=%s\n--momentum=%s\n--seed=%llu\n"
-             "--checkpoint-every=%lld\n--mask=%s\n",
+             "--checkpoint-every=%lld\n--mask=%s\n--sense=%d\n",
              spec, cfg->data, float_text(cfg->sigma, f[0], 32), cfg->langevin_steps,
              float_text(cfg->step_size, f[1], 32),
              cfg->inference_gd ? "gd" : "langevin", (long long)cfg->iters, (long long)cfg->batch,
              cfg->full_batch, (long long)cfg->limit, cfg->optimizer == ABP_OPT_SGD ? "sgd" : "adam",
              float_text(cfg->lr, f[2], 32), float_text(cfg->beta1, f[3], 32),
              float_text(cfg->momentum, f[4], 32),
-             (unsigned long long)cfg->seed, (long long)cfg->checkpoint_every, cfg->mask);
+             (unsigned long long)cfg->seed, (long long)cfg->checkpoint_every, cfg->mask, cfg->sense);
     return s;
 }
 
@@ -82,6 +82,7 @@ int abp_train_cfg_parse(const char *text, abp_train_cfg *cfg, abp_err *err) {
             else if (!strcmp(k, "seed")) cfg->seed = strtoull(v, NULL, 10);
             else if (!strcmp(k, "checkpoint-every")) cfg->checkpoint_every = atoll(v);
             else if (!strcmp(k, "mask")) snprintf(cfg->mask, sizeof cfg->mask, "%s", v);
+            else if (!strcmp(k, "sense")) cfg->sense = atoi(v);
             /* Unknown keys come from newer versions; they do not change the model. */
         }
         line += len + (end ? 1 : 0);

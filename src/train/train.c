@@ -42,6 +42,9 @@ struct abp_trainer {
     abp_mask_spec mask;       /* the observation mask of every example (kind NONE: none) */
     float *mrows, *mb;        /* the batch's masks, rows and CNS */
     double observed;          /* observed values in the last global batch */
+    abp_sensing sense;        /* --sense K: the sensing matrix (S NULL: no sensing) */
+    float *proj;              /* [n_local][K]: S y of this rank's examples, all the model sees */
+    float *pb;                /* [b_local][K]: the batch's projections */
 };
 typedef struct abp_trainer trainer;
 
@@ -59,6 +62,9 @@ static void trainer_free(trainer *t) {
     abp_free(t->dout);
     abp_free(t->mrows);
     abp_free(t->mb);
+    abp_sensing_free(&t->sense);
+    abp_free(t->proj);
+    abp_free(t->pb);
     free(t->config);
 }
 
@@ -135,6 +141,19 @@ static int setup_local(trainer *t, const abp_images *given, abp_err *err) {
         abp_rng_normal(cfg->seed, ABP_RNG_LATENT_INIT, (uint32_t)(t->lo + i), 0, 0,
                        t->latents + i * dz, dz);
     if (abp_mask_parse(cfg->mask, &t->mask, err)) return -1;
+    if (cfg->sense < 0) return abp_fail(err, "--sense %d: expected K >= 1 projections, or 0 for none", cfg->sense);
+    if (cfg->sense > 0 && t->mask.kind != ABP_MASK_NONE)
+        return abp_fail(err, "--sense %d cannot be combined with --mask %s: choose one observation", cfg->sense, cfg->mask);
+    if (cfg->sense > 0) {
+        /* The same S on every rank (a function of the seed); the projections of the shard
+         * are made once: from here on training sees y only through them. */
+        int64_t K = cfg->sense;
+        if (abp_sensing_init(&t->sense, cfg->seed, cfg->sense, t->ys, t->b_local, err)) return -1;
+        t->proj = abp_alloc(sizeof(float) * (size_t)(t->n_local * K), err);
+        t->pb = abp_alloc(sizeof(float) * (size_t)(t->b_local * K), err);
+        if (!t->proj || !t->pb) return -1;
+        abp_sensing_project_rows(&t->sense, t->data.data, t->n_local, t->proj);
+    }
     if (t->mask.kind != ABP_MASK_NONE) {
         t->mrows = abp_alloc(sizeof(float) * (size_t)(t->b_local * dy), err);
         t->mb = abp_alloc(sizeof(float) * (size_t)(t->b_local * dy), err);
@@ -169,6 +188,15 @@ static int resume(trainer *t, abp_err *err) {
     if (meta.optimizer[0] && strcmp(meta.optimizer, t->cfg->optimizer == ABP_OPT_SGD ? "sgd" : "adam")) {
         abp_fail(err, "%s was trained with --optimizer %s", path, meta.optimizer);
         goto done;
+    }
+    {
+        /* The observations are part of the model's data: a resumed run must see the same. */
+        abp_train_cfg was;
+        if (abp_train_cfg_parse(meta.config ? meta.config : "", &was, err)) goto done;
+        if (was.sense != t->cfg->sense) {
+            abp_fail(err, "%s was trained with --sense %d; resume it with the same --sense", path, was.sense);
+            goto done;
+        }
     }
     if (abp_model_arrays(&t->net, &t->opt, &arrays, &narrays, err)) goto done;
     for (int k = 0; k < narrays; k++)
@@ -324,6 +352,8 @@ static int check_fresh_out(const abp_train_cfg *cfg, abp_err *err) {
  * the elapsed time of the last row kept, so the seconds column goes on counting. */
 static FILE *open_metrics(const abp_train_cfg *cfg, int64_t start_iter, double *seconds_before,
                           abp_err *err) {
+    /* With --sense the error column is on the projections, and its name says so. */
+    const char *mse_name = cfg->sense > 0 ? "proj_mse" : "recon_mse";
     char path[1200], tmp[1300];
     snprintf(path, sizeof path, "%s/metrics.csv", cfg->out);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -335,7 +365,7 @@ static FILE *open_metrics(const abp_train_cfg *cfg, int64_t start_iter, double *
         abp_fail(err, "%s: cannot write (%s)", old ? tmp : path, strerror(errno));
         return NULL;
     }
-    fprintf(f, "iteration,epoch,loss,recon_mse,seconds,compute_s,allreduce_s,io_s,peak_rss_mb\n");
+    fprintf(f, "iteration,epoch,loss,%s,seconds,compute_s,allreduce_s,io_s,peak_rss_mb\n", mse_name);
     if (old) {
         char line[512];
         while (fgets(line, sizeof line, old))
@@ -404,9 +434,19 @@ int abp_trainer_iterate(abp_trainer *t, int64_t it, int stop_flag, double *sse_a
     int64_t dz = abp_shape_numel(t->zs), dy = abp_shape_numel(t->ys);
     choose_batch(t, it);
     abp_gather_rows_to_cns(t->latents, t->batch_idx, t->zb, t->b_local, t->zs);
-    abp_gather_rows_to_cns(t->data.data, t->batch_idx, t->yb, t->b_local, t->ys);
-    /* Occluded data: each example's mask, a pure function of (seed, example id). */
+    /* What the model sees of the batch: y, y through a mask, or the projections S y. */
+    abp_observation obs = {.y = t->yb, .mask = t->mb};
     double observed = (double)(t->b_local * dy);
+    if (t->pb) {
+        int64_t K = t->sense.K;
+        for (int i = 0; i < t->b_local; i++)
+            memcpy(t->pb + i * K, t->proj + t->batch_idx[i] * K, sizeof(float) * (size_t)K);
+        obs = (abp_observation){.y = t->pb, .sense = &t->sense};
+        observed = (double)(t->b_local * K);
+    } else {
+        abp_gather_rows_to_cns(t->data.data, t->batch_idx, t->yb, t->b_local, t->ys);
+    }
+    /* Occluded data: each example's mask, a pure function of (seed, example id). */
     if (t->mb) {
         observed = 0.0;
         for (int i = 0; i < t->b_local; i++) {
@@ -420,13 +460,13 @@ int abp_trainer_iterate(abp_trainer *t, int64_t it, int stop_flag, double *sse_a
     net->training = 1;
     net->update_running = 0;
     t->lv.iteration = (uint32_t)it;
-    if (abp_infer_latents(net, t->zb, t->yb, t->mb, t->b_local, t->batch_ids, &t->lv, &t->ws, err))
+    if (abp_infer_observed(net, t->zb, &obs, t->b_local, t->batch_ids, &t->lv, &t->ws, err))
         return -1;
     /* 2. learning back-propagation: one fused allreduce of gradients, loss and stop flag */
     net->update_running = 1;
     if (abp_net_forward(net, t->zb, t->b_local, err)) return -1;
     net->update_running = 0;
-    double sse = abp_residual(abp_net_output(net), t->yb, t->mb, t->dout, t->b_local * dy, t->inv_var_batch);
+    double sse = abp_observe_residual(&obs, abp_net_output(net), t->dout, t->b_local, t->ys, t->inv_var_batch);
     abp_net_zero_grads(net);
     if (abp_net_backward(net, t->dout, t->b_local, NULL, 1, err)) return -1;
     net->grads[net->nparams] = (float)sse;
@@ -496,6 +536,9 @@ int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
         printf("abp train: %lld examples on %d rank%s, batch %lld, %lld parameters, latent %dx%dx%d, iterations %lld..%lld\n",
                (long long)t->n_total, d->size, d->size > 1 ? "s" : "", (long long)t->B,
                (long long)net->nparams, t->zs.h, t->zs.w, t->zs.c, (long long)t->start_iter, (long long)cfg->iters);
+    if (d->rank == 0 && !cfg->quiet && cfg->sense > 0)
+        printf("abp train: each example is observed only through %d random projections S y (S: %d white-noise images, N(0, 0.5^2) pixels, from --seed); loss and proj_mse are on the projections\n",
+               cfg->sense, cfg->sense);
     int stopped = 0;
     for (int64_t it = t->start_iter; it < cfg->iters; it++) {
         double it_start = abp_now(), comm_start = d->comm_seconds;
@@ -520,7 +563,8 @@ int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
         double comm = d->comm_seconds - comm_start;
         double compute = now - it_start - comm - io_seconds;
         double loss = sse_all / (2.0 * cfg->sigma * cfg->sigma) / (double)t->B;
-        double mse01 = sse_all / abp_trainer_observed(t) / 4.0; /* per observed value, [0,1] scale */
+        /* per observed value (pixel, or projection with --sense), on the [0,1] pixel scale */
+        double mse01 = sse_all / abp_trainer_observed(t) / 4.0;
         int64_t epoch = (it + 1) * t->B / t->n_total;
         if (d->rank == 0) {
             fprintf(metrics, "%lld,%lld,%.6g,%.6g,%.3f,%.6f,%.6f,%.6f,%.1f\n", (long long)(it + 1),
@@ -533,8 +577,9 @@ int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
                 double rate = (double)(it + 1 - t->start_iter) / (now - t0);
                 char eta[32];
                 format_duration((double)(cfg->iters - it - 1) / rate, eta, sizeof eta);
-                printf("iter %lld/%lld  epoch %lld  loss %.4g  mse %.5f  %.2f it/s  ETA %s  rss %.0f MB\n",
-                       (long long)(it + 1), (long long)cfg->iters, (long long)epoch, loss, mse01, rate, eta,
+                printf("iter %lld/%lld  epoch %lld  loss %.4g  %s %.5f  %.2f it/s  ETA %s  rss %.0f MB\n",
+                       (long long)(it + 1), (long long)cfg->iters, (long long)epoch, loss,
+                       cfg->sense > 0 ? "proj_mse" : "mse", mse01, rate, eta,
                        rss_mb);
                 fflush(stdout);
                 last_print = now;
