@@ -18,6 +18,10 @@ static const struct {
     {"faces64", "z 100 | linear 4x4x512 | bn | lrelu 0.2 | deconv 256 k5 s2 | bn | lrelu 0.2 | "
                 "deconv 128 k5 s2 | bn | lrelu 0.2 | deconv 64 k5 s2 | bn | lrelu 0.2 | "
                 "deconv 3 k5 s2 | tanh"},
+    /* Small grey faces (the 25x25 LFW crops of datasets/lfw): d = 20; 7x7x64 -> 13x13x32 ->
+     * 25x25x1 (no output padding: each deconv gives 2 * in - 1). */
+    {"faces25", "z 20 | linear 7x7x64 | bn | lrelu 0.2 | deconv 32 k5 s2 op0 | bn | lrelu 0.2 | "
+                "deconv 1 k5 s2 op0 | tanh"},
 };
 #define NUM_BUILTIN (int)(sizeof builtin_models / sizeof builtin_models[0])
 
@@ -28,7 +32,7 @@ const char *abp_model_spec(const char *name) {
 }
 
 const char *const *abp_model_names(void) {
-    static const char *const names[] = {"mnist28", "faces64", NULL};
+    static const char *const names[] = {"mnist28", "faces64", "faces25", NULL};
     return names;
 }
 
