@@ -57,7 +57,7 @@ expect "keep no checkpoint" "keep-checkpoints" -- "$abp" train --data "$data" --
 expect "complete without a mask" "--mask" -- "$abp" complete --ckpt "$ck" --data "$data" --out "$tmp/o7"
 expect "nonsense mask" "blur:2" -- "$abp" train --data "$data" --model "$model" --limit 16 --batch 8 --out "$tmp/o8" --mask blur:2
 expect "unwritable png"    "nodir"            -- "$abp" sample --ckpt "$ck" --out "$tmp/nodir/x.png"
-expect "grid needs d=2"    "d = 2"            -- "$abp" interpolate --ckpt "$ck" --out "$tmp/x.png" --grid --pairs 1
+expect "grid needs d=2"    "d = 2"            -- "$abp" interpolate --ckpt "$ck" --out "$tmp/x.png" --grid
 expect "unknown command"   "frob"             -- "$abp" frob
 expect "info, missing"     "nope"             -- "$abp" info "$tmp/nope"
 

@@ -199,6 +199,7 @@ static void expect_error(const char *spec, const char *needle) {
 static void test_specs(void) {
     expect_shape(abp_model_spec("mnist28"), 1, 28, 28);
     expect_shape(abp_model_spec("faces64"), 3, 64, 64);
+    expect_shape(abp_model_spec("faces25"), 1, 25, 25);
     expect_shape("z 7x7x8 | deconv 4 k5 s2 | deconv 3 k5 s2", 3, 28, 28);
     expect_shape("z 1x6x4 | deconv1d 2 k25 s10 | deconv1d 1 k25 s10", 1, 1, 600);
     expect_shape("z 28x28x1 | conv 8 k5 s2 | conv 4 k5 s2", 4, 7, 7);

@@ -105,4 +105,24 @@ ABP_MUST_CHECK int abp_mask_parse(const char *text, abp_mask_spec *m, abp_err *e
 void abp_mask_make(const abp_mask_spec *m, uint64_t seed, int64_t example, int c, int h, int w,
                    float *mask);
 
+/* ---- paths through the latent space (abp interpolate; src/infer/interpolate.c) ---- */
+
+/* out = (1 - t) a + t b, for latents of d floats. */
+void abp_latent_lerp(const float *a, const float *b, float t, float *out, int64_t d);
+/* The spherical path from a (t = 0) to b (t = 1): the direction turns along the great
+ * circle at a constant rate, the length goes linearly from |a| to |b|. Exactly a at t = 0
+ * and b at t = 1; the straight line when there is no circle (a zero latent, parallel or
+ * opposite directions). out may not overlap a or b except at t = 0 or 1. */
+void abp_latent_slerp(const float *a, const float *b, float t, float *out, int64_t d);
+/* A rows x cols panel with a, b at the top corners (left, right) and c, e at the bottom
+ * ones (the ABP paper's face figure): rows*cols latents into z, row by row. Each row goes
+ * from the left edge (a to c) to the right edge (b to e), spherically or linearly; edge is
+ * scratch for 2 d floats. */
+void abp_latent_corners(const float *a, const float *b, const float *c, const float *e, int rows,
+                        int cols, int spherical, float *z, float *edge, int64_t d);
+/* The side x side grid of d = 2 latents over [-range, range]^2 (the paper's Figure 5: side 9,
+ * range 2): z1 from -range (left) to range (right), z2 from range (top) to -range (bottom),
+ * row by row into z (2 floats each). */
+void abp_latent_grid(int side, float range, float *z);
+
 #endif

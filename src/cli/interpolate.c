@@ -1,114 +1,223 @@
-/* abp interpolate: walks between the inferred latents of training examples, or for d = 2
- * draws the paper's 9 x 9 panel of g(z) over [-2, 2]^2. */
+/* abp interpolate: g(z) along paths through the latent space of a trained model.
+ *
+ *   pairs (default)  one row per pair of training examples, from the inferred latent of the
+ *                    first to that of the second, linearly or along the great circle;
+ *   --corners        the ABP paper's face figure: a square panel whose corners are the
+ *                    latents of four training examples, the inside interpolated between them;
+ *   --grid           for d = 2, the paper's Figure 5: the 9 x 9 panel over [-2, 2]^2.
+ *
+ * --latents FILE.csv writes the latent of every tile, so what is drawn can be checked. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "abp/infer.h"
 #include "abp/train.h"
 #include "cli.h"
 #include "options.h"
 
-/* Spherical interpolation (Shoemake): along the great circle between a and b. */
-static void slerp(const float *a, const float *b, float t, float *out, int64_t d) {
-    double ab = 0, aa = 0, bb = 0;
-    for (int64_t k = 0; k < d; k++) ab += (double)a[k] * b[k], aa += (double)a[k] * a[k], bb += (double)b[k] * b[k];
-    double cosw = ab / sqrt(aa * bb + 1e-30);
-    if (cosw > 0.9995 || cosw < -0.9995) { /* nearly parallel: linear is exact enough */
-        for (int64_t k = 0; k < d; k++) out[k] = (1 - t) * a[k] + t * b[k];
-        return;
+enum { MAX_EXAMPLES = 2000 };
+
+/* "3,17,42" into ids; each a whole number. */
+static int parse_examples(const char *text, int64_t *ids, int *n, abp_err *err) {
+    *n = 0;
+    const char *p = text;
+    while (*p) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(p, &end, 10);
+        if (end == p || errno || v < 0 || (*end && *end != ','))
+            return abp_fail(err, "abp interpolate: --examples: '%s' is not a list of example numbers like 0,5,17", text);
+        if (*n == MAX_EXAMPLES) return abp_fail(err, "abp interpolate: --examples: more than %d numbers", MAX_EXAMPLES);
+        ids[(*n)++] = v;
+        p = *end ? end + 1 : end;
     }
-    double w = acos(cosw), s = sin(w);
-    float ca = (float)(sin((1 - t) * w) / s), cb = (float)(sin(t * w) / s);
-    for (int64_t k = 0; k < d; k++) out[k] = ca * a[k] + cb * b[k];
+    return 0;
+}
+
+/* One CSV line per tile: row, col, the latent's length, its values. Written to PATH.tmp;
+ * the caller renames it once everything else is written. */
+static int write_latents_csv(const char *tmp, const float *z, int rows, int cols, int64_t dz,
+                             abp_err *err) {
+    FILE *f = fopen(tmp, "w");
+    if (!f) return abp_fail(err, "%s: cannot write (%s)", tmp, strerror(errno));
+    fprintf(f, "row,col,norm");
+    for (int64_t k = 0; k < dz; k++) fprintf(f, ",z%lld", (long long)(k + 1));
+    fputc('\n', f);
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++) {
+            const float *v = z + ((int64_t)r * cols + c) * dz;
+            double nn = 0;
+            for (int64_t k = 0; k < dz; k++) nn += (double)v[k] * v[k];
+            fprintf(f, "%d,%d,%.9g", r, c, sqrt(nn));
+            for (int64_t k = 0; k < dz; k++) fprintf(f, ",%.9g", (double)v[k]);
+            fputc('\n', f);
+        }
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad) {
+        remove(tmp);
+        return abp_fail(err, "%s: write failed", tmp);
+    }
+    return 0;
 }
 
 int cmd_interpolate(int argc, char **argv, abp_dist *d, abp_err *err) {
-    char ckpt[1024] = "", out[1024] = "";
-    int pairs = 8, steps = 10, spherical = 0, linear = 0, grid = 0, help = 0;
+    char ckpt[1024] = "", out[1024] = "", examples[4096] = "", csv[1024] = "";
+    int pairs = 8, steps = 10, spherical = 0, linear = 0, grid = 0, corners = 0, help = 0;
+    float range = 2.0f;
     cli_option opts[] = {
         {"ckpt", OPT_STRING, ckpt, sizeof ckpt, 0, 0, NULL, "a checkpoint written by abp train", 1, 0},
         {"out", OPT_STRING, out, sizeof out, 0, 0, NULL, "the PNG to write", 1, 0},
         {"pairs", OPT_INT, &pairs, 0, 1, 1000, NULL, "rows: example 2k to example 2k+1", 0, 0},
-        {"steps", OPT_INT, &steps, 0, 2, 1000, NULL, "images per row, both ends included", 0, 0},
-        {"spherical", OPT_FLAG, &spherical, 0, 0, 0, NULL, "along great circles (slerp)", 0, 0},
+        {"steps", OPT_INT, &steps, 0, 2, 1000, NULL, "images per row, both ends included (--corners: also rows; --grid: its side, 9)", 0, 0},
+        {"spherical", OPT_FLAG, &spherical, 0, 0, 0, NULL, "along great circles, the length changing linearly (the paper)", 0, 0},
         {"linear", OPT_FLAG, &linear, 0, 0, 0, NULL, "along straight lines (the default)", 0, 0},
-        {"grid", OPT_FLAG, &grid, 0, 0, 0, NULL, "for d = 2: the 9 x 9 panel of g(z) over [-2, 2]^2", 0, 0},
+        {"corners", OPT_FLAG, &corners, 0, 0, 0, NULL, "a steps x steps panel between the latents of 4 examples at its corners", 0, 0},
+        {"examples", OPT_STRING, examples, sizeof examples, 0, 0, NULL,
+         "which training examples (0-based, comma-separated): pairs in order, or the 4 corners "
+         "top-left, top-right, bottom-left, bottom-right (default 0,1,2,...)", 0, 0},
+        {"grid", OPT_FLAG, &grid, 0, 0, 0, NULL, "for d = 2: the 9 x 9 panel of g(z) over [-range, range]^2 (the paper's Figure 5)", 0, 0},
+        {"range", OPT_FLOAT, &range, 0, 0.001, 1000, NULL, "half-width of --grid's square", 0, 0},
+        {"latents", OPT_STRING, csv, sizeof csv, 0, 0, NULL, "also write every tile's latent to this CSV (row,col,norm,z1,...)", 0, 0},
     };
     int nopts = (int)(sizeof opts / sizeof opts[0]);
     if (cli_parse("interpolate", argc, argv, 2, opts, nopts, NULL, 0, NULL, &help, err)) return EXIT_USAGE;
     if (help) {
         if (d->rank == 0)
-            cli_usage("interpolate", "--ckpt FILE --out PNG [--spherical | --grid]",
-                      "Each row goes from the inferred latent of training example 2k to that of\n"
-                      "example 2k+1 (as stored in the checkpoint) and draws g(z) along the way.", opts, nopts);
+            cli_usage("interpolate", "--ckpt FILE --out PNG [--spherical] [--corners | --grid] [--examples I,J,...]",
+                      "Draws g(z) along paths between the inferred latents of training examples (as\n"
+                      "stored in the checkpoint): one row per pair, or with --corners a square panel\n"
+                      "between four; or, for a model with d = 2, over a grid of latent values.", opts, nopts);
         return EXIT_OK;
     }
-    if (spherical && linear) {
-        abp_fail(err, "abp interpolate: --spherical and --linear exclude each other");
+    const int pairs_given = opts[2].seen, steps_given = opts[3].seen, range_given = opts[9].seen;
+    const char *clash = spherical && linear ? "--spherical and --linear exclude each other"
+                        : grid && corners   ? "--grid and --corners exclude each other"
+                        : grid && (examples[0] || spherical || linear || pairs_given)
+                            ? "--grid draws fixed latents: it takes no --examples, --pairs, --spherical or --linear"
+                        : range_given && !grid ? "--range is for --grid"
+                        : corners && pairs_given ? "--corners takes 4 --examples, not --pairs"
+                                                 : NULL;
+    if (clash) {
+        abp_fail(err, "abp interpolate: %s", clash);
         return EXIT_USAGE;
     }
+    int64_t ids[MAX_EXAMPLES];
+    int nids = 0;
+    if (examples[0]) {
+        if (parse_examples(examples, ids, &nids, err)) return EXIT_USAGE;
+        if (corners ? nids != 4 : nids % 2 != 0 || (pairs_given && nids != 2 * pairs)) {
+            abp_fail(err, "abp interpolate: --examples: '%s' names %d examples; %s", examples, nids,
+                     corners ? "--corners needs 4" : pairs_given ? "--pairs asks for 2 per pair" : "pairs need an even count");
+            return EXIT_USAGE;
+        }
+        if (!corners) pairs = nids / 2;
+    } else {
+        nids = corners ? 4 : 2 * pairs;
+        for (int k = 0; k < nids; k++) ids[k] = k;
+    }
     if (d->rank != 0) return EXIT_OK;
+
     abp_net net;
     abp_train_cfg cfg;
     abp_ckpt_meta meta;
     abp_ckpt *ck = NULL;
-    float *ends = NULL, *zrows = NULL, *zb = NULL, *images = NULL;
+    char *names[MAX_EXAMPLES] = {0};
+    float *ends = NULL, *z = NULL, *zb = NULL, *images = NULL, *edge = NULL;
     int status = EXIT_FAILED;
-    int batch = grid ? 81 : steps;
+    const int side = steps_given ? steps : 9;
+    int rows = grid ? side : corners ? steps : pairs, cols = grid ? side : steps;
+    int64_t ntiles = (int64_t)rows * cols;
+    int batch = ntiles < 64 ? (int)ntiles : 64;
+    char csv_tmp[1100];
+    snprintf(csv_tmp, sizeof csv_tmp, "%s.tmp", csv);
     if (abp_model_load(MPI_COMM_SELF, ckpt, batch, &net, &cfg, &meta, err)) return EXIT_FAILED;
     free(meta.config);
     int64_t dz = abp_shape_numel(net.in_shape), dy = abp_shape_numel(net.out_shape);
-    int rows = grid ? 9 : pairs, cols = grid ? 9 : steps;
-    zrows = abp_alloc(sizeof(float) * (size_t)(batch * dz), err);
-    zb = zrows ? abp_alloc(sizeof(float) * (size_t)(batch * dz), err) : NULL;
-    images = zb ? abp_alloc(sizeof(float) * (size_t)(rows * cols * dy), err) : NULL;
-    if (!images) goto done;
+    z = abp_alloc(sizeof(float) * (size_t)(ntiles * dz), err);
+    zb = z ? abp_alloc(sizeof(float) * (size_t)(batch * dz), err) : NULL;
+    images = zb ? abp_alloc(sizeof(float) * (size_t)(ntiles * dy), err) : NULL;
+    edge = images ? abp_alloc(sizeof(float) * (size_t)(2 * dz), err) : NULL;
+    if (!edge) goto done;
     if (grid) {
         if (dz != 2) {
             abp_fail(err, "--grid needs a model with d = 2; %s has d = %lld", ckpt, (long long)dz);
             goto done;
         }
-        for (int r = 0; r < 9; r++)
-            for (int c = 0; c < 9; c++) {
-                zrows[(r * 9 + c) * 2] = -2.0f + 0.5f * (float)c;
-                zrows[(r * 9 + c) * 2 + 1] = 2.0f - 0.5f * (float)r;
-            }
-        if (abp_net_generate(&net, zrows, 81, images, zb, err)) goto done;
+        abp_latent_grid(side, range, z);
     } else {
         abp_ckpt_meta m2;
         int64_t n_total, ldims[4];
         int lnd;
-        if (abp_ckpt_open(MPI_COMM_SELF, ckpt, &ck, &m2, err) ||
-            abp_ckpt_latent_shape(ck, &n_total, &lnd, ldims, err))
+        if (abp_ckpt_open(MPI_COMM_SELF, ckpt, &ck, &m2, err) || abp_ckpt_latent_shape(ck, &n_total, &lnd, ldims, err))
             goto done;
-        if (n_total < 2 * pairs) {
-            abp_fail(err, "%s holds %lld examples, too few for %d pairs", ckpt, (long long)n_total, pairs);
-            goto done;
-        }
-        ends = abp_alloc(sizeof(float) * (size_t)(2 * pairs * dz), err);
-        if (!ends || abp_ckpt_read_latents(ck, 0, 2 * pairs, ends, err)) goto done;
-        for (int p = 0; p < pairs; p++) {
-            for (int s = 0; s < steps; s++) {
-                float t = (float)s / (float)(steps - 1);
-                const float *a = ends + (2 * p) * dz, *b = ends + (2 * p + 1) * dz;
-                if (spherical) slerp(a, b, t, zrows + s * dz, dz);
-                else
-                    for (int64_t k = 0; k < dz; k++) zrows[s * dz + k] = (1 - t) * a[k] + t * b[k];
+        for (int k = 0; k < nids; k++)
+            if (ids[k] >= n_total) {
+                abp_fail(err, "abp interpolate: %s holds %lld examples (0 to %lld), not example %lld%s", ckpt,
+                         (long long)n_total, (long long)n_total - 1, (long long)ids[k],
+                         examples[0] ? " (--examples)" : corners ? " (--corners takes examples 0 to 3)" : " (--pairs)");
+                goto done;
             }
-            if (abp_net_generate(&net, zrows, steps, images + (int64_t)p * steps * dy, zb, err)) goto done;
+        ends = abp_alloc(sizeof(float) * (size_t)(nids * dz), err);
+        if (!ends) goto done;
+        for (int k = 0; k < nids; k++) {
+            char **one = NULL;
+            if (abp_ckpt_read_latents(ck, ids[k], ids[k] + 1, ends + k * dz, err) ||
+                abp_ckpt_read_names(ck, ids[k], ids[k] + 1, &one, err))
+                goto done;
+            names[k] = one[0];
+            free(one);
+        }
+        if (corners) {
+            abp_latent_corners(ends, ends + dz, ends + 2 * dz, ends + 3 * dz, rows, cols, spherical, z, edge, dz);
+        } else {
+            for (int p = 0; p < pairs; p++)
+                for (int s = 0; s < steps; s++) {
+                    float t = (float)s / (float)(steps - 1);
+                    const float *a = ends + (2 * p) * dz, *b = ends + (2 * p + 1) * dz;
+                    float *row = z + ((int64_t)p * steps + s) * dz;
+                    if (spherical) abp_latent_slerp(a, b, t, row, dz);
+                    else abp_latent_lerp(a, b, t, row, dz);
+                }
         }
     }
-    if (abp_png_write_grid(out, images, rows * cols, net.out_shape.c, net.out_shape.h, net.out_shape.w, cols, err))
+    if (abp_net_generate(&net, z, ntiles, images, zb, err)) goto done;
+    if (csv[0] && write_latents_csv(csv_tmp, z, rows, cols, dz, err)) goto done;
+    if (abp_png_write_grid(out, images, (int)ntiles, net.out_shape.c, net.out_shape.h, net.out_shape.w, cols, err)) {
+        if (csv[0]) remove(csv_tmp);
         goto done;
-    printf("interpolate: wrote %s (%d x %d, %s)\n", out, rows, cols,
-           grid ? "grid over [-2,2]^2" : spherical ? "spherical" : "linear");
+    }
+    if (csv[0] && rename(csv_tmp, csv) != 0) {
+        abp_fail(err, "%s: cannot rename %s to it (%s)", csv, csv_tmp, strerror(errno));
+        remove(csv_tmp);
+        goto done;
+    }
+    const char *how = spherical ? "spherical" : "linear";
+    if (grid) {
+        printf("interpolate: wrote %s (%d x %d): z1 from %g (left) to %g (right), z2 from %g (top) to %g (bottom)\n",
+               out, side, side, -(double)range, (double)range, (double)range, -(double)range);
+    } else if (corners) {
+        printf("interpolate: wrote %s (%d x %d, %s between 4 corners)\n", out, rows, cols, how);
+        const char *where[4] = {"top left", "top right", "bottom left", "bottom right"};
+        for (int k = 0; k < 4; k++)
+            printf("  %-12s example %lld (%s)\n", where[k], (long long)ids[k], names[k]);
+    } else {
+        printf("interpolate: wrote %s (%d x %d, %s)\n", out, rows, cols, how);
+        for (int p = 0; p < pairs; p++)
+            printf("  row %d: example %lld (%s) to example %lld (%s)\n", p, (long long)ids[2 * p], names[2 * p],
+                   (long long)ids[2 * p + 1], names[2 * p + 1]);
+    }
     status = EXIT_OK;
 done:
+    for (int k = 0; k < nids; k++) free(names[k]);
     abp_ckpt_close(ck);
     abp_free(ends);
-    abp_free(zrows);
+    abp_free(z);
     abp_free(zb);
     abp_free(images);
+    abp_free(edge);
     abp_net_free(&net);
     return status;
 }

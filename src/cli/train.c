@@ -14,7 +14,7 @@ int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err) {
     int inference = 0, optimizer = 0, help = 0;
     cli_option opts[] = {
         {"data", OPT_STRING, cfg.data, sizeof cfg.data, 0, 0, NULL, "training data: an IDX file, an image folder, an image, an HDF5 data set or a WAV file", 1, 0},
-        {"model", OPT_STRING, cfg.model, sizeof cfg.model, 0, 0, NULL, "a built-in model (mnist28, faces64) or a spec 'z 30 | linear 7x7x128 | ...'", 0, 0},
+        {"model", OPT_STRING, cfg.model, sizeof cfg.model, 0, 0, NULL, "a built-in model (mnist28, faces64, faces25, texture, sound) or a spec 'z 30 | linear 7x7x128 | ...'", 0, 0},
         {"out", OPT_STRING, cfg.out, sizeof cfg.out, 0, 0, NULL, "output folder (checkpoint.h5, metrics.csv, PNGs)", 1, 0},
         {"resume", OPT_STRING, cfg.resume, sizeof cfg.resume, 0, 0, NULL, "continue from this checkpoint", 0, 0},
         {"latent-dim", OPT_INT, &cfg.latent_dim, 0, 1, 1 << 20, NULL, "d, overriding the model's (0: the model's own)", 0, 0},

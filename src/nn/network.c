@@ -28,6 +28,10 @@ static const struct {
      * 8 kHz) through three 1x25 deconvolutions up-sampling 10; 1x32 makes 4 s. */
     {"sound", "z 1x16x8 | deconv1d 128 k25 s10 | lrelu 0.2 | deconv1d 64 k25 s10 | lrelu 0.2 | "
               "deconv1d 1 k25 s10 | tanh"},
+    /* Small grey faces (the 25x25 LFW crops of datasets/lfw): d = 20; 7x7x64 -> 13x13x32 ->
+     * 25x25x1 (no output padding: each deconv gives 2 * in - 1). */
+    {"faces25", "z 20 | linear 7x7x64 | bn | lrelu 0.2 | deconv 32 k5 s2 op0 | bn | lrelu 0.2 | "
+                "deconv 1 k5 s2 op0 | tanh"},
 };
 #define NUM_BUILTIN (int)(sizeof builtin_models / sizeof builtin_models[0])
 
@@ -38,7 +42,7 @@ const char *abp_model_spec(const char *name) {
 }
 
 const char *const *abp_model_names(void) {
-    static const char *const names[] = {"mnist28", "faces64", "texture", "sound", NULL};
+    static const char *const names[] = {"mnist28", "faces64", "faces25", "texture", "sound", NULL};
     return names;
 }
 
