@@ -39,8 +39,8 @@ base=$(sed -n 's/.*baseline_error=\([0-9.]*\).*/\1/p' <<<"$line")
 [ -n "$rec" ] && [ -n "$base" ] && awk -v r="$rec" -v b="$base" 'BEGIN { exit !(r > 0 && r < 1 && b > 0 && b < 1) }' && ok || fail "recover: '$line'"
 grep -q "30 projections" <<<"$line" && ok || fail "recover did not take K = 30 from the checkpoint: '$line'"
 [ -s "$tmp/rec/recoveries.png" ] && ok || fail "no recoveries.png"
-line=$("$abp" recover --ckpt "$tmp/single/checkpoint.h5" --data "$data" --limit 13 --init checkpoint --langevin-steps 0 --out "$tmp/rec1" 2>/dev/null)
-grep -q "z from the checkpoint" <<<"$line" && ok || fail "recover --init checkpoint: '$line'"
+line=$("$abp" recover --ckpt "$tmp/single/checkpoint.h5" --data "$data" --limit 13 --init checkpoint --langevin-steps 0 --out "$tmp/rec1" 2>"$tmp/rec1.err")
+grep -q "z from the checkpoint" <<<"$line" && ok || fail "recover --init checkpoint: '$line' $(cat "$tmp/rec1.err")"
 
 # expect NAME TEXT -- COMMAND...: non-zero exit and one line on stderr containing TEXT.
 expect() {
