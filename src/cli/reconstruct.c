@@ -155,13 +155,14 @@ static int run(const char *cmd, int argc, char **argv, abp_dist *d, abp_err *err
     char path[1200];
     int shown = n < 64 ? (int)n : 64;
     if (completing) {
-        /* Rows of occluded (occluded pixels black), recovered (observed pixels kept, the
+        /* Rows of occluded (occluded pixels mid-grey, so that they show on the black
+         * background of digits as on faces), recovered (observed pixels kept, the
          * occluded ones from g(z)) and original images; the first two overwrite the masks and
          * g(z), which are not needed any more. */
         for (int64_t k = 0; k < n * dy; k++) {
             float m = masks[k];
             recon[k] = m != 0.0f ? im.data[k] : recon[k];
-            masks[k] = m != 0.0f ? im.data[k] : -1.0f;
+            masks[k] = m != 0.0f ? im.data[k] : 0.0f;
         }
         snprintf(path, sizeof path, "%s/completions.png", out);
         const float *sets[3] = {masks, recon, im.data};
