@@ -6,6 +6,7 @@
 
 #include "abp/dist.h"
 #include "abp/error.h"
+#include "abp/io.h"
 
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_STOPPED = 3 };
 
@@ -20,5 +21,10 @@ int cmd_recover(int argc, char **argv, abp_dist *d, abp_err *err);
 int cmd_bench(int argc, char **argv, abp_dist *d, abp_err *err);
 int cmd_prepare(int argc, char **argv, abp_dist *d, abp_err *err);
 int cmd_dynamic(int argc, char **argv, abp_dist *d, abp_err *err);
+
+/* Loads the first `limit` examples of a data set (all of them if limit is 0 or more than it
+ * holds), converted to c x h x w. */
+ABP_MUST_CHECK int cli_load_first(const char *path, int64_t limit, int c, int h, int w, abp_images *im,
+                                  abp_err *err);
 
 #endif

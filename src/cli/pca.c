@@ -36,9 +36,7 @@ int cmd_pca(int argc, char **argv, abp_dist *d, abp_err *err) {
     int status = EXIT_FAILED;
     if (abp_data_probe(train, &info, err)) return EXIT_FAILED;
     c = info.c, h = info.h, w = info.w;
-    if (abp_data_load(train, 0, limit > 0 && limit < info.n ? limit : info.n, c, h, w, &a, err)) goto done;
-    if (abp_data_probe(test, &info, err) ||
-        abp_data_load(test, 0, test_limit > 0 && test_limit < info.n ? test_limit : info.n, c, h, w, &b, err))
+    if (cli_load_first(train, limit, c, h, w, &a, err) || cli_load_first(test, test_limit, c, h, w, &b, err))
         goto done;
     int D = c * h * w;
     if (abp_pca_fit(a.data, a.n, D, dim, &pca, err)) goto done;

@@ -99,12 +99,9 @@ static int run(const char *cmd, int argc, char **argv, abp_dist *d, abp_err *err
         snprintf(mask_text, sizeof mask_text, "%s", cfg.mask);
         mask_seed = cfg.seed;
     }
-    abp_data_info info;
     abp_shape ys = net.out_shape, zs = net.in_shape;
-    if (abp_data_probe(data, &info, err)) goto done;
-    int64_t n = limit > 0 && limit < info.n ? limit : info.n;
-    if (abp_data_load(data, 0, n, ys.c, ys.h, ys.w, &im, err)) goto done;
-    if (abp_mkdir_p(out, err)) goto done;
+    if (cli_load_first(data, limit, ys.c, ys.h, ys.w, &im, err) || abp_mkdir_p(out, err)) goto done;
+    int64_t n = im.n;
     int64_t dz = abp_shape_numel(zs), dy = abp_shape_numel(ys);
     zrows = abp_alloc(sizeof(float) * (size_t)(n * dz), err);
     zb = zrows ? abp_alloc(sizeof(float) * (size_t)(batch * dz), err) : NULL;

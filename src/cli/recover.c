@@ -109,12 +109,9 @@ int cmd_recover(int argc, char **argv, abp_dist *d, abp_err *err) {
         abp_fail(err, "%s was trained without --sense; give the number of projections with --sense K", ckpt);
         goto done;
     }
-    abp_data_info info;
     abp_shape ys = net.out_shape, zs = net.in_shape;
-    if (abp_data_probe(data, &info, err)) goto done;
-    int64_t n = limit > 0 && limit < info.n ? limit : info.n;
-    if (abp_data_load(data, 0, n, ys.c, ys.h, ys.w, &im, err)) goto done;
-    if (abp_mkdir_p(out, err)) goto done;
+    if (cli_load_first(data, limit, ys.c, ys.h, ys.w, &im, err) || abp_mkdir_p(out, err)) goto done;
+    int64_t n = im.n;
     if (abp_sensing_init(&sense, cfg.seed, K, ys, batch, err)) goto done;
     int64_t dz = abp_shape_numel(zs), dy = abp_shape_numel(ys);
     proj = abp_alloc(sizeof(float) * (size_t)(n * K), err);
