@@ -45,8 +45,10 @@ parts=${PARTS:-table curve}
 data=$here/datasets/mnist-small
 [ "$(id -u)" -ne 0 ] || export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OPENBLAS_NUM_THREADS=$threads   # abp reconstruct and abp pca take OpenBLAS's default
-command -v gnuplot > /dev/null || { echo "test-reconstruction: gnuplot not found (Debian: gnuplot-nox)" >&2; exit 1; }
 bash "$here/jobs/setup.sh" > /dev/null
+# shellcheck source=jobs/packages.sh
+source "$here/jobs/packages.sh"
+ensure_packages gnuplot-nox   # the curve's plot
 abp=$here/build/abp
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
