@@ -60,8 +60,10 @@ int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err) {
     char why[256];
     int threads = abp_blas_set_threads(abp_dist_threads_per_rank(d, cfg.threads, why, sizeof why));
     if (d->rank == 0 && !cfg.quiet)
-        printf("abp %s: %d rank%s, %s (BLAS kernel %s, %d thread%s)\n", ABP_VERSION, d->size,
-               d->size > 1 ? "s" : "", why, abp_blas_kernel(), threads, threads > 1 ? "s" : "");
+        printf("abp %s: %d rank%s, %s (BLAS kernel %s%s%s, %d thread%s)\n", ABP_VERSION, d->size,
+               d->size > 1 ? "s" : "", why, abp_blas_kernel(),
+               abp_blas_kernel_is_weaker() ? " set by OPENBLAS_CORETYPE; this CPU supports the faster " : "",
+               abp_blas_kernel_is_weaker() ? abp_blas_best_kernel() : "", threads, threads > 1 ? "s" : "");
     int rc = abp_train(&cfg, d, err);
     return rc == 0 ? EXIT_OK : rc == ABP_STOPPED ? EXIT_STOPPED : EXIT_FAILED;
 }
