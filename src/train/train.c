@@ -40,11 +40,13 @@ struct abp_trainer {
     abp_langevin lv;
     float inv_var_batch;      /* 1 / (sigma^2 B): the learning gradient's scale */
     abp_mask_spec mask;       /* the observation mask of every example (kind NONE: none) */
+    unsigned char *masks;     /* [n_local][dy]: each example's mask (1 observed), made once */
     float *mrows, *mb;        /* the batch's masks, rows and CNS */
     double observed;          /* observed values in the last global batch */
     abp_sensing sense;        /* --sense K: the sensing matrix (S NULL: no sensing) */
     float *proj;              /* [n_local][K]: S y of this rank's examples, all the model sees */
     float *pb;                /* [b_local][K]: the batch's projections */
+    int wav_rate;             /* the data is a WAV file of this sample rate (0: not a sound) */
 };
 typedef struct abp_trainer trainer;
 
@@ -60,6 +62,7 @@ static void trainer_free(trainer *t) {
     abp_free(t->zb);
     abp_free(t->yb);
     abp_free(t->dout);
+    abp_free(t->masks);
     abp_free(t->mrows);
     abp_free(t->mb);
     abp_sensing_free(&t->sense);
@@ -155,10 +158,21 @@ static int setup_local(trainer *t, const abp_images *given, abp_err *err) {
         abp_sensing_project_rows(&t->sense, t->data.data, t->n_local, t->proj);
     }
     if (t->mask.kind != ABP_MASK_NONE) {
-        t->mrows = abp_alloc(sizeof(float) * (size_t)(t->b_local * dy), err);
-        t->mb = abp_alloc(sizeof(float) * (size_t)(t->b_local * dy), err);
-        if (!t->mrows || !t->mb) return -1;
+        /* Each example's mask is a pure function of (seed, example id): made once for the
+         * shard, like the projections, and only gathered in the iteration. */
+        t->masks = abp_alloc((size_t)(t->n_local * dy), err);
+        t->mrows = t->masks ? abp_alloc(sizeof(float) * (size_t)(t->b_local * dy), err) : NULL;
+        t->mb = t->mrows ? abp_alloc(sizeof(float) * (size_t)(t->b_local * dy), err) : NULL;
+        if (!t->mb) return -1;
+        for (int64_t i = 0; i < t->n_local; i++) {
+            abp_mask_make(&t->mask, cfg->seed, t->lo + i, t->ys.c, t->ys.h, t->ys.w, t->mrows);
+            for (int64_t e = 0; e < dy; e++) t->masks[i * dy + e] = t->mrows[e] != 0.0f;
+        }
     }
+    /* A sound is written back as WAV at its rate (write_pictures). */
+    int64_t frames;
+    if (t->ys.c != 1 || t->ys.h != 1 || abp_wav_info(cfg->data, &frames, &t->wav_rate, NULL) != 0)
+        t->wav_rate = 0;
     t->perm_cycle = -1;
     t->config = abp_train_cfg_format(cfg, t->net.spec);
     if (!t->config) return abp_fail(err, "out of memory");
@@ -401,9 +415,8 @@ static int write_pictures(trainer *t, abp_err *err) {
         abp_rng_normal(t->cfg->seed, ABP_RNG_PRIOR, (uint32_t)i, 0, 0, rows + i * dz, dz);
     if (abp_net_generate(net, rows, total, images, t->zb, err)) goto done;
     char path[1200];
-    int64_t frames;
-    int rate;
-    if (t->ys.c == 1 && t->ys.h == 1 && abp_wav_info(t->cfg->data, &frames, &rate, NULL) == 0) {
+    int rate = t->wav_rate;
+    if (rate > 0) {
         /* A sound: one sample and the first example's reconstruction, as WAV at its rate. */
         snprintf(path, sizeof path, "%s/samples.wav", t->cfg->out);
         if (abp_wav_write(path, images, dy, rate, ABP_WAV_PCM16, err)) goto done;
@@ -446,14 +459,15 @@ int abp_trainer_iterate(abp_trainer *t, int64_t it, int stop_flag, double *sse_a
     } else {
         abp_gather_rows_to_cns(t->data.data, t->batch_idx, t->yb, t->b_local, t->ys);
     }
-    /* Occluded data: each example's mask, a pure function of (seed, example id). */
+    /* Occluded data: the batch's masks, made at setup. */
     if (t->mb) {
-        observed = 0.0;
+        int64_t count = 0;
         for (int i = 0; i < t->b_local; i++) {
+            const unsigned char *src = t->masks + t->batch_idx[i] * dy;
             float *m = t->mrows + i * dy;
-            abp_mask_make(&t->mask, t->cfg->seed, t->batch_ids[i], t->ys.c, t->ys.h, t->ys.w, m);
-            for (int64_t e = 0; e < dy; e++) observed += m[e];
+            for (int64_t e = 0; e < dy; e++) m[e] = src[e], count += src[e];
         }
+        observed = (double)count;
         abp_rows_to_cns(t->mrows, t->mb, t->b_local, t->ys);
     }
     /* 1. inferential back-propagation */
@@ -595,8 +609,7 @@ int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
         if (write_checkpoint(t, cfg->iters > t->start_iter ? cfg->iters : t->start_iter, err)) goto done;
         int pic = d->rank == 0 ? write_pictures(t, err) : 0;
         if (abp_dist_agree(d, pic, err)) goto done;
-        int64_t frames;
-        int rate, sound = t->ys.c == 1 && t->ys.h == 1 && abp_wav_info(cfg->data, &frames, &rate, NULL) == 0;
+        int sound = t->wav_rate > 0;
         if (d->rank == 0 && !cfg->quiet)
             printf("wrote %s/checkpoint.h5, %s/samples.%s, %s/reconstruction%s, %s/metrics.csv\n",
                    cfg->out, cfg->out, sound ? "wav" : "png", cfg->out, sound ? ".wav" : "s.png", cfg->out);
