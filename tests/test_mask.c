@@ -94,9 +94,10 @@ int main(void) {
     memcpy(z3, z1, sizeof z1);
     int64_t ids[N] = {0, 1};
     abp_langevin lc = {.steps = 5, .step_size = 0.1f, .sigma = 0.3f, .noise = 1, .seed = 4, .iteration = 1};
-    CHECK(abp_infer_latents(&net, z1, y, mask, N, ids, &lc, &ws, &err) == 0, "%s", err.msg);
-    CHECK(abp_infer_latents(&net, z2, y2, mask, N, ids, &lc, &ws, &err) == 0, "%s", err.msg);
-    CHECK(abp_infer_latents(&net, z3, y2, NULL, N, ids, &lc, &ws, &err) == 0, "%s", err.msg);
+    abp_observation o1 = {.y = y, .mask = mask}, o2 = {.y = y2, .mask = mask}, o3 = {.y = y2};
+    CHECK(abp_infer_latents(&net, z1, &o1, N, ids, &lc, &ws, &err) == 0, "%s", err.msg);
+    CHECK(abp_infer_latents(&net, z2, &o2, N, ids, &lc, &ws, &err) == 0, "%s", err.msg);
+    CHECK(abp_infer_latents(&net, z3, &o3, N, ids, &lc, &ws, &err) == 0, "%s", err.msg);
     CHECK(memcmp(z1, z2, sizeof z1) == 0, "inference ignores occluded pixels");
     CHECK(memcmp(z1, z3, sizeof z1) != 0, "and without the mask it sees them");
     abp_infer_ws_free(&ws);

@@ -184,7 +184,7 @@ static void test_inference(void) {
     CHECK(abp_net_forward(&net, z, n, &err) == 0, "%s", err.msg);
     double before = abp_observe_residual(&obs, abp_net_output(&net), dout, n, net.out_shape, 1.0f);
     abp_langevin lv = {.steps = 300, .step_size = 0.05f, .sigma = 0.3f, .noise = 0, .seed = 1};
-    CHECK(abp_infer_observed(&net, z, &obs, n, ids, &lv, &ws, &err) == 0, "%s", err.msg);
+    CHECK(abp_infer_latents(&net, z, &obs, n, ids, &lv, &ws, &err) == 0, "%s", err.msg);
     CHECK(abp_net_forward(&net, z, n, &err) == 0, "%s", err.msg);
     double after = abp_observe_residual(&obs, abp_net_output(&net), dout, n, net.out_shape, 1.0f);
     CHECK(after < 0.2 * before, "inference from S y: |S y - S g(z)|^2 %g -> %g", before, after);

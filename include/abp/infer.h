@@ -36,12 +36,6 @@ void abp_infer_ws_free(abp_infer_ws *ws);
 double abp_residual(const float *g, const float *y, const float *mask, float *dout, int64_t count,
                     float scale);
 
-/* Runs cfg->steps steps on the batch z (CNS, n examples whose global ids are ids[]), in
- * place. y and mask are the observations (CNS, as the network's output). The same as
- * abp_infer_observed with an identity or mask observation. */
-ABP_MUST_CHECK int abp_infer_latents(abp_net *net, float *z, const float *y, const float *mask,
-                                     int n, const int64_t *ids, const abp_langevin *cfg,
-                                     abp_infer_ws *ws, abp_err *err);
 
 /* ---- observation operators: what the model is given of a batch (DESIGN §1's A) ---- */
 
@@ -61,10 +55,12 @@ typedef struct abp_observation {
 double abp_observe_residual(const abp_observation *obs, const float *g, float *dout, int n,
                             abp_shape s, float scale);
 
-/* abp_infer_latents for any observation operator: the one inference code path. */
-ABP_MUST_CHECK int abp_infer_observed(abp_net *net, float *z, const abp_observation *obs, int n,
-                                      const int64_t *ids, const abp_langevin *cfg,
-                                      abp_infer_ws *ws, abp_err *err);
+/* Runs cfg->steps steps on the batch z (CNS, n examples whose global ids are ids[]), in
+ * place, on the energy of the observation obs: the one inference code path, for training,
+ * reconstruction, completion and recovery. */
+ABP_MUST_CHECK int abp_infer_latents(abp_net *net, float *z, const abp_observation *obs, int n,
+                                     const int64_t *ids, const abp_langevin *cfg, abp_infer_ws *ws,
+                                     abp_err *err);
 
 /* ---- compressed sensing (the ABP paper's Experiment 6; src/infer/sense.c) ---- */
 

@@ -131,7 +131,8 @@ static int run(const char *cmd, int argc, char **argv, abp_dist *d, abp_err *err
                 abp_mask_make(&mask, mask_seed, start + i, ys.c, ys.h, ys.w, masks + (start + i) * dy);
             abp_rows_to_cns(masks + start * dy, mb, b, ys);
         }
-        if (abp_infer_latents(&net, zb, yb, mb, b, ids, &lv, &ws, err) ||
+        abp_observation obs = {.y = yb, .mask = mb};
+        if (abp_infer_latents(&net, zb, &obs, b, ids, &lv, &ws, err) ||
             abp_net_forward(&net, zb, b, err)) {
             free(ids);
             goto done;

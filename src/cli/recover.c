@@ -137,7 +137,7 @@ int cmd_recover(int argc, char **argv, abp_dist *d, abp_err *err) {
         }
         abp_rows_to_cns(zrows + start * dz, zb, b, zs);
         abp_observation obs = {.y = proj + start * K, .sense = &sense};
-        if (abp_infer_observed(&net, zb, &obs, b, ids, &lv, &ws, err) || abp_net_forward(&net, zb, b, err))
+        if (abp_infer_latents(&net, zb, &obs, b, ids, &lv, &ws, err) || abp_net_forward(&net, zb, b, err))
             goto done;
         proj_sse += abp_observe_residual(&obs, abp_net_output(&net), ws.dout, b, ys, 1.0f);
         abp_cns_to_rows(abp_net_output(&net), recon + start * dy, b, ys);

@@ -43,16 +43,8 @@ double abp_residual(const float *g, const float *y, const float *mask, float *do
     return sse;
 }
 
-int abp_infer_latents(abp_net *net, float *z, const float *y, const float *mask, int n,
-                      const int64_t *ids, const abp_langevin *cfg, abp_infer_ws *ws,
-                      abp_err *err) {
-    abp_observation obs = {.y = y, .mask = mask};
-    return abp_infer_observed(net, z, &obs, n, ids, cfg, ws, err);
-}
-
-int abp_infer_observed(abp_net *net, float *z, const abp_observation *obs, int n,
-                       const int64_t *ids, const abp_langevin *cfg, abp_infer_ws *ws,
-                       abp_err *err) {
+int abp_infer_latents(abp_net *net, float *z, const abp_observation *obs, int n,
+                      const int64_t *ids, const abp_langevin *cfg, abp_infer_ws *ws, abp_err *err) {
     abp_shape zs = net->in_shape;
     int64_t nz = abp_shape_numel(zs) * n;
     int64_t pix = abp_shape_pixels(zs), d = abp_shape_numel(zs);

@@ -474,7 +474,7 @@ int abp_trainer_iterate(abp_trainer *t, int64_t it, int stop_flag, double *sse_a
     net->training = 1;
     net->update_running = 0;
     t->lv.iteration = (uint32_t)it;
-    if (abp_infer_observed(net, t->zb, &obs, t->b_local, t->batch_ids, &t->lv, &t->ws, err))
+    if (abp_infer_latents(net, t->zb, &obs, t->b_local, t->batch_ids, &t->lv, &t->ws, err))
         return -1;
     /* 2. learning back-propagation: one fused allreduce of gradients, loss and stop flag */
     net->update_running = 1;
