@@ -340,13 +340,6 @@ static void choose_batch(trainer *t, int64_t iter) {
     for (int i = 0; i < t->b_local; i++) t->batch_ids[i] = t->lo + t->batch_idx[i];
 }
 
-static void format_duration(double s, char *buf, size_t n) {
-    if (s < 0 || !isfinite(s)) snprintf(buf, n, "?");
-    else if (s < 60) snprintf(buf, n, "%.0fs", s);
-    else if (s < 3600) snprintf(buf, n, "%dm%02ds", (int)s / 60, (int)s % 60);
-    else snprintf(buf, n, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
-}
-
 /* A fresh run refuses an --out that already holds results: nothing earlier is overwritten. */
 static int check_fresh_out(const abp_train_cfg *cfg, abp_err *err) {
     const char *names[] = {"checkpoint.h5", "metrics.csv"};
@@ -590,7 +583,7 @@ int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
             if (!cfg->quiet && ((it + 1) % every == 0 || it + 1 == cfg->iters || now - last_print > 30)) {
                 double rate = (double)(it + 1 - t->start_iter) / (now - t0);
                 char eta[32];
-                format_duration((double)(cfg->iters - it - 1) / rate, eta, sizeof eta);
+                abp_format_duration((double)(cfg->iters - it - 1) / rate, eta, sizeof eta);
                 printf("iter %lld/%lld  epoch %lld  loss %.4g  %s %.5f  %.2f it/s  ETA %s  rss %.0f MB\n",
                        (long long)(it + 1), (long long)cfg->iters, (long long)epoch, loss,
                        cfg->sense > 0 ? "proj_mse" : "mse", mse01, rate, eta,

@@ -1,0 +1,28 @@
+/* The observation masks of a shard, a byte per value (1 observed, 0 missing): generated from
+ * --mask (a pure function of the seed and the example id), or read from the data set's own
+ * /masks. One function, so that abp train and abp complete see a stored mask exactly as they
+ * would see the same mask generated. */
+#include <stdlib.h>
+
+#include "abp/train.h"
+
+int abp_shard_masks(const char *data, const abp_mask_spec *spec, uint64_t seed, int64_t lo,
+                    int64_t hi, abp_shape ys, unsigned char **masks, abp_err *err) {
+    *masks = NULL;
+    int64_t dy = abp_shape_numel(ys), n = hi - lo;
+    (void)data;
+    if (spec->kind == ABP_MASK_NONE) return 0;
+    float *row = abp_alloc(sizeof(float) * (size_t)dy, err);
+    unsigned char *m = row ? abp_alloc((size_t)((n > 0 ? n : 1) * dy), err) : NULL;
+    if (!m) {
+        abp_free(row);
+        return -1;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        abp_mask_make(spec, seed, lo + i, ys.c, ys.h, ys.w, row);
+        for (int64_t e = 0; e < dy; e++) m[i * dy + e] = row[e] != 0.0f;
+    }
+    abp_free(row);
+    *masks = m;
+    return 0;
+}
