@@ -46,6 +46,9 @@ ABP_MUST_CHECK int abp_dist_sum_floats(abp_dist *d, float *buf, int64_t n, abp_e
 ABP_MUST_CHECK int abp_dist_gather_rows(abp_dist *d, const void *mine, int64_t lo, int64_t hi,
                                         int64_t want, size_t row_bytes, void *out, abp_err *err);
 
+/* Rank 0's `bytes` bytes of buf to every rank (MPI_Bcast); splits above INT_MAX. */
+ABP_MUST_CHECK int abp_dist_broadcast(abp_dist *d, void *buf, size_t bytes, abp_err *err);
+
 /* The largest of v over all ranks (MPI_Allreduce, MPI_MAX). */
 double abp_dist_max_double(abp_dist *d, double v);
 

@@ -144,3 +144,15 @@ done:
     MPI_Type_free(&row);
     return rc;
 }
+
+int abp_dist_broadcast(abp_dist *d, void *buf, size_t bytes, abp_err *err) {
+    if (d->size == 1) return 0;
+    double t0 = MPI_Wtime();
+    for (size_t off = 0; off < bytes; off += INT_MAX) {
+        int count = (int)(bytes - off < INT_MAX ? bytes - off : INT_MAX);
+        if (MPI_Bcast((char *)buf + off, count, MPI_BYTE, 0, d->comm) != MPI_SUCCESS)
+            return abp_fail(err, "MPI_Bcast of %zu bytes failed", bytes);
+    }
+    d->comm_seconds += MPI_Wtime() - t0;
+    return 0;
+}
