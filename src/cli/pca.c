@@ -104,8 +104,8 @@ int cmd_pca(int argc, char **argv, abp_dist *d, abp_err *err) {
     if (d->rank == 0) {
         double sse = 0.0;
         for (int64_t i = 0; i < b.n; i++) sse += sse_all[i];
-        printf("pca: d=%d, fit to %lld examples, %lld reconstructed, mse=%.6f (per pixel, [0,1] scale)\n",
-               dim, (long long)a.n, (long long)b.n, sse / ((double)b.n * D) / 4.0);
+        printf("pca: d=%d, fit to %lld examples, %lld reconstructed on %d rank%s, mse=%.6f (per pixel, [0,1] scale)\n",
+               dim, (long long)a.n, (long long)b.n, d->size, d->size > 1 ? "s" : "", sse / ((double)b.n * D) / 4.0);
     }
     status = EXIT_OK;
     goto done;

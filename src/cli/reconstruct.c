@@ -166,10 +166,10 @@ static int run(const char *cmd, int argc, char **argv, abp_dist *d, abp_err *err
         }
         if (abp_dist_agree(d, wrote, err)) goto done;
         if (d->rank == 0)
-            printf("complete: %lld examples, mask %s, %d %s steps of size %g, %.1f s, recovery_error=%.6f "
+            printf("complete: %lld examples on %d rank%s, mask %s, %d %s steps of size %g, %.1f s, recovery_error=%.6f "
                    "baseline_error=%.6f (mean |recovered - original| on the occluded pixels / pixel range; "
                    "baseline: the mean of the observed pixels), wrote %s\n",
-                   (long long)n, mask_text, steps, inference ? "gradient-descent" : "Langevin", (double)step_size,
+                   (long long)n, d->size, d->size > 1 ? "s" : "", mask_text, steps, inference ? "gradient-descent" : "Langevin", (double)step_size,
                    seconds, res.sums[0] / res.sums[2], res.sums[1] / res.sums[2], path);
         status = EXIT_OK;
         goto done;
@@ -183,8 +183,8 @@ static int run(const char *cmd, int argc, char **argv, abp_dist *d, abp_err *err
     /* [-1, 1] values: a difference of 2 is the full pixel range, so divide by 4 for [0, 1]. */
     double mse = res.sums[0] / ((double)n * (double)dy) / 4.0;
     if (d->rank == 0)
-        printf("reconstruct: %lld examples, %d %s steps of size %g, %.1f s, mse=%.6f (per pixel, [0,1] scale), wrote %s\n",
-               (long long)n, steps, inference ? "gradient-descent" : "Langevin", (double)step_size, seconds, mse, path);
+        printf("reconstruct: %lld examples on %d rank%s, %d %s steps of size %g, %.1f s, mse=%.6f (per pixel, [0,1] scale), wrote %s\n",
+               (long long)n, d->size, d->size > 1 ? "s" : "", steps, inference ? "gradient-descent" : "Langevin", (double)step_size, seconds, mse, path);
     status = EXIT_OK;
 done:
     abp_infer_result_free(&res);

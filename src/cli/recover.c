@@ -166,10 +166,10 @@ int cmd_recover(int argc, char **argv, abp_dist *d, abp_err *err) {
     if (abp_dist_agree(d, d->rank == 0 ? abp_png_write_compare(path, sets, 3, shown, ys.c, ys.h, ys.w, 8, err) : 0, err))
         goto done;
     if (d->rank == 0)
-        printf("recover: %lld examples, %d projections, z from %s, %d %s steps of size %g, %.1f s, recovery_error=%.6f "
+        printf("recover: %lld examples on %d rank%s, %d projections, z from %s, %d %s steps of size %g, %.1f s, recovery_error=%.6f "
                "baseline_error=%.6f proj_mse=%.6g (mean |recovered - original| over all pixels / pixel range; "
                "baseline: the minimum-norm image S^+ S y; proj_mse: mean (S y - S g(z))^2 / 4 per projection), wrote %s\n",
-               (long long)n, K, init ? "the checkpoint" : "N(0, I)", steps, inference ? "gradient-descent" : "Langevin",
+               (long long)n, d->size, d->size > 1 ? "s" : "", K, init ? "the checkpoint" : "N(0, I)", steps, inference ? "gradient-descent" : "Langevin",
                (double)step_size, seconds, res.sums[0] / ((double)n * dy), res.sums[1] / ((double)n * dy),
                res.sums[2] / ((double)n * K) / 4.0, path);
     status = EXIT_OK;

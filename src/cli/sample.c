@@ -122,8 +122,8 @@ int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
     } else if (d->rank == 0) {
         rc = abp_png_write_grid(out, all, n, net.out_shape.c, net.out_shape.h, net.out_shape.w, cols, err);
         if (rc == 0)
-            printf("sample: wrote %d samples of %dx%dx%d to %s\n", n, net.out_shape.h, net.out_shape.w,
-                   net.out_shape.c, out);
+            printf("sample: wrote %d samples of %dx%dx%d to %s (made on %d rank%s)\n", n, net.out_shape.h, net.out_shape.w,
+                   net.out_shape.c, out, d->size, d->size > 1 ? "s" : "");
     }
     if (abp_dist_agree(d, rc, err)) goto done;
     status = EXIT_OK;
