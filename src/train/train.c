@@ -606,6 +606,13 @@ int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
         if (d->rank == 0 && !cfg->quiet)
             printf("wrote %s/checkpoint.h5, %s/samples.%s, %s/reconstruction%s, %s/metrics.csv\n",
                    cfg->out, cfg->out, sound ? "wav" : "png", cfg->out, sound ? ".wav" : "s.png", cfg->out);
+        if (d->rank == 0) { /* a picture of metrics.csv; it never fails training */
+            char note[1400];
+            fclose(metrics);
+            metrics = NULL;
+            abp_plot_metrics(cfg->out, cfg->sense > 0 ? "proj_mse" : "recon_mse", note, sizeof note);
+            if (!cfg->quiet) printf("%s\n", note);
+        }
     } else if (d->rank == 0) {
         printf("stopped by signal after a checkpoint; run the same command with --resume %s/checkpoint.h5 to go on\n", cfg->out);
     }
