@@ -33,6 +33,7 @@ ABP_MUST_CHECK int cli_load_first(const char *path, int64_t limit, int c, int h,
  * every rank. im is empty (n 0) on a rank without examples. */
 typedef struct cli_shard {
     int64_t n, lo, hi; /* examples [lo, hi) of n */
+    int has_masks;     /* the data set stores its own masks (abp prepare --masks) */
     abp_images im;
 } cli_shard;
 ABP_MUST_CHECK int cli_load_shard(abp_dist *d, const char *path, int64_t limit, int batch, int c,

@@ -22,6 +22,7 @@ int cli_load_shard(abp_dist *d, const char *path, int64_t limit, int batch, int 
     int rc = abp_data_probe(path, &info, err);
     if (rc == 0) {
         s->n = limit > 0 && limit < info.n ? limit : info.n;
+        s->has_masks = info.has_masks;
         abp_shard_range_batched(s->n, batch, d->size, d->rank, &s->lo, &s->hi);
         if (s->hi > s->lo) rc = abp_data_load(path, s->lo, s->hi, c, h, w, &s->im, err);
     }

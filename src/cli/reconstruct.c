@@ -63,7 +63,7 @@ static int run(const char *cmd, int argc, char **argv, abp_dist *d, abp_err *err
         {"seed", OPT_INT64, &seed, 0, 0, 9.2e18, NULL, "seed of the initial latents, the noise and the masks", 0, 0},
         {"threads", OPT_INT, &threads, 0, 0, 1024, NULL, "BLAS threads per rank (0: cores / ranks on the node)", 0, 0},
         {"mask", OPT_STRING, mask_text, sizeof mask_text, 0, 0, NULL,
-         "the occlusion: pepper:FRACTION or region:SIDE (at 64x64); default: the checkpoint's training mask, from its seed", 0, 0},
+         "the occlusion: pepper:FRACTION or region:SIDE (at 64x64); default: the data's stored masks, else the checkpoint's training mask, from its seed", 0, 0},
     };
     int nopts = (int)(sizeof opts / sizeof opts[0]) - (completing ? 0 : 1); /* --mask: complete only */
     if (cli_parse(cmd, argc, argv, 2, opts, nopts, NULL, 0, NULL, &help, err)) return EXIT_USAGE;
@@ -77,7 +77,9 @@ static int run(const char *cmd, int argc, char **argv, abp_dist *d, abp_err *err
                       "relative to the pixel range>, next to baseline_error= (each occluded pixel\n"
                       "filled with the mean of the image's observed pixels). Without --mask, each example\n"
                       "gets the very mask it was trained with (the checkpoint's --mask and --seed):\n"
-                      "the paper's task of recovering the occluded training images.", opts, nopts);
+                      "the paper's task of recovering the occluded training images. A data set made\n"
+                      "with abp prepare --masks brings its own masks: they are used (and --mask refused).",
+                      opts, nopts);
         else if (d->rank == 0)
             cli_usage("reconstruct", "--ckpt FILE --data PATH --out DIR [options]",
                       "For each example, starts z from N(0, I) and runs Langevin dynamics (batch norm\n"
@@ -100,25 +102,28 @@ static int run(const char *cmd, int argc, char **argv, abp_dist *d, abp_err *err
     float *shown_y = NULL;
     int status = EXIT_FAILED;
     if (cli_load_model(d, ckpt, batch, 0, 0, &net, &cfg, err)) return EXIT_FAILED;
+    abp_shape ys = net.out_shape;
+    int64_t dy = abp_shape_numel(ys);
+    if (cli_load_shard(d, data, limit, batch, ys.c, ys.h, ys.w, &shard, err)) goto done;
     uint64_t mask_seed = (uint64_t)seed;
-    if (completing && !mask_text[0]) { /* the training masks: the checkpoint's mask and seed */
+    if (completing && !mask_text[0] && shard.has_masks) { /* the data's own masks */
+        snprintf(mask_text, sizeof mask_text, "stored");
+    } else if (completing && !mask_text[0]) { /* the training masks: the checkpoint's mask and seed */
         if (abp_mask_parse(cfg.mask, &mask, err)) goto done;
         if (mask.kind == ABP_MASK_NONE) {
-            abp_fail(err, "%s was trained without --mask: give abp complete a --mask", ckpt);
+            abp_fail(err, "%s was trained without --mask: give abp complete a --mask (or data with stored masks)", ckpt);
             status = EXIT_USAGE;
             goto done;
         }
         snprintf(mask_text, sizeof mask_text, "%s", cfg.mask);
         mask_seed = cfg.seed;
     }
-    abp_shape ys = net.out_shape;
-    int64_t dy = abp_shape_numel(ys);
-    if (cli_load_shard(d, data, limit, batch, ys.c, ys.h, ys.w, &shard, err) || cli_make_out_dir(d, out, err)) goto done;
     int64_t n = shard.n, n_local = shard.hi - shard.lo;
     int shown = n < 64 ? (int)n : 64;
     if (completing &&
         abp_dist_agree(d, abp_shard_masks(data, &mask, mask_seed, shard.lo, shard.hi, ys, &masks, err), err))
         goto done;
+    if (cli_make_out_dir(d, out, err)) goto done; /* after every check of the inputs */
     measure_ctx mc = {.y = shard.im.data, .mask = masks, .dy = dy};
     abp_infer_job job = {
         .n = n, .lo = shard.lo, .hi = shard.hi, .batch = batch, .y = shard.im.data, .mask = masks,
@@ -166,10 +171,10 @@ static int run(const char *cmd, int argc, char **argv, abp_dist *d, abp_err *err
         }
         if (abp_dist_agree(d, wrote, err)) goto done;
         if (d->rank == 0)
-            printf("complete: %lld examples on %d rank%s, mask %s, %d %s steps of size %g, %.1f s, recovery_error=%.6f "
+            printf("complete: %lld examples on %d rank%s, mask %s%s, %d %s steps of size %g, %.1f s, recovery_error=%.6f "
                    "baseline_error=%.6f (mean |recovered - original| on the occluded pixels / pixel range; "
                    "baseline: the mean of the observed pixels), wrote %s\n",
-                   (long long)n, d->size, d->size > 1 ? "s" : "", mask_text, steps, inference ? "gradient-descent" : "Langevin", (double)step_size,
+                   (long long)n, d->size, d->size > 1 ? "s" : "", mask_text, shard.has_masks ? " in the data" : "", steps, inference ? "gradient-descent" : "Langevin", (double)step_size,
                    seconds, res.sums[0] / res.sums[2], res.sums[1] / res.sums[2], path);
         status = EXIT_OK;
         goto done;

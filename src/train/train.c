@@ -157,17 +157,15 @@ static int setup_local(trainer *t, const abp_images *given, abp_err *err) {
         if (!t->proj || !t->pb) return -1;
         abp_sensing_project_rows(&t->sense, t->data.data, t->n_local, t->proj);
     }
-    if (t->mask.kind != ABP_MASK_NONE) {
-        /* Each example's mask is a pure function of (seed, example id): made once for the
-         * shard, like the projections, and only gathered in the iteration. */
-        t->masks = abp_alloc((size_t)(t->n_local * dy), err);
-        t->mrows = t->masks ? abp_alloc(sizeof(float) * (size_t)(t->b_local * dy), err) : NULL;
+    /* Each example's mask, generated from (seed, example id) or stored with the data: made
+     * once for the shard, like the projections, and only gathered in the iteration. */
+    if (abp_shard_masks(given ? NULL : cfg->data, &t->mask, cfg->seed, t->lo, t->hi, t->ys, &t->masks, err)) return -1;
+    if (t->masks && cfg->sense > 0)
+        return abp_fail(err, "--sense %d: %s holds its own masks; choose one observation", cfg->sense, cfg->data);
+    if (t->masks) {
+        t->mrows = abp_alloc(sizeof(float) * (size_t)(t->b_local * dy), err);
         t->mb = t->mrows ? abp_alloc(sizeof(float) * (size_t)(t->b_local * dy), err) : NULL;
         if (!t->mb) return -1;
-        for (int64_t i = 0; i < t->n_local; i++) {
-            abp_mask_make(&t->mask, cfg->seed, t->lo + i, t->ys.c, t->ys.h, t->ys.w, t->mrows);
-            for (int64_t e = 0; e < dy; e++) t->masks[i * dy + e] = t->mrows[e] != 0.0f;
-        }
     }
     /* A sound is written back as WAV at its rate (write_pictures). */
     int64_t frames;
