@@ -118,7 +118,7 @@ static int run(const char *cmd, int argc, char **argv, abp_dist *d, abp_err *err
         snprintf(mask_text, sizeof mask_text, "%s", cfg.mask);
         mask_seed = cfg.seed;
     }
-    int64_t n = shard.n, n_local = shard.hi - shard.lo;
+    int64_t n = shard.n;
     int shown = n < 64 ? (int)n : 64;
     if (completing &&
         abp_dist_agree(d, abp_shard_masks(data, &mask, mask_seed, shard.lo, shard.hi, ys, &masks, err), err))
@@ -146,7 +146,6 @@ static int run(const char *cmd, int argc, char **argv, abp_dist *d, abp_err *err
         abp_dist_gather_rows(d, shard.im.data, shard.lo, shard.hi, shown, sizeof(float) * (size_t)dy, shown_y, err) ||
         (completing && abp_dist_gather_rows(d, masks, shard.lo, shard.hi, shown, (size_t)dy, shown_masks, err)))
         goto done;
-    (void)n_local;
     char path[1200];
     int wrote = 0;
     if (completing) {
