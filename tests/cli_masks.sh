@@ -21,6 +21,7 @@ figures() { grep -o '[a-z_]*=[-0-9.e+]*' <<<"$1"; }
 "$bin/mask_idx" pepper:0.5 7 2000 28 28 "$tmp/masks.idx" || fail "mask_idx"
 "$abp" prepare --idx "$data" --masks "$tmp/masks.idx" --limit 24 --quiet --out "$tmp/masked.h5" > "$tmp/prep.out" || fail "prepare --masks: $(cat "$tmp/prep.out")"
 grep -q "with their masks" "$tmp/prep.out" && ok || fail "prepare does not say it stored masks: $(cat "$tmp/prep.out")"
+"$abp" info "$tmp/masked.h5" | grep -q "/masks uint8 \[24, 28, 28, 1\]" && ok || fail "abp info does not show /masks: $("$abp" info "$tmp/masked.h5")"
 
 "$abp" train --data "$tmp/masked.h5" "${train[@]}" --out "$tmp/stored" || fail "train on stored masks"
 "$abp" train --data "$data" "${train[@]}" --mask pepper:0.5 --out "$tmp/generated" || fail "train --mask"
