@@ -31,6 +31,7 @@ void abp_optimizer_step(abp_optimizer *opt, float *params, const float *grads);
 /* ---------------------------------------------------------------- settings */
 
 typedef struct abp_train_cfg {
+    char objective[32];   /* what is trained: "abp" (src/train/objective.h) */
     char data[1024], out[1024], resume[1024];
     char model[4096];     /* a built-in name or a spec */
     int latent_dim;       /* 0: the model's own */
@@ -54,6 +55,9 @@ typedef struct abp_train_cfg {
 } abp_train_cfg;
 
 void abp_train_defaults(abp_train_cfg *cfg);
+/* Whether --objective name exists, and the list of those that do ("abp"). */
+int abp_train_has_objective(const char *name);
+const char *abp_train_objectives(void);
 
 /* One option per line, "--name=value": what the checkpoint stores as /config. malloc'd. */
 char *abp_train_cfg_format(const abp_train_cfg *cfg, const char *canonical_spec);
@@ -95,6 +99,12 @@ void abp_trainer_free(abp_trainer *t);
  * optimizer/<layer>/{weight,bias}.{m,v}. *arrays is malloc'd. */
 ABP_MUST_CHECK int abp_model_arrays(abp_net *net, const abp_optimizer *opt, abp_ckpt_array **arrays,
                                     int *narrays, abp_err *err);
+
+/* The same under any groups: params_group/<layer>/..., opt_group/<layer>/... (a model's
+ * other networks, abp/model.h). */
+ABP_MUST_CHECK int abp_net_ckpt_arrays(abp_net *net, const abp_optimizer *opt, const char *params_group,
+                                       const char *opt_group, abp_ckpt_array **arrays, int *narrays,
+                                       abp_err *err);
 
 /* Opens a checkpoint and builds its network (for batches up to max_batch) with the trained
  * parameters, in evaluation mode. cfg gets the settings it was trained with. */

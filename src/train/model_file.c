@@ -36,6 +36,11 @@ static int weight_dims(const abp_layer *l, int64_t dims[4]) {
 
 int abp_model_arrays(abp_net *net, const abp_optimizer *opt, abp_ckpt_array **arrays,
                      int *narrays, abp_err *err) {
+    return abp_net_ckpt_arrays(net, opt, "model", "optimizer", arrays, narrays, err);
+}
+
+int abp_net_ckpt_arrays(abp_net *net, const abp_optimizer *opt, const char *params_group,
+                        const char *opt_group, abp_ckpt_array **arrays, int *narrays, abp_err *err) {
     abp_ckpt_array *a = calloc((size_t)net->nlayers * 12 + 1, sizeof *a);
     if (!a) return abp_fail(err, "out of memory");
     int n = 0;
@@ -45,7 +50,7 @@ int abp_model_arrays(abp_net *net, const abp_optimizer *opt, abp_ckpt_array **ar
         char group[96];
         int64_t wd[4], bd[1] = {l->kind == ABP_BATCHNORM ? l->out.c : l->nbias};
         int wn = weight_dims(l, wd);
-        snprintf(group, sizeof group, "model/%s", l->name);
+        snprintf(group, sizeof group, "%s/%s", params_group, l->name);
         add(a, &n, group, "weight", l->weight, wn, wd);
         if (l->nbias) add(a, &n, group, "bias", l->bias, 1, bd);
         if (l->kind == ABP_BATCHNORM) {
@@ -54,7 +59,7 @@ int abp_model_arrays(abp_net *net, const abp_optimizer *opt, abp_ckpt_array **ar
         }
         if (opt) {
             int64_t w_off = l->weight - net->params, b_off = l->nbias ? l->bias - net->params : 0;
-            snprintf(group, sizeof group, "optimizer/%s", l->name);
+            snprintf(group, sizeof group, "%s/%s", opt_group, l->name);
             add(a, &n, group, "weight.m", opt->m + w_off, wn, wd);
             if (l->nbias) add(a, &n, group, "bias.m", opt->m + b_off, 1, bd);
             if (opt->kind == ABP_OPT_ADAM) {
