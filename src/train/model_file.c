@@ -73,6 +73,20 @@ int abp_net_ckpt_arrays(abp_net *net, const abp_optimizer *opt, const char *para
     return 0;
 }
 
+/* A checkpoint of an objective without a generator (DESIGN §8) has an empty /model: say
+ * so, rather than fail on the first missing layer. */
+static int has_generator(abp_ckpt *ck, const char *path, abp_err *err) {
+    abp_ckpt_array *all = NULL;
+    int n = 0, found = 0;
+    if (abp_ckpt_list(ck, &all, &n, err)) return 0;
+    for (int k = 0; k < n && !found; k++) found = !strncmp(all[k].path, "model/", 6);
+    free(all);
+    if (!found)
+        abp_fail(err, "%s: holds no generator (nothing under /model), which this command needs; abp info %s lists what it holds",
+                 path, path);
+    return found;
+}
+
 int abp_model_load(MPI_Comm comm, const char *path, int max_batch, abp_net *net,
                    abp_train_cfg *cfg, abp_ckpt_meta *meta, abp_err *err) {
     return abp_model_load_resized(comm, path, max_batch, 0, 0, net, cfg, meta, err);
@@ -89,6 +103,7 @@ int abp_model_load_resized(MPI_Comm comm, const char *path, int max_batch, int l
     int narrays = 0;
     memset(net, 0, sizeof *net);
     if (abp_train_cfg_parse(meta->config ? meta->config : "", cfg, err)) goto done;
+    if (!has_generator(ck, path, err)) goto done;
     if (latent_h > 0) {
         if (abp_spec_resize_latent(cfg->model, latent_h, latent_w, &resized, err)) {
             abp_fail_wrap(err, "%s", path);
