@@ -1,5 +1,6 @@
-/* abp — learning: optimizers, the ABP loop over this rank's shard, and the model half of
- * checkpoints (which arrays a network and an optimizer are made of). */
+/* abp — learning: optimizers, the training loop over this rank's shard (what it trains is an
+ * objective: src/train/objective.h, docs/objectives.md), and the model half of checkpoints
+ * (which arrays a network and an optimizer are made of). */
 #ifndef ABP_TRAIN_H
 #define ABP_TRAIN_H
 
@@ -66,8 +67,9 @@ ABP_MUST_CHECK int abp_train_cfg_parse(const char *text, abp_train_cfg *cfg, abp
 
 /* ---------------------------------------------------------------- the loop */
 
-/* Trains as DESIGN §3 says, on every rank of d. Rank 0 prints progress and writes
- * OUT/metrics.csv, OUT/samples.png, OUT/reconstructions.png; all ranks write
+/* Trains as DESIGN §3 and §8 say, on every rank of d. Rank 0 prints progress and writes
+ * OUT/metrics.csv and the objective's pictures (ABP: OUT/samples.png,
+ * OUT/reconstructions.png); all ranks write
  * OUT/checkpoint.h5 together. Returns 0, or ABP_STOPPED (after a checkpoint) when a
  * SIGTERM or SIGUSR1 asked it to stop, or -1 with err set (the same on every rank). */
 #define ABP_STOPPED 3
@@ -80,15 +82,17 @@ ABP_MUST_CHECK int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err
 typedef struct abp_trainer abp_trainer;
 ABP_MUST_CHECK int abp_trainer_create(const abp_train_cfg *cfg, abp_dist *d, const abp_images *data,
                                       abp_trainer **t, abp_err *err);
-/* One ABP iteration (collective): choose the batch, L Langevin steps, the learning pass, one
- * allreduce, one optimizer step, latents written back. stop_flag is this rank's vote to stop;
- * *sse_all gets the global batch's squared error and *stop whether any rank voted. */
+/* One iteration (collective) of the objective cfg->objective (ABP: choose the batch, L
+ * Langevin steps, the learning pass, one allreduce, one optimizer step per network, state
+ * written back). stop_flag is this rank's vote to stop; *loss_sum gets the global sum of the
+ * objective's first loss slot (ABP: the batch's squared error) and *stop whether any rank
+ * voted. */
 ABP_MUST_CHECK int abp_trainer_iterate(abp_trainer *t, int64_t iteration, int stop_flag,
-                                       double *sse_all, int *stop, abp_err *err);
+                                       double *loss_sum, int *stop, abp_err *err);
 /* The number of observed values in the global batch of the last iteration (all of them
  * without a mask; K per example with --sense K). */
 double abp_trainer_observed(const abp_trainer *t);
-abp_net *abp_trainer_net(abp_trainer *t);
+abp_net *abp_trainer_net(abp_trainer *t); /* the model's first network (ABP: the generator) */
 int abp_trainer_batch_share(const abp_trainer *t); /* this rank's share of the global batch */
 void abp_trainer_free(abp_trainer *t);
 
