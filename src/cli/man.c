@@ -37,7 +37,8 @@ static void upper(const char *s, char *dst, size_t size) {
 static void header(FILE *out, const char *page, const char *what) {
     char title[64];
     upper(page, title, sizeof title);
-    fprintf(out, ".TH %s 1 \"\" \"abp %s\" \"abp manual\"\n.SH NAME\n", title, ABP_VERSION);
+    /* Left-aligned and without hyphenation, so that options never break across lines. */
+    fprintf(out, ".TH %s 1 \"\" \"abp %s\" \"abp manual\"\n.ad l\n.nh\n.SH NAME\n", title, ABP_VERSION);
     roff_text(out, page, strlen(page));
     fputs(" \\- ", out);
     roff_line(out, what);
