@@ -166,10 +166,12 @@ ABP_MUST_CHECK int abp_shard_masks(const char *data, const abp_mask_spec *spec, 
                                    int64_t lo, int64_t hi, abp_shape ys, unsigned char **masks,
                                    abp_err *err);
 
-/* Draws OUT/metrics.png (loss and mse_name against the iteration, from OUT/metrics.csv)
- * with gnuplot: 0 drawn, 1 gnuplot is not installed, -1 it failed; msg gets one line saying
- * which (and how to get gnuplot). Never touches anything but OUT/metrics.png(.tmp). */
-int abp_plot_metrics(const char *out, const char *mse_name, char *msg, size_t msg_size);
+/* Draws OUT/metrics.png with gnuplot: metrics.csv's third column (named first: the loss)
+ * on the left axis and its fourth (second: recon_mse, proj_mse, ...) on the right, against
+ * the iteration. Returns 0 drawn, 1 gnuplot is not installed, -1 it failed; msg gets one
+ * line saying which (and how to get gnuplot). Never touches anything but
+ * OUT/metrics.png(.tmp). */
+int abp_plot_metrics(const char *out, const char *first, const char *second, char *msg, size_t msg_size);
 
 /* ---------------------------------------------------------------- progress lines */
 

@@ -25,7 +25,7 @@ static int on_path(const char *name) {
     return 0;
 }
 
-int abp_plot_metrics(const char *out, const char *mse_name, char *msg, size_t msg_size) {
+int abp_plot_metrics(const char *out, const char *first, const char *second, char *msg, size_t msg_size) {
     char csv[1200], png[1200], tmp[1300];
     snprintf(csv, sizeof csv, "%s/metrics.csv", out);
     snprintf(png, sizeof png, "%s/metrics.png", out);
@@ -50,13 +50,13 @@ int abp_plot_metrics(const char *out, const char *mse_name, char *msg, size_t ms
             "set datafile separator ','\n"
             "set title 'abp train: %s'\n"
             "set xlabel 'iteration'\n"
-            "set ylabel 'loss (per example)'\n"
-            "set y2label '%s (per value, [0,1] scale)'\n"
+            "set ylabel '%s'\n"
+            "set y2label '%s'\n"
             "set logscale y\nset logscale y2\n"
             "set ytics nomirror\nset y2tics\nset grid\nset key top right\n"
-            "plot '%s' every ::1 using 1:3 with lines lw 2 title 'loss', \\\n"
+            "plot '%s' every ::1 using 1:3 with lines lw 2 title '%s', \\\n"
             "     '' every ::1 using 1:4 axes x1y2 with lines lw 2 title '%s'\n",
-            tmp, out, mse_name, csv, mse_name);
+            tmp, out, first, second, csv, first, second);
     int status = pclose(gp);
     struct stat st;
     if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || stat(tmp, &st) != 0 || st.st_size == 0) {

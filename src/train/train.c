@@ -661,7 +661,7 @@ int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
             char note[1400];
             fclose(metrics);
             metrics = NULL;
-            abp_plot_metrics(cfg->out, cfg->sense > 0 ? "proj_mse" : "recon_mse", note, sizeof note);
+            abp_plot_metrics(cfg->out, cols[0].column, ncols > 1 ? cols[1].column : cols[0].column, note, sizeof note);
             if (!cfg->quiet) printf("%s\n", note);
         }
     } else if (d->rank == 0) {
