@@ -25,6 +25,7 @@ typedef struct abp_data_info {
     int64_t n;       /* examples in the source */
     int c, h, w;     /* native size (of the first image, for folders; as stored, for hdf5) */
     char kind[16];   /* "idx", "hdf5", "folder", "image", "wav" */
+    int has_masks;   /* hdf5: the data set stores its own observation masks (/masks) */
 } abp_data_info;
 
 /* What a data path holds, without reading the pixels: an IDX image file (MNIST format,
@@ -43,6 +44,15 @@ ABP_MUST_CHECK int abp_data_probe(const char *path, abp_data_info *info, abp_err
 ABP_MUST_CHECK int abp_data_load(const char *path, int64_t lo, int64_t hi, int c, int h, int w,
                                  abp_images *out, abp_err *err);
 
+/* The stored masks (/masks of an HDF5 data set made with abp prepare --masks) of examples
+ * [lo, hi), as bytes (1 observed, 0 missing) of c x h x w per example, planar like the
+ * images: h x w must be the stored size (masks are never resized: that would invent
+ * observed values); a stored single channel serves every channel, and of three stored
+ * channels one channel is asked for, a pixel counts as observed only where all three are.
+ * An error names the file if it has no masks or another size. */
+ABP_MUST_CHECK int abp_data_load_masks(const char *path, int64_t lo, int64_t hi, int c, int h, int w,
+                                       uint8_t *masks, abp_err *err);
+
 /* Reports how far abp_data_prepare is: called on every rank, once with done = 0 when the
  * file has been created and then after every collective write, with the examples written
  * by all ranks so far; out is the shape being written (out->n examples in all). */
@@ -58,6 +68,9 @@ typedef struct abp_prepare_cfg {
     const char *const *labels;  /* with classes: an IDX labels file (magic 0x00000801) per
                                  * source, holding as many labels as the source examples */
     int c, h, w;                /* the stored shape; 0: the first source's native one */
+    const char *masks;          /* NULL, or a data path (IDX, folder, image) of one mask image
+                                 * per example of the sources (before --limit or classes),
+                                 * of the stored h x w: nonzero = observed; stored as /masks */
     int64_t block;              /* examples per rank per collective write (0: 1024, fewer
                                  * for large images, to bound the memory in flight) */
     abp_prepare_progress progress; /* may be NULL */

@@ -127,5 +127,8 @@ int cmd_info(int argc, char **argv, abp_dist *d, abp_err *err) {
     if (!strcmp(info.kind, "hdf5"))
         printf("  /images uint8 [%lld, %d, %d, %d], one chunk per example; /examples: the source of each row\n",
                (long long)info.n, info.h, info.w, info.c);
+    if (info.has_masks)
+        printf("  /masks uint8 [%lld, %d, %d, %d]: its own observation masks (1 observed, 0 missing), used by train and complete\n",
+               (long long)info.n, info.h, info.w, info.c);
     return EXIT_OK;
 }

@@ -184,17 +184,15 @@ static int setup_local(trainer *t, const abp_images *given, abp_err *err) {
         if (!t->proj || !t->pb) return -1;
         abp_sensing_project_rows(&t->sense, t->data.data, t->n_local, t->proj);
     }
-    if (t->mask.kind != ABP_MASK_NONE) {
-        /* Each example's mask is a pure function of (seed, example id): made once for the
-         * shard, like the projections, and only gathered in the iteration. */
-        t->masks = abp_alloc((size_t)(t->n_local * dy), err);
-        t->mrows = t->masks ? abp_alloc(sizeof(float) * (size_t)(t->b_local * dy), err) : NULL;
+    /* Each example's mask, generated from (seed, example id) or stored with the data: made
+     * once for the shard, like the projections, and only gathered in the iteration. */
+    if (abp_shard_masks(given ? NULL : cfg->data, &t->mask, cfg->seed, t->lo, t->hi, t->ys, &t->masks, err)) return -1;
+    if (t->masks && cfg->sense > 0)
+        return abp_fail(err, "--sense %d: %s holds its own masks; choose one observation", cfg->sense, cfg->data);
+    if (t->masks) {
+        t->mrows = abp_alloc(sizeof(float) * (size_t)(t->b_local * dy), err);
         t->mb = t->mrows ? abp_alloc(sizeof(float) * (size_t)(t->b_local * dy), err) : NULL;
         if (!t->mb) return -1;
-        for (int64_t i = 0; i < t->n_local; i++) {
-            abp_mask_make(&t->mask, cfg->seed, t->lo + i, t->ys.c, t->ys.h, t->ys.w, t->mrows);
-            for (int64_t e = 0; e < dy; e++) t->masks[i * dy + e] = t->mrows[e] != 0.0f;
-        }
     }
     /* A sound is written back as WAV at its rate (write_pictures). */
     int64_t frames;
@@ -419,13 +417,6 @@ static void choose_batch(trainer *t, int64_t iter) {
     for (int i = 0; i < t->b_local; i++) t->batch_ids[i] = t->lo + t->batch_idx[i];
 }
 
-static void format_duration(double s, char *buf, size_t n) {
-    if (s < 0 || !isfinite(s)) snprintf(buf, n, "?");
-    else if (s < 60) snprintf(buf, n, "%.0fs", s);
-    else if (s < 3600) snprintf(buf, n, "%dm%02ds", (int)s / 60, (int)s % 60);
-    else snprintf(buf, n, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
-}
-
 /* A fresh run refuses an --out that already holds results: nothing earlier is overwritten. */
 static int check_fresh_out(const abp_train_cfg *cfg, abp_err *err) {
     const char *names[] = {"checkpoint.h5", "metrics.csv"};
@@ -642,7 +633,7 @@ int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
             if (!cfg->quiet && ((it + 1) % every == 0 || it + 1 == cfg->iters || now - last_print > 30)) {
                 double rate = (double)(it + 1 - t->start_iter) / (now - t0);
                 char eta[32];
-                format_duration((double)(cfg->iters - it - 1) / rate, eta, sizeof eta);
+                abp_format_duration((double)(cfg->iters - it - 1) / rate, eta, sizeof eta);
                 printf("iter %lld/%lld  epoch %lld", (long long)(it + 1), (long long)cfg->iters, (long long)epoch);
                 for (int k = 0; k < ncols; k++) {
                     printf("  ");
@@ -666,6 +657,13 @@ int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
         if (abp_dist_agree(d, pic, err)) goto done;
         if (d->rank == 0 && !cfg->quiet)
             printf("wrote %s/checkpoint.h5, %s, %s/metrics.csv\n", cfg->out, written, cfg->out);
+        if (d->rank == 0) { /* a picture of metrics.csv; it never fails training */
+            char note[1400];
+            fclose(metrics);
+            metrics = NULL;
+            abp_plot_metrics(cfg->out, cols[0].column, ncols > 1 ? cols[1].column : cols[0].column, note, sizeof note);
+            if (!cfg->quiet) printf("%s\n", note);
+        }
     } else if (d->rank == 0) {
         printf("stopped by signal after a checkpoint; run the same command with --resume %s/checkpoint.h5 to go on\n", cfg->out);
     }
