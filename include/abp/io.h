@@ -29,7 +29,7 @@ typedef struct abp_data_info {
 
 /* What a data path holds, without reading the pixels: an IDX image file (MNIST format,
  * magic 0x00000803, not gzipped), an HDF5 data set made by abp_data_prepare (only its
- * attributes and shapes are read), a folder of images (PNG, JPEG, BMP, PGM/PPM, GIF, TGA;
+ * attributes and shapes are read), a folder of images (PNG, JPEG, BMP, PGM/PPM; GIF and TGA refused;
  * sorted by name, hidden files skipped), a single image file, or a WAV file (one example
  * of 1 x 1 x T, see "sound" below). */
 ABP_MUST_CHECK int abp_data_probe(const char *path, abp_data_info *info, abp_err *err);
