@@ -65,7 +65,8 @@ ABP_MUST_CHECK int abp_train_cfg_parse(const char *text, abp_train_cfg *cfg, abp
 /* Trains as DESIGN §3 says, on every rank of d. Rank 0 prints progress and writes
  * OUT/metrics.csv, OUT/samples.png, OUT/reconstructions.png; all ranks write
  * OUT/checkpoint.h5 together. Returns 0, or ABP_STOPPED (after a checkpoint) when a
- * SIGTERM or SIGUSR1 asked it to stop, or -1 with err set (the same on every rank). */
+ * SIGTERM or SIGUSR1 asked it to stop, ABP_DIVERGED (no checkpoint written) when a number
+ * became NaN or infinite, or -1 with err set (the same on every rank). */
 #define ABP_STOPPED 3
 ABP_MUST_CHECK int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err);
 
@@ -78,7 +79,8 @@ ABP_MUST_CHECK int abp_trainer_create(const abp_train_cfg *cfg, abp_dist *d, con
                                       abp_trainer **t, abp_err *err);
 /* One ABP iteration (collective): choose the batch, L Langevin steps, the learning pass, one
  * allreduce, one optimizer step, latents written back. stop_flag is this rank's vote to stop;
- * *sse_all gets the global batch's squared error and *stop whether any rank voted. */
+ * *sse_all gets the global batch's squared error and *stop whether any rank voted. Returns
+ * 0, -1 on failure, or ABP_DIVERGED (on every rank) when a number became non-finite. */
 ABP_MUST_CHECK int abp_trainer_iterate(abp_trainer *t, int64_t iteration, int stop_flag,
                                        double *sse_all, int *stop, abp_err *err);
 /* The number of observed values in the global batch of the last iteration (all of them
@@ -87,6 +89,25 @@ double abp_trainer_observed(const abp_trainer *t);
 abp_net *abp_trainer_net(abp_trainer *t);
 int abp_trainer_batch_share(const abp_trainer *t); /* this rank's share of the global batch */
 void abp_trainer_free(abp_trainer *t);
+
+/* ---------------------------------------------------------------- numerical faults */
+
+/* abp_train's result when a loss, gradient, latent or parameter became NaN or infinite:
+ * the run stopped within that iteration and wrote no checkpoint (src/train/finite.c). */
+#define ABP_DIVERGED 4
+
+/* The NaN and infinite values among n floats. */
+int64_t abp_count_nonfinite(const float *x, int64_t n);
+
+/* After the gradient allreduce (every rank sees the same sums): 0 when the global loss sum
+ * sse, the summed count of non-finite batch latents and every gradient are finite; else
+ * ABP_DIVERGED with err naming the iteration, the part (latents, the loss, or the first
+ * layer's array whose gradient is not finite) and a hint. */
+ABP_MUST_CHECK int abp_check_learning(const abp_net *net, const abp_train_cfg *cfg, int64_t iteration,
+                                      double sse, double bad_latents, abp_err *err);
+/* After the optimizer step: the same for the parameters. */
+ABP_MUST_CHECK int abp_check_params(const abp_net *net, const abp_train_cfg *cfg, int64_t iteration,
+                                    abp_err *err);
 
 /* ---------------------------------------------------------------- models in checkpoints */
 

@@ -65,5 +65,5 @@ int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err) {
                abp_blas_kernel_is_weaker() ? " set by OPENBLAS_CORETYPE; this CPU supports the faster " : "",
                abp_blas_kernel_is_weaker() ? abp_blas_best_kernel() : "", threads, threads > 1 ? "s" : "");
     int rc = abp_train(&cfg, d, err);
-    return rc == 0 ? EXIT_OK : rc == ABP_STOPPED ? EXIT_STOPPED : EXIT_FAILED;
+    return rc == 0 ? EXIT_OK : rc == ABP_STOPPED ? EXIT_STOPPED : rc == ABP_DIVERGED ? EXIT_DIVERGED : EXIT_FAILED;
 }

@@ -29,6 +29,7 @@
 #include "abp/io.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,21 @@ static const char *format_shape(char *buf, size_t cap, int ndim, const int64_t *
     return buf;
 }
 
+/* NaN and infinite values among n floats. A checkpoint never holds one: a diverged run
+ * stops before writing (src/train/finite.c), the writer refuses them, and the reader
+ * refuses a file that has them (a damaged or foreign one), naming the array. */
+static int64_t count_nonfinite(const float *x, int64_t n) {
+    int64_t bad = 0;
+    for (int64_t k = 0; k < n; k++) bad += !isfinite(x[k]);
+    return bad;
+}
+
+static int64_t numel(int ndim, const int64_t *dims) {
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= dims[i];
+    return n;
+}
+
 static void to_hsize(int ndim, const int64_t *dims, hsize_t *out) {
     for (int i = 0; i < ndim; i++) out[i] = (hsize_t)dims[i];
 }
@@ -112,6 +128,9 @@ static int check_array(const char *path, const abp_ckpt_array *a, abp_err *err) 
         }
     }
     if (!a->data) return abp_fail(err, "%s: array %s has no data", path, a->path);
+    int64_t bad = count_nonfinite(a->data, numel(a->ndim, a->dims));
+    if (bad) return abp_fail(err, "%s: not written: array %s holds %lld NaN or infinite values", path, a->path,
+                             (long long)bad);
     return 0;
 }
 
@@ -141,6 +160,9 @@ static int check_contents(const char *path, const ckpt_contents *c, abp_err *err
     for (int64_t i = 0; i < c->row_hi - c->row_lo; i++)
         if (!c->names[i]) return abp_fail(err, "%s: example name of row %lld is missing", path,
                                           (long long)(c->row_lo + i));
+    int64_t bad = count_nonfinite(c->latents, (c->row_hi - c->row_lo) * numel(c->latent_ndim, c->latent_dims));
+    if (bad) return abp_fail(err, "%s: not written: /latents rows [%lld, %lld) hold %lld NaN or infinite values",
+                             path, (long long)c->row_lo, (long long)c->row_hi, (long long)bad);
     return 0;
 }
 
@@ -592,6 +614,9 @@ int abp_ckpt_read_array(abp_ckpt *ck, const char *path, float *dst, int ndim, co
      * hand it round, instead of every rank reading the same bytes. */
     if (rc == 0 && H5Dread(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, ck->collective, dst) < 0)
         rc = abp_fail(err, "%s: cannot read %s", ck->path, path);
+    int64_t bad = rc == 0 ? count_nonfinite(dst, numel(ndim, dims)) : 0;
+    if (bad) rc = abp_fail(err, "%s: %s holds %lld NaN or infinite values (a diverged or damaged checkpoint; "
+                                "use an earlier one)", ck->path, path, (long long)bad);
     if (dset >= 0) H5Dclose(dset);
     return abp_h5util_agree(ck->comm, rc, err);
 }
@@ -618,6 +643,10 @@ int abp_ckpt_read_latents(abp_ckpt *ck, int64_t lo, int64_t hi, float *dst, abp_
     hid_t dset = H5Dopen2(ck->file, "latents", H5P_DEFAULT);
     if (dset < 0 || abp_h5util_read_rows(dset, H5T_NATIVE_FLOAT, lo, hi - lo, ck->collective, dst) < 0)
         rc = abp_fail(err, "%s: cannot read rows [%lld, %lld) of /latents", ck->path, (long long)lo, (long long)hi);
+    int64_t bad = rc == 0 ? count_nonfinite(dst, (hi - lo) * numel(ck->latent_ndim, ck->latent_dims)) : 0;
+    if (bad) rc = abp_fail(err, "%s: /latents holds %lld NaN or infinite values in rows [%lld, %lld) (a diverged "
+                                "or damaged checkpoint; use an earlier one)", ck->path, (long long)bad,
+                           (long long)lo, (long long)hi);
     if (dset >= 0) H5Dclose(dset);
     return abp_h5util_agree(ck->comm, rc, err);
 }

@@ -486,8 +486,13 @@ int abp_trainer_iterate(abp_trainer *t, int64_t it, int stop_flag, double *sse_a
     net->grads[net->nparams] = (float)sse;
     net->grads[net->nparams + 1] = stop_flag ? 1.0f : 0.0f;
     net->grads[net->nparams + 2] = (float)observed; /* exact: counts below 2^24 per rank */
-    if (abp_dist_sum_floats(t->d, net->grads, net->nparams + 3, err)) return -1;
+    net->grads[net->nparams + 3] = (float)abp_count_nonfinite(t->zb, t->b_local * dz);
+    if (abp_dist_sum_floats(t->d, net->grads, net->nparams + 4, err)) return -1;
+    /* A NaN stops the run here, before it reaches the parameters or the latents. */
+    int fault = abp_check_learning(net, t->cfg, it, net->grads[net->nparams], net->grads[net->nparams + 3], err);
+    if (fault) return fault;
     abp_optimizer_step(&t->opt, net->params, net->grads);
+    if ((fault = abp_check_params(net, t->cfg, it, err))) return fault;
     /* 3. the inferred latents go back to their examples */
     int64_t pix = abp_shape_pixels(t->zs);
     for (int i = 0; i < t->b_local; i++) {
@@ -557,8 +562,11 @@ int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
     for (int64_t it = t->start_iter; it < cfg->iters; it++) {
         double it_start = abp_now(), comm_start = d->comm_seconds;
         double sse_all;
-        int stop_now;
-        if (abp_trainer_iterate(t, it, stop_requested, &sse_all, &stop_now, err)) goto done;
+        int stop_now, status = abp_trainer_iterate(t, it, stop_requested, &sse_all, &stop_now, err);
+        if (status) {
+            rc = status == ABP_DIVERGED ? ABP_DIVERGED : -1;
+            goto done;
+        }
         double learn_end = abp_now();
         /* 4. a checkpoint when one is due or a signal asked for it */
         int want_ckpt = stop_now || (cfg->checkpoint_every > 0 && (it + 1) % cfg->checkpoint_every == 0 &&
