@@ -454,6 +454,7 @@ static void test_write_errors(const world *w, const char *good) {
     check_failed_naming(rc, &err, "/latents rows", "infinity in one rank's latents");
     if (w->rank == w->size - 1 && s.hi > s.lo) s.latents[0] = latent_value(s.lo, 0);
     CHECK(!file_exists(tmp), "non-finite values: %s is left behind", tmp);
+    MPI_Barrier(w->comm); /* before rank 0 makes a folder of that name below */
 
     /* Fails creating PATH.tmp: a folder is in the way. */
     if (w->rank == 0) mkdir(tmp, 0755);

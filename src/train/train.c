@@ -189,7 +189,17 @@ static int resume(trainer *t, abp_err *err) {
     abp_ckpt_array *arrays = NULL;
     char **names = NULL;
     int narrays = 0, rc = -1;
+    /* --resume DIR: the newest checkpoint in it that verifies (abp_ckpt_pick). */
+    char picked[1200];
     const char *path = t->cfg->resume;
+    struct stat st;
+    int is_dir = t->d->rank == 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    MPI_Bcast(&is_dir, 1, MPI_INT, 0, t->d->comm);
+    if (is_dir) {
+        if (abp_ckpt_pick(t->d->comm, path, picked, sizeof picked, err)) return -1;
+        path = picked;
+        if (t->d->rank == 0 && !t->cfg->quiet) printf("abp train: resuming from %s\n", path);
+    }
     if (abp_ckpt_open(t->d->comm, path, &ck, &meta, err)) return -1;
     int64_t n_ck, dims[4];
     int ndim;
@@ -266,6 +276,7 @@ static int publish_checkpoint(const char *out, int64_t iteration, int keep, abp_
     }
     if (rename(tmp, newest) != 0)
         return abp_fail(err, "%s: cannot replace (%s)", newest, strerror(errno));
+    if (abp_fsync_parent(newest, err)) return -1; /* the rename survives a power loss */
     DIR *dir = opendir(out);
     if (!dir) return abp_fail(err, "%s: cannot list (%s)", out, strerror(errno));
     int64_t *older = NULL;
