@@ -206,6 +206,46 @@ static int is_refused_format(const char *path, const char **name) {
     return 1;
 }
 
+/* stb_image 2.27 writes past its 257-byte size table when a JPEG Huffman table (a DHT
+ * segment) declares more than 256 codes: found by fuzz/fuzz_images.c, and reached already
+ * by stbi_info. Such a file is refused here before stb sees it. Walks the marker segments
+ * by their lengths, and the scans' entropy-coded data byte by byte (a 0xFF there is always
+ * followed by 0x00 or a marker), so DHT segments between scans are found too. Returns 1 when
+ * the file is no JPEG or its tables are sound; the FILE is rewound. */
+static int jpeg_tables_ok(FILE *f) {
+    int ok = 1, first = getc(f), second;
+    do second = getc(f); while (second == 0xFF); /* stb skips fill bytes before SOI too */
+    if (first == 0xFF && second == 0xD8) {
+        for (int c; ok && (c = getc(f)) != EOF;) {
+            if (c != 0xFF) continue;
+            int m;
+            do m = getc(f); while (m == 0xFF);
+            if (m == EOF || m == 0xD9) break; /* end of image */
+            if (m == 0x00 || m == 0x01 || m == 0xD8 || (m >= 0xD0 && m <= 0xD7)) continue; /* no length */
+            int hi = getc(f), lo = getc(f);
+            if (lo == EOF) break;
+            long left = ((long)hi << 8 | lo) - 2;
+            if (m != 0xC4) {
+                if (left > 0 && fseek(f, left, SEEK_CUR) != 0) break;
+                continue;
+            }
+            while (ok && left >= 17) { /* one table: class/id, 16 counts, the symbols */
+                int codes = 0;
+                (void)getc(f);
+                for (int i = 0; i < 16; i++) {
+                    int count = getc(f);
+                    codes += count == EOF ? 0 : count; /* stb reads 0 past the end */
+                }
+                if (codes > 256) ok = 0;
+                else if (fseek(f, codes, SEEK_CUR) != 0) break;
+                left -= 17 + codes;
+            }
+        }
+    }
+    rewind(f);
+    return ok;
+}
+
 /* Opens an image file and reads its header: refuses the formats abp leaves out and images
  * of more pixels than the limit, before anything is decoded. The FILE is left at the
  * start, for stbi_load_from_file. */
@@ -223,8 +263,19 @@ static FILE *open_checked(const char *path, int *w, int *h, int *channels, abp_e
         abp_fail(err, "%s: cannot open (%s)", path, strerror(errno));
         return NULL;
     }
+    if (!jpeg_tables_ok(f)) {
+        abp_fail(err, "%s: a damaged JPEG (a Huffman table of more than 256 codes)", path);
+        fclose(f);
+        return NULL;
+    }
     if (!stbi_info_from_file(f, w, h, channels)) {
         abp_fail(err, "%s: not an image abp reads (PNG, JPEG, BMP, PGM/PPM): %s", path, stb_reason());
+        fclose(f);
+        return NULL;
+    }
+    /* stb 2.27 lets a PNM header of height or width 0 through (found by fuzz_images). */
+    if (*w < 1 || *h < 1) {
+        abp_fail(err, "%s: an image of %d x %d pixels", path, *w, *h);
         fclose(f);
         return NULL;
     }
