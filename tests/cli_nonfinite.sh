@@ -39,7 +39,7 @@ expect_status "latents diverge" 4 "iteration 3: " -- "$abp" train "${train[@]}" 
   --langevin-steps 20 --langevin-step-size 20 --out "$tmp/run" --resume "$tmp/run/checkpoint.h5"
 err=$("$abp" train "${train[@]}" --iters 6 --checkpoint-every 1 --langevin-steps 20 --langevin-step-size 20 \
   --out "$tmp/run" --resume "$tmp/run/checkpoint.h5" 2>&1 >/dev/null)
-grep -q "latent values became NaN or infinite" <<<"$err" && grep -q -- "--langevin-step-size (now 20)" <<<"$err" &&
+grep -q "latent (or per-example state) values became NaN or infinite" <<<"$err" && grep -q -- "--langevin-step-size (now 20)" <<<"$err" &&
   ok || fail "latents: the message names neither the part nor the hint: $err"
 after=$(cd "$tmp/run" && sha256sum checkpoint.h5 checkpoint-00000002.h5)
 [ "$before" = "$after" ] && ok || fail "a diverged run changed the last good checkpoint"
@@ -51,7 +51,7 @@ ls "$tmp/run" | grep -qE 'checkpoint-0*[3-9]\.h5|\.tmp' && fail "a diverged run 
 # A learning rate far too large: a layer's gradient overflows (latents stay finite: L = 0).
 lin=(--data "$data" --model "z 3 | linear 28x28x1" --limit 16 --batch 8 --optimizer sgd --lr 100 --sigma 0.000001
      --langevin-steps 0 --iters 20 --quiet)
-expect_status "gradient diverges" 4 "the gradient of 00_linear/weight is NaN or infinite" -- "$abp" train "${lin[@]}" --out "$tmp/lin1"
+expect_status "gradient diverges" 4 "the gradient of generator/00_linear/weight is NaN or infinite" -- "$abp" train "${lin[@]}" --out "$tmp/lin1"
 one=$("$abp" train "${lin[@]}" --full-batch --out "$tmp/lin2" 2>&1 >/dev/null)
 three=$(timeout 120 mpirun --oversubscribe -np 3 "$abp" train "${lin[@]}" --full-batch --out "$tmp/lin3" 2>&1 >/dev/null); rc=$?
 [ $rc -eq 4 ] && ok || fail "3 ranks: exit $rc, expected 4: $three"

@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "abp/model.h"
 #include "abp/train.h"
 
 int64_t abp_count_nonfinite(const float *x, int64_t n) {
@@ -19,66 +20,67 @@ int64_t abp_count_nonfinite(const float *x, int64_t n) {
     return bad;
 }
 
-/* The layer and array (weight or bias) that hold element k of net->params, or of
- * net->grads when grads is set (both have the same layout). */
-static void locate(const abp_net *net, int grads, int64_t k, const char **layer, const char **array) {
-    const float *base = grads ? net->grads : net->params;
-    *layer = "?", *array = "?";
-    for (int i = 0; i < net->nlayers; i++) {
-        const abp_layer *l = &net->layers[i];
-        const float *w = grads ? l->dweight : l->weight, *b = grads ? l->dbias : l->bias;
-        if (w && k >= w - base && k < w - base + l->nweight) *layer = l->name, *array = "weight";
-        if (b && k >= b - base && k < b - base + l->nbias) *layer = l->name, *array = "bias";
-    }
+/* The network, layer and array (weight or bias) that hold element k of the arena's
+ * parameters, or of its gradients when grads is set (both have the same layout). */
+static void locate(const abp_model *m, int grads, int64_t k, char *where, size_t cap) {
+    const float *base = grads ? m->arena.grads : m->arena.params;
+    snprintf(where, cap, "?");
+    for (int n = 0; n < m->nnets; n++)
+        for (int i = 0; i < m->nets[n].net.nlayers; i++) {
+            const abp_layer *l = &m->nets[n].net.layers[i];
+            const float *w = grads ? l->dweight : l->weight, *b = grads ? l->dbias : l->bias;
+            if (w && k >= w - base && k < w - base + l->nweight)
+                snprintf(where, cap, "%s/%s/weight", m->nets[n].name, l->name);
+            if (b && k >= b - base && k < b - base + l->nbias)
+                snprintf(where, cap, "%s/%s/bias", m->nets[n].name, l->name);
+        }
 }
 
-/* How many elements of the parameters (or gradients) are not finite, and where the first
- * one is. */
-static int64_t count_and_locate(const abp_net *net, int grads, const char **layer, const char **array) {
-    const float *buf = grads ? net->grads : net->params;
-    int64_t count = abp_count_nonfinite(buf, net->nparams);
+/* How many of the arena's parameters (or gradients) are not finite, and where the first is. */
+static int64_t count_and_locate(const abp_model *m, int grads, char *where, size_t cap) {
+    const float *buf = grads ? m->arena.grads : m->arena.params;
+    int64_t count = abp_count_nonfinite(buf, m->arena.nparams);
     if (count == 0) return 0;
     int64_t k = 0;
     while (isfinite(buf[k])) k++;
-    locate(net, grads, k, layer, array);
+    locate(m, grads, k, where, cap);
     return count;
 }
 
-int abp_check_learning(const abp_net *net, const abp_train_cfg *cfg, int64_t iteration, double sse,
-                       double bad_latents, abp_err *err) {
+int abp_check_learning(const abp_model *m, const abp_train_cfg *cfg, int64_t iteration, double loss,
+                       double bad_state, abp_err *err) {
     long long it = (long long)iteration + 1;
-    if (bad_latents != 0 || !isfinite(bad_latents)) {
-        abp_fail(err, "iteration %lld: %.0f latent values became NaN or infinite in Langevin "
-                             "inference; no checkpoint was written for it (the last good one, if any, is %s/checkpoint.h5). "
-                             "Hint: a smaller --langevin-step-size (now %g) or fewer --langevin-steps",
-                 it, bad_latents, cfg->out, cfg->step_size);
+    if (bad_state != 0 || !isfinite(bad_state)) {
+        abp_fail(err, "iteration %lld: %.0f latent (or per-example state) values became NaN or infinite in "
+                      "inference; no checkpoint was written for it (the last good one, if any, is "
+                      "%s/checkpoint.h5). Hint: a smaller --langevin-step-size (now %g) or fewer --langevin-steps",
+                 it, bad_state, cfg->out, cfg->step_size);
         return ABP_DIVERGED;
     }
-    const char *layer, *array;
-    int64_t count = count_and_locate(net, 1, &layer, &array);
+    char where[160];
+    int64_t count = count_and_locate(m, 1, where, sizeof where);
     if (count > 0) {
-        abp_fail(err, "iteration %lld: the gradient of %s/%s is NaN or infinite (%lld values in "
-                             "all layers); no checkpoint was written for it (the last good one, if any, is %s/checkpoint.h5). "
-                             "Hint: a smaller --lr (now %g) or --langevin-step-size (now %g)",
-                 it, layer, array, (long long)count, cfg->out, cfg->lr, cfg->step_size);
+        abp_fail(err, "iteration %lld: the gradient of %s is NaN or infinite (%lld values in all networks); "
+                      "no checkpoint was written for it (the last good one, if any, is %s/checkpoint.h5). "
+                      "Hint: a smaller --lr (now %g) or --langevin-step-size (now %g)",
+                 it, where, (long long)count, cfg->out, cfg->lr, cfg->step_size);
         return ABP_DIVERGED;
     }
-    if (!isfinite(sse)) {
+    if (!isfinite(loss)) {
         abp_fail(err, "iteration %lld: the loss is NaN or infinite; no checkpoint was written for it "
-                 "(the last good one, if any, is %s/checkpoint.h5). Hint: a smaller --lr (now %g) or "
-                             "--langevin-step-size (now %g)", it, cfg->out, cfg->lr, cfg->step_size);
+                      "(the last good one, if any, is %s/checkpoint.h5). Hint: a smaller --lr (now %g) or "
+                      "--langevin-step-size (now %g)", it, cfg->out, cfg->lr, cfg->step_size);
         return ABP_DIVERGED;
     }
     return 0;
 }
 
-int abp_check_params(const abp_net *net, const abp_train_cfg *cfg, int64_t iteration, abp_err *err) {
-    const char *layer, *array;
-    int64_t count = count_and_locate(net, 0, &layer, &array);
+int abp_check_params(const abp_model *m, const abp_train_cfg *cfg, int64_t iteration, abp_err *err) {
+    char where[160];
+    int64_t count = count_and_locate(m, 0, where, sizeof where);
     if (count == 0) return 0;
-    abp_fail(err, "iteration %lld: the optimizer step made %s/%s NaN or infinite (%lld values in "
-                         "all layers); no checkpoint was written for it (the last good one, if any, is %s/checkpoint.h5). "
-                         "Hint: a smaller --lr (now %g)", (long long)iteration + 1, layer, array,
-             (long long)count, cfg->out, cfg->lr);
+    abp_fail(err, "iteration %lld: the optimizer step made %s NaN or infinite (%lld values in all "
+                  "networks); no checkpoint was written for it (the last good one, if any, is %s/checkpoint.h5). "
+                  "Hint: a smaller --lr (now %g)", (long long)iteration + 1, where, (long long)count, cfg->out, cfg->lr);
     return ABP_DIVERGED;
 }
