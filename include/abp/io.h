@@ -30,7 +30,7 @@ typedef struct abp_data_info {
 
 /* What a data path holds, without reading the pixels: an IDX image file (MNIST format,
  * magic 0x00000803, not gzipped), an HDF5 data set made by abp_data_prepare (only its
- * attributes and shapes are read), a folder of images (PNG, JPEG, BMP, PGM/PPM, GIF, TGA;
+ * attributes and shapes are read), a folder of images (PNG, JPEG, BMP, PGM/PPM; GIF and TGA refused;
  * sorted by name, hidden files skipped), a single image file, or a WAV file (one example
  * of 1 x 1 x T, see "sound" below). */
 ABP_MUST_CHECK int abp_data_probe(const char *path, abp_data_info *info, abp_err *err);
@@ -93,6 +93,15 @@ void abp_images_free(abp_images *im);
 
 /* Creates a folder and its missing parents (mkdir -p); an existing folder is fine. */
 ABP_MUST_CHECK int abp_mkdir_p(const char *path, abp_err *err);
+
+/* fsync(2) of a file, and of the folder that holds a path (after a rename in it). */
+ABP_MUST_CHECK int abp_fsync_path(const char *path, abp_err *err);
+ABP_MUST_CHECK int abp_fsync_parent(const char *path, abp_err *err);
+
+/* Checks that `bytes` more fit next to path, by reserving them in a scratch file
+ * PATH.reserve (posix_fallocate) and deleting it: a full disk is then one clear error
+ * before a file is created, rather than a failure deep inside HDF5. */
+ABP_MUST_CHECK int abp_reserve_space(const char *path, int64_t bytes, abp_err *err);
 
 /* ---------------------------------------------------------------- pictures */
 
@@ -235,6 +244,17 @@ ABP_MUST_CHECK int abp_ckpt_read_names(abp_ckpt *ck, int64_t lo, int64_t hi, cha
  * `abp info`; *arrays gets a malloc'd vector (data pointers NULL). */
 ABP_MUST_CHECK int abp_ckpt_list(abp_ckpt *ck, abp_ckpt_array **arrays, int *narrays,
                                  abp_err *err);
+
+/* Reads every dataset of the file and checks it against its crc32 attribute: 0 when all
+ * match (*datasets gets how many were checked; may be NULL), else -1 naming the first
+ * dataset that is damaged, unreadable or has no checksum. Reads the whole file: meant for a
+ * checkpoint opened on MPI_COMM_SELF (abp info --verify, the choice of --resume DIR). */
+ABP_MUST_CHECK int abp_ckpt_verify(abp_ckpt *ck, int *datasets, abp_err *err);
+
+/* The newest checkpoint in a folder that verifies (abp_ckpt_verify): its
+ * checkpoint-ITER.h5 files newest first, then checkpoint.h5. Collective; rank 0 does the
+ * reading and says on stderr which files it skipped and why; every rank gets the path. */
+ABP_MUST_CHECK int abp_ckpt_pick(MPI_Comm comm, const char *dir, char *path, size_t cap, abp_err *err);
 
 void abp_ckpt_close(abp_ckpt *ck);
 

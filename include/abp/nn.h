@@ -54,7 +54,7 @@ typedef struct abp_layer {
 
 /* The gradient buffer has this many spare floats after the parameters' gradients, so that
  * training can add its loss sums (and a stop flag) to the one gradient allreduce. */
-#define ABP_NET_GRAD_EXTRA 8
+#define ABP_NET_GRAD_EXTRA 9
 
 typedef struct abp_net {
     int nlayers;

@@ -72,7 +72,8 @@ ABP_MUST_CHECK int abp_train_cfg_parse(const char *text, abp_train_cfg *cfg, abp
  * OUT/metrics.csv and the objective's pictures (ABP: OUT/samples.png,
  * OUT/reconstructions.png); all ranks write
  * OUT/checkpoint.h5 together. Returns 0, or ABP_STOPPED (after a checkpoint) when a
- * SIGTERM or SIGUSR1 asked it to stop, or -1 with err set (the same on every rank). */
+ * SIGTERM or SIGUSR1 asked it to stop, ABP_DIVERGED (no checkpoint written) when a number
+ * became NaN or infinite, or -1 with err set (the same on every rank). */
 #define ABP_STOPPED 3
 ABP_MUST_CHECK int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err);
 
@@ -87,7 +88,8 @@ ABP_MUST_CHECK int abp_trainer_create(const abp_train_cfg *cfg, abp_dist *d, con
  * Langevin steps, the learning pass, one allreduce, one optimizer step per network, state
  * written back). stop_flag is this rank's vote to stop; *loss_sum gets the global sum of the
  * objective's first loss slot (ABP: the batch's squared error) and *stop whether any rank
- * voted. */
+ * voted. Returns 0, -1 on failure, or ABP_DIVERGED (on every rank) when a number became
+ * non-finite. */
 ABP_MUST_CHECK int abp_trainer_iterate(abp_trainer *t, int64_t iteration, int stop_flag,
                                        double *loss_sum, int *stop, abp_err *err);
 /* The number of observed values in the global batch of the last iteration (all of them
@@ -191,6 +193,26 @@ typedef struct abp_progress {
 void abp_progress_start(abp_progress *p, int active, const char *what, const char *unit,
                         int64_t total, const char *scope);
 void abp_progress_update(abp_progress *p, int64_t done);
+
+/* ---------------------------------------------------------------- numerical faults */
+
+/* abp_train's result when a loss, gradient, latent or parameter became NaN or infinite:
+ * the run stopped within that iteration and wrote no checkpoint (src/train/finite.c). */
+#define ABP_DIVERGED 4
+
+/* The NaN and infinite values among n floats. */
+int64_t abp_count_nonfinite(const float *x, int64_t n);
+
+/* After the gradient allreduce (every rank sees the same sums): 0 when the global loss sum,
+ * the summed count of non-finite batch state values (latents) and every gradient of every
+ * network are finite; else ABP_DIVERGED with err naming the iteration, the part (latents,
+ * the loss, or the first network/layer/array whose gradient is not finite) and a hint. */
+struct abp_model;
+ABP_MUST_CHECK int abp_check_learning(const struct abp_model *m, const abp_train_cfg *cfg, int64_t iteration,
+                                      double loss, double bad_state, abp_err *err);
+/* After the optimizer steps: the same for every network's parameters. */
+ABP_MUST_CHECK int abp_check_params(const struct abp_model *m, const abp_train_cfg *cfg, int64_t iteration,
+                                    abp_err *err);
 
 /* ---------------------------------------------------------------- models in checkpoints */
 

@@ -1,6 +1,8 @@
 /* The abp program: one function per subcommand, each in its own file. Each returns the
  * process exit status: 0 success, 1 failure (err says why), 2 a usage error,
- * 3 stopped by a signal after writing a checkpoint (a batch script can requeue). */
+ * 3 stopped by a signal after writing a checkpoint (a batch script can requeue), 4 training
+ * diverged: a number became NaN or infinite, and no checkpoint was written for it (requeueing
+ * would only diverge again). */
 #ifndef ABP_CLI_H
 #define ABP_CLI_H
 
@@ -11,7 +13,7 @@
 #include "abp/io.h"
 #include "abp/train.h"
 
-enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_STOPPED = 3 };
+enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_STOPPED = 3, EXIT_DIVERGED = 4 };
 
 /* A subcommand: abp CMD [options]. */
 typedef int (*cli_command_fn)(int argc, char **argv, abp_dist *d, abp_err *err);

@@ -25,6 +25,7 @@ static void on_stop_signal(int sig) { (void)sig; stop_requested = 1; }
 /* The loop's own spare floats of the allreduce, after the objective's slots. */
 #define SLOT_STOP ABP_OBJ_SLOTS        /* any rank voted to stop */
 #define SLOT_OBSERVED (ABP_OBJ_SLOTS + 1) /* observed values in the batch */
+#define SLOT_NONFINITE (ABP_OBJ_SLOTS + 2) /* NaN or infinite values in the batch's state */
 
 struct abp_trainer {
     const abp_train_cfg *cfg;
@@ -242,7 +243,17 @@ static int resume(trainer *t, abp_err *err) {
     abp_ckpt_meta meta;
     char **names = NULL;
     int rc = -1;
+    /* --resume DIR: the newest checkpoint in it that verifies (abp_ckpt_pick). */
+    char picked[1200];
     const char *path = t->cfg->resume;
+    struct stat st;
+    int is_dir = t->d->rank == 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    MPI_Bcast(&is_dir, 1, MPI_INT, 0, t->d->comm);
+    if (is_dir) {
+        if (abp_ckpt_pick(t->d->comm, path, picked, sizeof picked, err)) return -1;
+        path = picked;
+        if (t->d->rank == 0 && !t->cfg->quiet) printf("abp train: resuming from %s\n", path);
+    }
     if (abp_ckpt_open(t->d->comm, path, &ck, &meta, err)) return -1;
     int64_t n_ck, dims[4];
     int ndim;
@@ -330,6 +341,7 @@ static int publish_checkpoint(const char *out, int64_t iteration, int keep, abp_
     }
     if (rename(tmp, newest) != 0)
         return abp_fail(err, "%s: cannot replace (%s)", newest, strerror(errno));
+    if (abp_fsync_parent(newest, err)) return -1; /* the rename survives a power loss */
     DIR *dir = opendir(out);
     if (!dir) return abp_fail(err, "%s: cannot list (%s)", out, strerror(errno));
     int64_t *older = NULL;
@@ -473,6 +485,16 @@ static FILE *open_metrics(const abp_train_cfg *cfg, const abp_metric *cols, int 
     return f;
 }
 
+/* The NaN and infinite values of this rank's batch state rows and chains. */
+static int64_t count_bad_state(const trainer *t) {
+    int64_t bad = 0;
+    for (int k = 0; k < t->layout.nexample; k++)
+        bad += abp_count_nonfinite(t->state_b[k], t->b_local * abp_shape_numel(t->layout.example[k].shape));
+    for (int k = 0; k < t->layout.nchain; k++)
+        bad += abp_count_nonfinite(t->chain[k], (t->chain_hi - t->chain_lo) * abp_shape_numel(t->layout.chain[k].shape));
+    return bad;
+}
+
 int abp_trainer_iterate(abp_trainer *t, int64_t it, int stop_flag, double *loss_sum, int *stop,
                         abp_err *err) {
     int64_t dy = abp_shape_numel(t->ys);
@@ -517,8 +539,13 @@ int abp_trainer_iterate(abp_trainer *t, int64_t it, int stop_flag, double *loss_
      * and the observed count; then every network's optimizer step. */
     extra[SLOT_STOP] = stop_flag ? 1.0f : 0.0f;
     extra[SLOT_OBSERVED] = (float)observed; /* exact: counts below 2^24 per rank */
+    extra[SLOT_NONFINITE] = (float)count_bad_state(t);
     if (abp_dist_sum_floats(t->d, arena->grads, arena->nparams + ABP_NET_GRAD_EXTRA, err)) return -1;
+    /* A NaN stops the run here, before it reaches the parameters or the state (finite.c). */
+    int fault = abp_check_learning(&t->model, t->cfg, it, extra[0], extra[SLOT_NONFINITE], err);
+    if (fault) return fault;
     abp_model_step(&t->model);
+    if ((fault = abp_check_params(&t->model, t->cfg, it, err))) return fault;
     /* The batch's state rows go back to their examples */
     for (int k = 0; k < t->layout.nexample; k++) {
         int64_t row = abp_shape_numel(t->layout.example[k].shape);
@@ -600,8 +627,11 @@ int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
     for (int64_t it = t->start_iter; it < cfg->iters; it++) {
         double it_start = abp_now(), comm_start = d->comm_seconds;
         double loss_sum;
-        int stop_now;
-        if (abp_trainer_iterate(t, it, stop_requested, &loss_sum, &stop_now, err)) goto done;
+        int stop_now, status = abp_trainer_iterate(t, it, stop_requested, &loss_sum, &stop_now, err);
+        if (status) {
+            rc = status == ABP_DIVERGED ? ABP_DIVERGED : -1;
+            goto done;
+        }
         double learn_end = abp_now();
         /* a checkpoint when one is due or a signal asked for it */
         int want_ckpt = stop_now || (cfg->checkpoint_every > 0 && (it + 1) % cfg->checkpoint_every == 0 &&
