@@ -7,6 +7,8 @@
 #include "abp/dist.h"
 #include "abp/error.h"
 #include "abp/io.h"
+#include "abp/nn.h"
+#include "abp/prior.h"
 
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_STOPPED = 3 };
 
@@ -21,10 +23,32 @@ int cmd_recover(int argc, char **argv, abp_dist *d, abp_err *err);
 int cmd_bench(int argc, char **argv, abp_dist *d, abp_err *err);
 int cmd_prepare(int argc, char **argv, abp_dist *d, abp_err *err);
 int cmd_dynamic(int argc, char **argv, abp_dist *d, abp_err *err);
+int cmd_score(int argc, char **argv, abp_dist *d, abp_err *err);
 
 /* Loads the first `limit` examples of a data set (all of them if limit is 0 or more than it
  * holds), converted to c x h x w. */
 ABP_MUST_CHECK int cli_load_first(const char *path, int64_t limit, int c, int h, int w, abp_images *im,
                                   abp_err *err);
+
+/* The prior a command draws latents from (prior_draw.c): --prior and --batchnorm. */
+typedef struct cli_prior {
+    abp_prior_choice choice;
+    int recalibrate;  /* recompute batch norm's statistics on the prior's draws */
+    uint64_t seed;    /* of the fit and of the draws */
+    int verbose;      /* print what was fitted */
+    abp_gmm gmm;      /* the fit (gaussian: one component) */
+    int fitted;
+} cli_prior;
+
+/* Fits the chosen prior to the /latents of ckpt (nothing for normal). dz is the latent size
+ * of the model sampled: another size (--latent-shape) works only with normal. */
+ABP_MUST_CHECK int cli_prior_fit(cli_prior *p, const char *ckpt, int64_t dz, abp_err *err);
+/* Latents of samples first .. first + n - 1 (n rows of dz). */
+void cli_prior_draw(const cli_prior *p, int64_t first, int64_t n, int64_t dz, float *z);
+/* With p->recalibrate: sets net's batch-norm statistics to those of up to 1000 draws from the
+ * prior (abp_net_recalibrate_bn on a second copy of the model built for that batch). */
+ABP_MUST_CHECK int cli_prior_recalibrate(const cli_prior *p, const char *ckpt, int lat_h, int lat_w, abp_net *net,
+                                         abp_err *err);
+void cli_prior_free(cli_prior *p);
 
 #endif

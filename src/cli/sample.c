@@ -1,12 +1,13 @@
-/* abp sample: signals from the prior, g(z) with z ~ N(0, I): a PNG grid of images, or a
- * WAV file of sounds. --latent-shape runs a fully convolutional model on a larger latent
+/* abp sample: signals from the prior, g(z) with z from N(0, I) or from a prior fitted to the
+ * training latents (--prior, prior_draw.c): a PNG grid of images, one PNG per sample (OUT a
+ * folder), an HDF5 file of the samples and their latents (OUT.h5), or a WAV file of sounds. --latent-shape runs a fully convolutional model on a larger latent
  * image (textures, sounds: the paper's 14x14 instead of 7x7), which makes a larger signal
  * with the same parameters. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
-#include "abp/rng.h"
 #include "abp/train.h"
 #include "cli.h"
 #include "options.h"
@@ -22,6 +23,32 @@ static int parse_latent_shape(const char *s, int *h, int *w, abp_err *err) {
 static int ends_with(const char *s, const char *suffix) {
     size_t n = strlen(s), k = strlen(suffix);
     return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* OUT names a folder: it ends in '/' or is one. */
+static int is_folder(const char *s) {
+    struct stat st;
+    size_t n = strlen(s);
+    return (n > 0 && s[n - 1] == '/') || (stat(s, &st) == 0 && S_ISDIR(st.st_mode));
+}
+
+/* One PNG per sample, DIR/sample-000000.png ..., each exactly h x w. */
+static int write_folder(const char *dir, const float *images, int n, abp_shape s, abp_err *err) {
+    if (abp_mkdir_p(dir, err)) return abp_fail_wrap(err, "abp sample: --out");
+    size_t len = strlen(dir) + 32;
+    char *path = malloc(len);
+    if (!path) return abp_fail(err, "abp sample: out of memory");
+    int64_t per = abp_shape_numel(s);
+    const char *sep = dir[strlen(dir) - 1] == '/' ? "" : "/";
+    for (int i = 0; i < n; i++) {
+        snprintf(path, len, "%s%ssample-%06d.png", dir, sep, i);
+        if (abp_png_write_image(path, images + i * per, s.c, s.h, s.w, err)) {
+            free(path);
+            return -1;
+        }
+    }
+    free(path);
+    return 0;
 }
 
 /* The sample rate for a WAV output: --rate, or the training clip's (named in the
@@ -40,11 +67,13 @@ static int output_rate(int rate_opt, const abp_train_cfg *cfg, int *rate, abp_er
 
 int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
     char ckpt[1024] = "", out[1024] = "", latent_shape[64] = "";
-    int n = 64, cols = 0, help = 0, rate_opt = 0, wav_float = 0;
+    char prior_text[32] = "normal";
+    int n = 64, cols = 0, help = 0, rate_opt = 0, wav_float = 0, bn_prior = 0;
     int64_t seed = 1;
     cli_option opts[] = {
         {"ckpt", OPT_STRING, ckpt, sizeof ckpt, 0, 0, NULL, "a checkpoint written by abp train", 1, 0},
-        {"out", OPT_STRING, out, sizeof out, 0, 0, NULL, "the PNG grid, or (ending .wav) the WAV file to write", 1, 0},
+        {"out", OPT_STRING, out, sizeof out, 0, 0, NULL,
+         "the PNG grid; DIR/: one PNG per sample; FILE.h5: samples and latents; FILE.wav: sound", 1, 0},
         {"n", OPT_INT, &n, 0, 1, 100000, NULL, "how many samples (for .wav: 1; several play one after another)", 0, 0},
         {"cols", OPT_INT, &cols, 0, 0, 10000, NULL, "columns of the grid (0: square)", 0, 0},
         {"seed", OPT_INT64, &seed, 0, 0, 9.2e18, NULL, "seed of the latent draws", 0, 0},
@@ -52,21 +81,32 @@ int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
          "HxW: a latent image of this size (fully convolutional models; default: as trained)", 0, 0},
         {"rate", OPT_INT, &rate_opt, 0, 0, 1000000, NULL, "WAV sample rate in Hz (0: the training clip's)", 0, 0},
         {"wav-format", OPT_CHOICE, &wav_float, 0, 0, 0, "pcm16|float", "WAV samples: 16-bit PCM or 32-bit float", 0, 0},
+        {"prior", OPT_STRING, prior_text, sizeof prior_text, 0, 0, NULL,
+         "normal: N(0, I); gaussian or gmm:K: fitted to the checkpoint's latents", 0, 0},
+        {"batchnorm", OPT_CHOICE, &bn_prior, 0, 0, 0, "running|prior",
+         "batch-norm statistics: the running ones of training, or recomputed on 1000 prior draws", 0, 0},
     };
     int nopts = (int)(sizeof opts / sizeof opts[0]);
     if (cli_parse("sample", argc, argv, 2, opts, nopts, NULL, 0, NULL, &help, err)) return EXIT_USAGE;
     if (help) {
         if (d->rank == 0)
-            cli_usage("sample", "--ckpt FILE --out PNG|WAV [--n N] [--latent-shape HxW]",
-                      "Draws z ~ N(0, I) and writes g(z) as one PNG grid, or as a WAV file when OUT\n"
-                      "ends in .wav (a model of 1 x 1 x T signals). Batch norm uses its running\n"
-                      "statistics. --latent-shape 14x14 makes a texture model trained on 7x7 latents\n"
-                      "synthesize an image twice as large; 1x32 a sound model's clip twice as long.",
+            cli_usage("sample", "--ckpt FILE --out PNG|DIR/|FILE.h5|WAV [--n N] [--prior P] [--latent-shape HxW]",
+                      "Draws z from the prior and writes g(z) as one PNG grid; as one PNG per sample\n"
+                      "when OUT is a folder (ends in / or exists); as HDF5 when OUT ends in .h5\n"
+                      "(/samples float32 [n, h, w, c] on [-1, 1], /z the latents); as a WAV file when\n"
+                      "OUT ends in .wav (a model of 1 x 1 x T signals). --prior gaussian or gmm:K fits\n"
+                      "a full-covariance Gaussian or K-component mixture to the checkpoint's latents\n"
+                      "first (docs/sampling.md). --latent-shape 14x14 makes a texture model trained on\n"
+                      "7x7 latents synthesize an image twice as large; 1x32 a sound model's clip twice\n"
+                      "as long.",
                       opts, nopts);
         return EXIT_OK;
     }
     int lat_h = 0, lat_w = 0, wav = ends_with(out, ".wav") || ends_with(out, ".WAV");
+    int h5 = ends_with(out, ".h5"), folder = !wav && !h5 && is_folder(out);
     if (latent_shape[0] && parse_latent_shape(latent_shape, &lat_h, &lat_w, err)) return EXIT_USAGE;
+    cli_prior prior = {.recalibrate = bn_prior, .seed = (uint64_t)seed, .verbose = 1};
+    if (abp_prior_parse(prior_text, "abp sample: --prior", &prior.choice, err)) return EXIT_USAGE;
     if (wav && !opts[2].seen) n = 1;
     if (d->rank != 0) return EXIT_OK;
 
@@ -97,13 +137,26 @@ int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
     zb = rows ? abp_alloc(sizeof(float) * (size_t)(batch * dz), err) : NULL;
     images = zb ? abp_alloc(sizeof(float) * (size_t)(n * dy), err) : NULL;
     if (!images) goto done;
-    for (int i = 0; i < n; i++)
-        abp_rng_normal((uint64_t)seed, ABP_RNG_PRIOR, (uint32_t)i, 0, 0, rows + i * dz, dz);
+    if (cli_prior_fit(&prior, ckpt, dz, err) || cli_prior_recalibrate(&prior, ckpt, lat_h, lat_w, &net, err)) {
+        abp_fail_wrap(err, "abp sample");
+        goto done;
+    }
+    cli_prior_draw(&prior, 0, n, dz, rows);
     if (abp_net_generate(&net, rows, n, images, zb, err)) goto done;
     if (wav) {
         if (abp_wav_write(out, images, n * dy, rate, wav_float ? ABP_WAV_FLOAT32 : ABP_WAV_PCM16, err)) goto done;
         printf("sample: wrote %d sample%s of %lld values at %d Hz to %s\n", n, n == 1 ? "" : "s",
                (long long)dy, rate, out);
+    } else if (h5) {
+        abp_samples_info info = {prior_text, (uint64_t)seed, bn_prior ? "prior" : "running", ckpt};
+        if (abp_samples_write(out, &info, images, n, net.out_shape.c, net.out_shape.h, net.out_shape.w, rows, dz, err))
+            goto done;
+        printf("sample: wrote %d samples of %dx%dx%d and their latents to %s\n", n, net.out_shape.h,
+               net.out_shape.w, net.out_shape.c, out);
+    } else if (folder) {
+        if (write_folder(out, images, n, net.out_shape, err)) goto done;
+        printf("sample: wrote %d samples of %dx%dx%d to %s, one PNG each\n", n, net.out_shape.h, net.out_shape.w,
+               net.out_shape.c, out);
     } else {
         if (abp_png_write_grid(out, images, n, net.out_shape.c, net.out_shape.h, net.out_shape.w, cols, err)) goto done;
         printf("sample: wrote %d samples of %dx%dx%d to %s\n", n, net.out_shape.h, net.out_shape.w,
@@ -115,5 +168,6 @@ done:
     abp_free(zb);
     abp_free(images);
     abp_net_free(&net);
+    cli_prior_free(&prior);
     return status;
 }
