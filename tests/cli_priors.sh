@@ -32,8 +32,17 @@ fails_with() {
 png_size() { od -An -tu1 -j16 -N8 "$1" | awk '{ printf "%dx%d\n", $1*16777216+$2*65536+$3*256+$4, $5*16777216+$6*65536+$7*256+$8 }'; }
 value() { grep "^$1=" "$2" | cut -d= -f2; }
 
+# --- the default prior: gmm:10 with 100 latents or more, else normal, and says which ---
+"$abp" sample --ckpt "$ck" --out "$tmp/dir/" --n 5 > "$tmp/auto.txt"
+grep -q "^prior: normal (--prior auto: too few latents for a mixture)" "$tmp/auto.txt" || fail "auto on 40 latents: $(cat "$tmp/auto.txt")"; ok
+grep -q "^prior: batch norm recomputed on 1000 draws" "$tmp/auto.txt" || fail "batch norm is not recomputed by default"; ok
+"$abp" train --data "$data" --limit 100 --batch 50 --langevin-steps 1 --iters 1 --threads 1 --quiet \
+  --model "z 3 | linear 7x7x2 | bn | lrelu 0.2 | deconv 2 k5 s2 | deconv 1 k5 s2 | tanh" --out "$tmp/m100"
+"$abp" sample --ckpt "$tmp/m100/checkpoint.h5" --out "$tmp/auto.h5" --n 2 > "$tmp/auto.txt"
+grep -q "^prior: gmm:10 fitted to 100 of 100 latents" "$tmp/auto.txt" || fail "auto on 100 latents: $(cat "$tmp/auto.txt")"; ok
+h5dump -a /prior "$tmp/auto.h5" | grep -q '"gmm:10"' || fail "the file names auto's choice"; ok
+
 # --- one PNG per sample ---
-"$abp" sample --ckpt "$ck" --out "$tmp/dir/" --n 5 > /dev/null
 [ "$(ls "$tmp/dir" | tr '\n' ' ')" = "sample-000000.png sample-000001.png sample-000002.png sample-000003.png sample-000004.png " ] ||
   fail "folder holds: $(ls "$tmp/dir")"; ok
 [ "$(png_size "$tmp/dir/sample-000003.png")" = "28x28" ] || fail "a sample PNG is $(png_size "$tmp/dir/sample-000003.png")"; ok

@@ -30,9 +30,13 @@ int cmd_score(int argc, char **argv, abp_dist *d, abp_err *err);
 ABP_MUST_CHECK int cli_load_first(const char *path, int64_t limit, int c, int h, int w, abp_images *im,
                                   abp_err *err);
 
-/* The prior a command draws latents from (prior_draw.c): --prior and --batchnorm. */
+/* The prior a command draws latents from (prior_draw.c): --prior and --batchnorm.
+ * --prior auto (the default, docs/sampling.md) is gmm:CLI_AUTO_K when the checkpoint holds
+ * at least CLI_AUTO_MIN_LATENTS latents of the size sampled, else normal. */
+enum { CLI_AUTO_K = 10, CLI_AUTO_MIN_LATENTS = 100 };
 typedef struct cli_prior {
     abp_prior_choice choice;
+    int automatic;    /* --prior auto: choice is decided by cli_prior_fit */
     int recalibrate;  /* recompute batch norm's statistics on the prior's draws */
     uint64_t seed;    /* of the fit and of the draws */
     int verbose;      /* print what was fitted */
@@ -40,6 +44,8 @@ typedef struct cli_prior {
     int fitted;
 } cli_prior;
 
+/* --prior: "auto" or what abp_prior_parse takes. */
+ABP_MUST_CHECK int cli_prior_parse(cli_prior *p, const char *text, const char *what, abp_err *err);
 /* Fits the chosen prior to the /latents of ckpt (nothing for normal). dz is the latent size
  * of the model sampled: another size (--latent-shape) works only with normal. */
 ABP_MUST_CHECK int cli_prior_fit(cli_prior *p, const char *ckpt, int64_t dz, abp_err *err);

@@ -16,9 +16,41 @@
 #define RECAL_FIRST 2000000000u
 enum { RECAL_MAX = 1000 };
 
+int cli_prior_parse(cli_prior *p, const char *text, const char *what, abp_err *err) {
+    p->automatic = !strcmp(text, "auto");
+    if (p->automatic) {
+        p->choice.kind = ABP_PRIOR_GMM;
+        p->choice.k = CLI_AUTO_K;
+        return 0;
+    }
+    return abp_prior_parse(text, what, &p->choice, err);
+}
+
+/* auto: the mixture when there are latents enough of the size sampled, else N(0, I). */
+static int resolve_auto(cli_prior *p, const char *ckpt, int64_t dz, abp_err *err) {
+    abp_ckpt *ck = NULL;
+    abp_ckpt_meta meta;
+    int64_t n = 0, dims[4], per = 1;
+    int ndim = 0;
+    if (abp_ckpt_open(MPI_COMM_SELF, ckpt, &ck, &meta, err)) return -1;
+    int rc = abp_ckpt_latent_shape(ck, &n, &ndim, dims, err);
+    abp_ckpt_close(ck);
+    if (rc) return -1;
+    for (int k = 0; k < ndim; k++) per *= dims[k];
+    if (per != dz || n < CLI_AUTO_MIN_LATENTS) {
+        p->choice.kind = ABP_PRIOR_NORMAL;
+        p->choice.k = 0;
+        if (p->verbose)
+            printf("prior: normal (--prior auto: %s)\n", per != dz ? "another latent shape than trained"
+                                                                   : "too few latents for a mixture");
+    }
+    return 0;
+}
+
 int cli_prior_fit(cli_prior *p, const char *ckpt, int64_t dz, abp_err *err) {
     memset(&p->gmm, 0, sizeof p->gmm);
     p->fitted = 0;
+    if (p->automatic && resolve_auto(p, ckpt, dz, err)) return -1;
     if (p->choice.kind == ABP_PRIOR_NORMAL) return 0;
     char name[32];
     abp_prior_format(&p->choice, name, sizeof name);

@@ -67,8 +67,8 @@ static int output_rate(int rate_opt, const abp_train_cfg *cfg, int *rate, abp_er
 
 int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
     char ckpt[1024] = "", out[1024] = "", latent_shape[64] = "";
-    char prior_text[32] = "normal";
-    int n = 64, cols = 0, help = 0, rate_opt = 0, wav_float = 0, bn_prior = 0;
+    char prior_text[32] = "auto";
+    int n = 64, cols = 0, help = 0, rate_opt = 0, wav_float = 0, bn_running = 0;
     int64_t seed = 1;
     cli_option opts[] = {
         {"ckpt", OPT_STRING, ckpt, sizeof ckpt, 0, 0, NULL, "a checkpoint written by abp train", 1, 0},
@@ -82,9 +82,10 @@ int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
         {"rate", OPT_INT, &rate_opt, 0, 0, 1000000, NULL, "WAV sample rate in Hz (0: the training clip's)", 0, 0},
         {"wav-format", OPT_CHOICE, &wav_float, 0, 0, 0, "pcm16|float", "WAV samples: 16-bit PCM or 32-bit float", 0, 0},
         {"prior", OPT_STRING, prior_text, sizeof prior_text, 0, 0, NULL,
-         "normal: N(0, I); gaussian or gmm:K: fitted to the checkpoint's latents", 0, 0},
-        {"batchnorm", OPT_CHOICE, &bn_prior, 0, 0, 0, "running|prior",
-         "batch-norm statistics: the running ones of training, or recomputed on 1000 prior draws", 0, 0},
+         "auto: gmm:10 when the checkpoint has 100 latents or more, else normal; normal: N(0, I); "
+         "gaussian or gmm:K: fitted to the checkpoint's latents", 0, 0},
+        {"batchnorm", OPT_CHOICE, &bn_running, 0, 0, 0, "prior|running",
+         "batch-norm statistics: recomputed on 1000 draws of the prior, or the running ones of training", 0, 0},
     };
     int nopts = (int)(sizeof opts / sizeof opts[0]);
     if (cli_parse("sample", argc, argv, 2, opts, nopts, NULL, 0, NULL, &help, err)) return EXIT_USAGE;
@@ -105,8 +106,8 @@ int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
     int lat_h = 0, lat_w = 0, wav = ends_with(out, ".wav") || ends_with(out, ".WAV");
     int h5 = ends_with(out, ".h5"), folder = !wav && !h5 && is_folder(out);
     if (latent_shape[0] && parse_latent_shape(latent_shape, &lat_h, &lat_w, err)) return EXIT_USAGE;
-    cli_prior prior = {.recalibrate = bn_prior, .seed = (uint64_t)seed, .verbose = 1};
-    if (abp_prior_parse(prior_text, "abp sample: --prior", &prior.choice, err)) return EXIT_USAGE;
+    cli_prior prior = {.recalibrate = !bn_running, .seed = (uint64_t)seed, .verbose = 1};
+    if (cli_prior_parse(&prior, prior_text, "abp sample: --prior", err)) return EXIT_USAGE;
     if (wav && !opts[2].seen) n = 1;
     if (d->rank != 0) return EXIT_OK;
 
@@ -148,7 +149,9 @@ int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
         printf("sample: wrote %d sample%s of %lld values at %d Hz to %s\n", n, n == 1 ? "" : "s",
                (long long)dy, rate, out);
     } else if (h5) {
-        abp_samples_info info = {prior_text, (uint64_t)seed, bn_prior ? "prior" : "running", ckpt};
+        char used[32];
+        abp_prior_format(&prior.choice, used, sizeof used);
+        abp_samples_info info = {used, (uint64_t)seed, bn_running ? "running" : "prior", ckpt};
         if (abp_samples_write(out, &info, images, n, net.out_shape.c, net.out_shape.h, net.out_shape.w, rows, dz, err))
             goto done;
         printf("sample: wrote %d samples of %dx%dx%d and their latents to %s\n", n, net.out_shape.h,

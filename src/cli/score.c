@@ -117,8 +117,8 @@ static int mean_nearest(const abp_images *im, const abp_images *train, double *m
 
 int cmd_score(int argc, char **argv, abp_dist *d, abp_err *err) {
     char features[1024] = "", ref_path[1024] = "", samples_path[1024] = "", train_path[1024] = "";
-    char prior_text[32] = "normal";
-    int n = 1000, k = 3, help = 0, bn_prior = 0;
+    char prior_text[32] = "auto";
+    int n = 1000, k = 3, help = 0, bn_running = 0;
     int64_t seed = 1, ref_limit = 0;
     cli_option opts[] = {
         {"features", OPT_STRING, features, sizeof features, 0, 0, NULL,
@@ -131,7 +131,7 @@ int cmd_score(int argc, char **argv, abp_dist *d, abp_err *err) {
          "the training images, for the memorisation distance (omitted without)", 0, 0},
         {"n", OPT_INT, &n, 0, 2, 100000, NULL, "samples to draw when --samples is a checkpoint", 0, 0},
         {"prior", OPT_STRING, prior_text, sizeof prior_text, 0, 0, NULL, "the prior to draw from (as abp sample)", 0, 0},
-        {"batchnorm", OPT_CHOICE, &bn_prior, 0, 0, 0, "running|prior", "batch-norm statistics (as abp sample)", 0, 0},
+        {"batchnorm", OPT_CHOICE, &bn_running, 0, 0, 0, "prior|running", "batch-norm statistics (as abp sample)", 0, 0},
         {"seed", OPT_INT64, &seed, 0, 0, 9.2e18, NULL, "seed of the draws", 0, 0},
         {"k", OPT_INT, &k, 0, 1, 100, NULL, "neighbours for precision and recall", 0, 0},
     };
@@ -149,8 +149,8 @@ int cmd_score(int argc, char **argv, abp_dist *d, abp_err *err) {
                       opts, nopts);
         return EXIT_OK;
     }
-    cli_prior prior = {.recalibrate = bn_prior, .seed = (uint64_t)seed, .verbose = 0};
-    if (abp_prior_parse(prior_text, "abp score: --prior", &prior.choice, err)) return EXIT_USAGE;
+    cli_prior prior = {.recalibrate = !bn_running, .seed = (uint64_t)seed, .verbose = 0};
+    if (cli_prior_parse(&prior, prior_text, "abp score: --prior", err)) return EXIT_USAGE;
     if (d->rank != 0) return EXIT_OK;
 
     abp_images ref = {0}, samples = {0}, train = {0};
