@@ -4,6 +4,8 @@
 #ifndef ABP_CLI_H
 #define ABP_CLI_H
 
+#include <stdio.h>
+
 #include "abp/dist.h"
 #include "abp/error.h"
 #include "abp/io.h"
@@ -11,6 +13,9 @@
 #include "abp/prior.h"
 
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_STOPPED = 3 };
+
+/* A subcommand: abp CMD [options]. */
+typedef int (*cli_command_fn)(int argc, char **argv, abp_dist *d, abp_err *err);
 
 int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err);
 int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err);
@@ -56,5 +61,12 @@ void cli_prior_draw(const cli_prior *p, int64_t first, int64_t n, int64_t dz, fl
 ABP_MUST_CHECK int cli_prior_recalibrate(const cli_prior *p, const char *ckpt, int lat_h, int lat_w, abp_net *net,
                                          abp_err *err);
 void cli_prior_free(cli_prior *p);
+
+/* Manual pages (man.c): the page of one command, made from what `abp CMD --help` prints
+ * (run without MPI: the help is printed before a command touches it), and the overview
+ * page abp(1) listing the n commands. */
+ABP_MUST_CHECK int cli_man_page(const char *cmd, const char *what, cli_command_fn run, FILE *out,
+                                abp_err *err);
+void cli_man_overview(const char *const *names, const char *const *whats, int n, FILE *out);
 
 #endif
