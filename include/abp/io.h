@@ -111,11 +111,36 @@ ABP_MUST_CHECK int abp_reserve_space(const char *path, int64_t bytes, abp_err *e
 ABP_MUST_CHECK int abp_png_write_grid(const char *path, const float *images, int n, int c, int h,
                                       int w, int cols, abp_err *err);
 
+/* Writes one image (planar c x h x w, c = 1 or 3) as a PNG of exactly h x w pixels, no
+ * border: what FID tools read from a folder. To PATH.tmp, renamed over PATH. */
+ABP_MUST_CHECK int abp_png_write_image(const char *path, const float *image, int c, int h, int w, abp_err *err);
+
 /* Writes nsets image sets side by side for comparison (originals, reconstructions, ...):
  * blocks of `cols` examples, each block one row per set. Images as for abp_png_write_grid
  * (row-per-example, planar). */
 ABP_MUST_CHECK int abp_png_write_compare(const char *path, const float *const *sets, int nsets,
                                          int n, int c, int h, int w, int cols, abp_err *err);
+
+/* ---------------------------------------------------------------- sample files */
+
+/* What a sample file says about how its samples were made. */
+typedef struct abp_samples_info {
+    const char *prior;      /* "normal", "gaussian", "gmm:K" */
+    uint64_t seed;
+    const char *batchnorm;  /* "running" or "prior" */
+    const char *checkpoint; /* the checkpoint sampled */
+} abp_samples_info;
+
+/* Writes n samples (planar c x h x w, as the network makes them) as HDF5 for other tools:
+ * /samples float32 [n, h, w, c] on [-1, 1], /z float32 [n, dz], root attributes format =
+ * "abp-samples", format_version, prior, seed, batchnorm, checkpoint. To PATH.tmp, renamed
+ * over PATH. One process. */
+ABP_MUST_CHECK int abp_samples_write(const char *path, const abp_samples_info *info, const float *images, int n,
+                                     int c, int h, int w, const float *z, int64_t dz, abp_err *err);
+
+/* Reads /samples of such a file (or any HDF5 file with a float [n, h, w, c] /samples, as
+ * h5py would write one) into planar images; names stay NULL. */
+ABP_MUST_CHECK int abp_samples_read(const char *path, abp_images *out, abp_err *err);
 
 /* ---------------------------------------------------------------- sound */
 

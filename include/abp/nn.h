@@ -119,6 +119,12 @@ void abp_net_zero_grads(abp_net *net);
 ABP_MUST_CHECK int abp_net_generate(abp_net *net, const float *z_rows, int64_t n, float *out_rows,
                                     float *zbuf, abp_err *err);
 
+/* Sets the running mean and variance of every batch-norm layer to the statistics of one
+ * training-mode forward pass over n latents (rows; 2 <= n <= max_batch), this process only:
+ * batch norm at sampling time then normalises what the prior the latents came from
+ * actually gives (see src/nn/recalibrate.c). */
+ABP_MUST_CHECK int abp_net_recalibrate_bn(abp_net *net, const float *z_rows, int n, abp_err *err);
+
 /* ---- one parameter arena for several networks (DESIGN §8) ---- */
 
 /* The parameters of several networks in one contiguous buffer and their gradients in

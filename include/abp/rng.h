@@ -20,6 +20,7 @@ enum abp_rng_purpose {
     ABP_RNG_TEST_INIT = 7,   /* latents of unseen data in reconstruct/complete: a = example */
     ABP_RNG_VAR = 8,         /* latent dynamics (abp_var_simulate): a = time step, b = what */
     ABP_RNG_SENSE = 9,       /* compressed-sensing matrix: a = row (projection) index */
+    ABP_RNG_PRIOR_FIT = 10,  /* fitting a prior to latents (abp_gmm_fit): a = what, b = which */
 };
 
 /* One Philox-4x32-10 block: 4 random 32-bit words from a 128-bit counter and 64-bit key. */

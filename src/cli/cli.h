@@ -13,6 +13,9 @@
 #include "abp/io.h"
 #include "abp/train.h"
 
+#include "abp/nn.h"
+#include "abp/prior.h"
+
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_STOPPED = 3, EXIT_DIVERGED = 4 };
 
 /* A subcommand: abp CMD [options]. */
@@ -29,6 +32,7 @@ int cmd_recover(int argc, char **argv, abp_dist *d, abp_err *err);
 int cmd_bench(int argc, char **argv, abp_dist *d, abp_err *err);
 int cmd_prepare(int argc, char **argv, abp_dist *d, abp_err *err);
 int cmd_dynamic(int argc, char **argv, abp_dist *d, abp_err *err);
+int cmd_score(int argc, char **argv, abp_dist *d, abp_err *err);
 
 /* Loads the first `limit` examples of a data set (all of them if limit is 0 or more than it
  * holds), converted to c x h x w. */
@@ -56,6 +60,34 @@ ABP_MUST_CHECK int cli_make_out_dir(abp_dist *d, const char *out, abp_err *err);
 
 /* Sets this rank's BLAS threads: requested if > 0, else the node's cores / its ranks. */
 int cli_set_threads(abp_dist *d, int requested);
+
+/* The prior a command draws latents from (prior_draw.c): --prior and --batchnorm.
+ * --prior auto (the default, docs/sampling.md) is gmm:CLI_AUTO_K when the checkpoint holds
+ * at least CLI_AUTO_MIN_LATENTS latents of the size sampled, else normal. */
+enum { CLI_AUTO_K = 10, CLI_AUTO_MIN_LATENTS = 100 };
+typedef struct cli_prior {
+    abp_prior_choice choice;
+    int automatic;    /* --prior auto: choice is decided by cli_prior_fit */
+    int recalibrate;  /* recompute batch norm's statistics on the prior's draws */
+    uint64_t seed;    /* of the fit and of the draws */
+    int verbose;      /* print what was fitted */
+    abp_gmm gmm;      /* the fit (gaussian: one component) */
+    int fitted;
+} cli_prior;
+
+/* --prior: "auto" or what abp_prior_parse takes. */
+ABP_MUST_CHECK int cli_prior_parse(cli_prior *p, const char *text, const char *what, abp_err *err);
+/* Fits the chosen prior to the /latents of ckpt (nothing for normal). dz is the latent size
+ * of the model sampled: another size (--latent-shape) works only with normal. */
+ABP_MUST_CHECK int cli_prior_fit(cli_prior *p, const char *ckpt, int64_t dz, abp_err *err);
+/* Latents of samples first .. first + n - 1 (n rows of dz). */
+void cli_prior_draw(const cli_prior *p, int64_t first, int64_t n, int64_t dz, float *z);
+/* With p->recalibrate: sets net's batch-norm statistics to those of up to 1000 draws from the
+ * prior (abp_net_recalibrate_bn on a second copy of the model built for that batch). */
+ABP_MUST_CHECK int cli_prior_recalibrate(const cli_prior *p, const char *ckpt, int lat_h, int lat_w, abp_net *net,
+                                         abp_err *err);
+void cli_prior_free(cli_prior *p);
+
 /* Manual pages (man.c): the page of one command, made from what `abp CMD --help` prints
  * (run without MPI: the help is printed before a command touches it), and the overview
  * page abp(1) listing the n commands. */

@@ -22,6 +22,7 @@ static const struct {
     {"bench", cmd_bench, "time one ABP iteration against this machine's sgemm rate"},
     {"pca", cmd_pca, "the PCA baseline: test reconstruction error with d components"},
     {"prepare", cmd_prepare, "pack IDX files and image folders into one HDF5 data set (parallel under mpirun)"},
+    {"score", cmd_score, "sample quality against real images: Frechet distance, KID, precision, recall, memorisation"},
     {"dynamic", cmd_dynamic, "fit a vector auto-regression to the latents of video frames and synthesize a dynamic texture"},
 };
 #define NUM_COMMANDS (int)(sizeof commands / sizeof commands[0])

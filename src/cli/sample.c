@@ -1,12 +1,13 @@
-/* abp sample: signals from the prior, g(z) with z ~ N(0, I): a PNG grid of images, or a
- * WAV file of sounds. --latent-shape runs a fully convolutional model on a larger latent
+/* abp sample: signals from the prior, g(z) with z from N(0, I) or from a prior fitted to the
+ * training latents (--prior, prior_draw.c): a PNG grid of images, one PNG per sample (OUT a
+ * folder), an HDF5 file of the samples and their latents (OUT.h5), or a WAV file of sounds. --latent-shape runs a fully convolutional model on a larger latent
  * image (textures, sounds: the paper's 14x14 instead of 7x7), which makes a larger signal
  * with the same parameters. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
-#include "abp/rng.h"
 #include "abp/train.h"
 #include "cli.h"
 #include "options.h"
@@ -38,13 +39,41 @@ static int output_rate(int rate_opt, const abp_train_cfg *cfg, int *rate, abp_er
     return 0;
 }
 
+/* OUT names a folder: it ends in '/' or is one. */
+static int is_folder(const char *s) {
+    struct stat st;
+    size_t n = strlen(s);
+    return (n > 0 && s[n - 1] == '/') || (stat(s, &st) == 0 && S_ISDIR(st.st_mode));
+}
+
+/* One PNG per sample, DIR/sample-000000.png ..., each exactly h x w. */
+static int write_folder(const char *dir, const float *images, int n, abp_shape s, abp_err *err) {
+    if (abp_mkdir_p(dir, err)) return abp_fail_wrap(err, "abp sample: --out");
+    size_t len = strlen(dir) + 32;
+    char *path = malloc(len);
+    if (!path) return abp_fail(err, "abp sample: out of memory");
+    int64_t per = abp_shape_numel(s);
+    const char *sep = dir[strlen(dir) - 1] == '/' ? "" : "/";
+    for (int i = 0; i < n; i++) {
+        snprintf(path, len, "%s%ssample-%06d.png", dir, sep, i);
+        if (abp_png_write_image(path, images + i * per, s.c, s.h, s.w, err)) {
+            free(path);
+            return -1;
+        }
+    }
+    free(path);
+    return 0;
+}
+
 int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
     char ckpt[1024] = "", out[1024] = "", latent_shape[64] = "";
-    int n = 64, cols = 0, help = 0, rate_opt = 0, wav_float = 0, threads = 0;
+    char prior_text[32] = "auto";
+    int n = 64, cols = 0, help = 0, rate_opt = 0, wav_float = 0, threads = 0, bn_running = 0;
     int64_t seed = 1;
     cli_option opts[] = {
         {"ckpt", OPT_STRING, ckpt, sizeof ckpt, 0, 0, NULL, "a checkpoint written by abp train", 1, 0},
-        {"out", OPT_STRING, out, sizeof out, 0, 0, NULL, "the PNG grid, or (ending .wav) the WAV file to write", 1, 0},
+        {"out", OPT_STRING, out, sizeof out, 0, 0, NULL,
+         "the PNG grid; DIR/: one PNG per sample; FILE.h5: samples and latents; FILE.wav: sound", 1, 0},
         {"n", OPT_INT, &n, 0, 1, 100000, NULL, "how many samples (for .wav: 1; several play one after another)", 0, 0},
         {"cols", OPT_INT, &cols, 0, 0, 10000, NULL, "columns of the grid (0: square)", 0, 0},
         {"seed", OPT_INT64, &seed, 0, 0, 9.2e18, NULL, "seed of the latent draws", 0, 0},
@@ -52,25 +81,36 @@ int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
          "HxW: a latent image of this size (fully convolutional models; default: as trained)", 0, 0},
         {"rate", OPT_INT, &rate_opt, 0, 0, 1000000, NULL, "WAV sample rate in Hz (0: the training clip's)", 0, 0},
         {"wav-format", OPT_CHOICE, &wav_float, 0, 0, 0, "pcm16|float", "WAV samples: 16-bit PCM or 32-bit float", 0, 0},
+        {"prior", OPT_STRING, prior_text, sizeof prior_text, 0, 0, NULL,
+         "auto: gmm:10 when the checkpoint has 100 latents or more, else normal; normal: N(0, I); "
+         "gaussian or gmm:K: fitted to the checkpoint's latents", 0, 0},
+        {"batchnorm", OPT_CHOICE, &bn_running, 0, 0, 0, "prior|running",
+         "batch-norm statistics: recomputed on 1000 draws of the prior, or the running ones of training", 0, 0},
         {"threads", OPT_INT, &threads, 0, 0, 1024, NULL, "BLAS threads per rank (0: cores / ranks on the node)", 0, 0},
     };
     int nopts = (int)(sizeof opts / sizeof opts[0]);
     if (cli_parse("sample", argc, argv, 2, opts, nopts, NULL, 0, NULL, &help, err)) return EXIT_USAGE;
     if (help) {
         if (d->rank == 0)
-            cli_usage("sample", "--ckpt FILE --out PNG|WAV [--n N] [--latent-shape HxW]",
-                      "Draws z ~ N(0, I) and writes g(z) as one PNG grid, or as a WAV file when OUT\n"
-                      "ends in .wav (a model of 1 x 1 x T signals). Batch norm uses its running\n"
-                      "statistics. --latent-shape 14x14 makes a texture model trained on 7x7 latents\n"
-                      "synthesize an image twice as large; 1x32 a sound model's clip twice as long.\n"
-                      "Under mpirun each rank makes its share of the samples (sample i's z is drawn\n"
-                      "from the seed and i alone, so the output does not depend on the ranks).",
+            cli_usage("sample", "--ckpt FILE --out PNG|DIR/|FILE.h5|WAV [--n N] [--prior P] [--latent-shape HxW]",
+                      "Draws z from the prior and writes g(z) as one PNG grid; as one PNG per sample\n"
+                      "when OUT is a folder (ends in / or exists); as HDF5 when OUT ends in .h5\n"
+                      "(/samples float32 [n, h, w, c] on [-1, 1], /z the latents); as a WAV file when\n"
+                      "OUT ends in .wav (a model of 1 x 1 x T signals). --prior gaussian or gmm:K fits\n"
+                      "a full-covariance Gaussian or K-component mixture to the checkpoint's latents\n"
+                      "first (docs/sampling.md). --latent-shape 14x14 makes a texture model trained on\n"
+                      "7x7 latents synthesize an image twice as large; 1x32 a sound model's clip twice\n"
+                      "as long. Under mpirun each rank makes its share of the samples (sample i's z is\n"
+                      "drawn from the seed and i alone, so the output does not depend on the ranks).",
                       opts, nopts);
         return EXIT_OK;
     }
     int lat_h = 0, lat_w = 0, wav = ends_with(out, ".wav") || ends_with(out, ".WAV");
     if (latent_shape[0] && parse_latent_shape(latent_shape, &lat_h, &lat_w, err)) return EXIT_USAGE;
+    int h5 = ends_with(out, ".h5"), folder = !wav && !h5 && is_folder(out);
     if (wav && !opts[2].seen) n = 1;
+    cli_prior prior = {.recalibrate = !bn_running, .seed = (uint64_t)seed, .verbose = d->rank == 0};
+    if (cli_prior_parse(&prior, prior_text, "abp sample: --prior", err)) return EXIT_USAGE;
     cli_set_threads(d, threads);
     abp_net net;
     abp_train_cfg cfg;
@@ -80,9 +120,15 @@ int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
     int64_t dz = abp_shape_numel(net.in_shape), dy = abp_shape_numel(net.out_shape), per_batch = (1 << 24) / (64 * dy);
     int batch = n < 64 ? n : 64;
     if (batch > per_batch) batch = per_batch < 1 ? 1 : (int)per_batch;
-    float *rows = NULL, *zb = NULL, *images = NULL, *all = NULL;
+    float *rows = NULL, *zb = NULL, *images = NULL, *all = NULL, *all_z = NULL;
     int status = EXIT_FAILED, rate = 0;
     if (abp_dist_agree(d, abp_net_set_max_batch(&net, batch, err), err)) goto done;
+    /* Every rank fits the same prior (deterministic for the seed) and recomputes the same
+     * batch-norm statistics, so that sample i is the same whichever rank makes it. */
+    if (abp_dist_agree(d, cli_prior_fit(&prior, ckpt, dz, err) ||
+                              cli_prior_recalibrate(&prior, ckpt, lat_h, lat_w, &net, err)
+                          ? abp_fail_wrap(err, "abp sample") : 0, err))
+        goto done;
     if (wav) {
         if (net.out_shape.c != 1 || net.out_shape.h != 1) {
             abp_fail(err, "abp sample: %s: the model makes %dx%dx%d images, not sounds (1 x 1 x T); "
@@ -99,26 +145,40 @@ int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
     zb = rows ? abp_alloc(sizeof(float) * (size_t)(batch * dz), err) : NULL;
     images = zb ? abp_alloc(sizeof(float) * (size_t)(mine * dy), err) : NULL;
     if (d->rank == 0) all = images ? abp_alloc(sizeof(float) * (size_t)n * (size_t)dy, err) : NULL;
-    int rc = images && (d->rank != 0 || all) ? 0 : -1;
+    if (d->rank == 0 && h5) all_z = all ? abp_alloc(sizeof(float) * (size_t)n * (size_t)dz, err) : NULL;
+    int rc = images && (d->rank != 0 || (all && (!h5 || all_z))) ? 0 : -1;
     char scope[96] = "";
     if (d->size > 1) snprintf(scope, sizeof scope, " on rank 0 (of %d on %d ranks)", n, d->size);
     abp_progress progress;
     abp_progress_start(&progress, d->rank == 0, "sample", "samples", hi - lo, scope);
     for (int64_t first = 0; rc == 0 && first < hi - lo; first += batch) {
         int64_t b = hi - lo - first < batch ? hi - lo - first : batch;
-        for (int64_t i = first; i < first + b; i++)
-            abp_rng_normal((uint64_t)seed, ABP_RNG_PRIOR, (uint32_t)(lo + i), 0, 0, rows + i * dz, dz);
+        cli_prior_draw(&prior, lo + first, b, dz, rows + first * dz);
         rc = abp_net_generate(&net, rows + first * dz, b, images + first * dy, zb, err);
         abp_progress_update(&progress, first + b);
     }
     if (abp_dist_agree(d, rc, err) ||
-        abp_dist_gather_rows(d, images, lo, hi, n, sizeof(float) * (size_t)dy, all, err))
+        abp_dist_gather_rows(d, images, lo, hi, n, sizeof(float) * (size_t)dy, all, err) ||
+        (h5 && abp_dist_gather_rows(d, rows, lo, hi, n, sizeof(float) * (size_t)dz, all_z, err)))
         goto done;
     if (d->rank == 0 && wav) {
         rc = abp_wav_write(out, all, n * dy, rate, wav_float ? ABP_WAV_FLOAT32 : ABP_WAV_PCM16, err);
         if (rc == 0)
             printf("sample: wrote %d sample%s of %lld values at %d Hz to %s\n", n, n == 1 ? "" : "s",
                    (long long)dy, rate, out);
+    } else if (d->rank == 0 && h5) {
+        char used[32];
+        abp_prior_format(&prior.choice, used, sizeof used);
+        abp_samples_info info = {used, (uint64_t)seed, bn_running ? "running" : "prior", ckpt};
+        rc = abp_samples_write(out, &info, all, n, net.out_shape.c, net.out_shape.h, net.out_shape.w, all_z, dz, err);
+        if (rc == 0)
+            printf("sample: wrote %d samples of %dx%dx%d and their latents to %s\n", n, net.out_shape.h,
+                   net.out_shape.w, net.out_shape.c, out);
+    } else if (d->rank == 0 && folder) {
+        rc = write_folder(out, all, n, net.out_shape, err);
+        if (rc == 0)
+            printf("sample: wrote %d samples of %dx%dx%d to %s, one PNG each\n", n, net.out_shape.h, net.out_shape.w,
+                   net.out_shape.c, out);
     } else if (d->rank == 0) {
         rc = abp_png_write_grid(out, all, n, net.out_shape.c, net.out_shape.h, net.out_shape.w, cols, err);
         if (rc == 0)
@@ -132,6 +192,8 @@ done:
     abp_free(zb);
     abp_free(images);
     abp_free(all);
+    abp_free(all_z);
+    cli_prior_free(&prior);
     abp_net_free(&net);
     return status;
 }

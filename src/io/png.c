@@ -1,4 +1,5 @@
-/* Pictures: a batch of images as one PNG grid (abp_png_write_grid).
+/* Pictures: a batch of images as one PNG grid (abp_png_write_grid), or one image as it is
+ * (abp_png_write_image).
  *
  * The grid is drawn into one 8-bit canvas, tiles left to right then top to bottom, with a
  * 1-pixel black line around and between them. The PNG is encoded by stb_image_write into
@@ -60,6 +61,24 @@ static int write_png_file(const char *tmp_path, const uint8_t *canvas, int width
     return sink.failed ? sink.error : 0;
 }
 
+/* Writes the canvas to PATH.tmp, renames it over PATH, and frees the canvas. */
+static int save_canvas(const char *path, uint8_t *canvas, int width, int height, int c, abp_err *err) {
+    char *tmp_path = malloc(strlen(path) + sizeof ".tmp");
+    if (!tmp_path) {
+        free(canvas);
+        return abp_fail(err, "%s: out of memory", path);
+    }
+    sprintf(tmp_path, "%s.tmp", path);
+
+    int error = write_png_file(tmp_path, canvas, width, height, c);
+    if (error == 0 && rename(tmp_path, path) != 0) error = errno;
+    if (error != 0) remove(tmp_path); /* never leave a half-written file behind */
+    free(tmp_path);
+    free(canvas);
+    if (error != 0) return abp_fail(err, "%s: cannot write (%s)", path, strerror(error));
+    return 0;
+}
+
 int abp_png_write_grid(const char *path, const float *images, int n, int c, int h, int w,
                        int cols, abp_err *err) {
     if (n < 1) return abp_fail(err, "%s: no images to write", path);
@@ -96,18 +115,17 @@ int abp_png_write_grid(const char *path, const float *images, int n, int c, int 
         }
     }
 
-    char *tmp_path = malloc(strlen(path) + sizeof ".tmp");
-    if (!tmp_path) {
-        free(canvas);
-        return abp_fail(err, "%s: out of memory", path);
-    }
-    sprintf(tmp_path, "%s.tmp", path);
+    return save_canvas(path, canvas, (int)width, (int)height, c, err);
+}
 
-    int error = write_png_file(tmp_path, canvas, (int)width, (int)height, c);
-    if (error == 0 && rename(tmp_path, path) != 0) error = errno;
-    if (error != 0) remove(tmp_path); /* never leave a half-written file behind */
-    free(tmp_path);
-    free(canvas);
-    if (error != 0) return abp_fail(err, "%s: cannot write (%s)", path, strerror(error));
-    return 0;
+int abp_png_write_image(const char *path, const float *image, int c, int h, int w, abp_err *err) {
+    if (c != 1 && c != 3) return abp_fail(err, "%s: cannot write %d-channel images (must be 1 or 3)", path, c);
+    if (h < 1 || w < 1 || (int64_t)h * w * c > INT32_MAX)
+        return abp_fail(err, "%s: cannot write an image of %dx%d", path, h, w);
+    uint8_t *canvas = malloc((size_t)h * w * c);
+    if (!canvas) return abp_fail(err, "%s: out of memory for a %dx%d picture", path, h, w);
+    size_t plane = (size_t)h * w;
+    for (size_t p = 0; p < plane; p++)
+        for (int k = 0; k < c; k++) canvas[p * c + k] = to_byte(image[k * plane + p]);
+    return save_canvas(path, canvas, w, h, c, err);
 }
