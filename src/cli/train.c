@@ -35,6 +35,7 @@ int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err) {
         {"seed", OPT_INT64, &cfg.seed, 0, 0, 9.2e18, NULL, "seed of every random draw", 0, 0},
         {"checkpoint-every", OPT_INT64, &cfg.checkpoint_every, 0, 0, 1e12, NULL, "also checkpoint every K iterations (0: only at the end)", 0, 0},
         {"keep-checkpoints", OPT_INT, &cfg.keep_checkpoints, 0, 1, 1000000, NULL, "keep the newest K numbered checkpoint-ITER.h5 files", 0, 0},
+        {"stream", OPT_FLAG, &cfg.stream, 0, 0, 0, NULL, "read each batch from the HDF5 data set (abp prepare) instead of holding the shard in memory; same results", 0, 0},
         {"threads", OPT_INT, &cfg.threads, 0, 0, 1024, NULL, "BLAS threads per rank (0: cores / ranks on the node)", 0, 0},
         {"quiet", OPT_FLAG, &cfg.quiet, 0, 0, 0, NULL, "no progress lines", 0, 0},
     };

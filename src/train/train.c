@@ -12,6 +12,7 @@
 
 #include "abp/infer.h"
 #include "abp/rng.h"
+#include "abp/shard.h"
 #include "abp/train.h"
 
 /* The one piece of process state outside MPI: a signal handler can only talk to the loop
@@ -25,7 +26,7 @@ struct abp_trainer {
     abp_net net;
     abp_optimizer opt;
     abp_infer_ws ws;
-    abp_images data;          /* this rank's examples, rows */
+    abp_shard data;           /* this rank's examples, in their stored type */
     int64_t n_total, lo, hi;  /* the shard [lo, hi) of n_total */
     int64_t n_local;
     int64_t B;                /* global batch */
@@ -34,6 +35,7 @@ struct abp_trainer {
     float *latents;           /* [n_local][d] persistent */
     int64_t *perm, perm_cycle;
     int64_t *batch_idx, *batch_ids; /* local row, global id */
+    int64_t *next_idx;        /* --stream: the next batch's rows, being read meanwhile */
     float *zb, *yb, *dout;    /* batch in CNS */
     int64_t start_iter;
     char *config;
@@ -54,11 +56,12 @@ static void trainer_free(trainer *t) {
     abp_net_free(&t->net);
     abp_optimizer_free(&t->opt);
     abp_infer_ws_free(&t->ws);
-    abp_images_free(&t->data);
+    abp_shard_free(&t->data);
     abp_free(t->latents);
     free(t->perm);
     free(t->batch_idx);
     free(t->batch_ids);
+    free(t->next_idx);
     abp_free(t->zb);
     abp_free(t->yb);
     abp_free(t->dout);
@@ -71,25 +74,32 @@ static void trainer_free(trainer *t) {
     free(t->config);
 }
 
-/* Rows [lo, hi) of an in-memory data set (abp bench's synthetic images), as a loaded shard. */
-static int copy_rows(const abp_images *all, int64_t lo, int64_t hi, abp_shape ys, abp_images *out,
+/* Rows [lo, hi) of an in-memory data set (abp bench's synthetic images), as a shard. */
+static int copy_rows(const abp_images *all, int64_t lo, int64_t hi, abp_shape ys, abp_shard *out,
                      abp_err *err) {
     if (all->c != ys.c || all->h != ys.h || all->w != ys.w)
         return abp_fail(err, "data of %dx%dx%d for a model that makes %dx%dx%d", all->h, all->w,
                         all->c, ys.h, ys.w, ys.c);
-    int64_t dy = abp_shape_numel(ys);
-    memset(out, 0, sizeof *out);
-    out->n = hi - lo, out->c = ys.c, out->h = ys.h, out->w = ys.w;
-    out->data = abp_alloc(sizeof(float) * (size_t)(out->n * dy), err);
-    out->names = calloc((size_t)out->n, sizeof *out->names);
-    if (!out->data || !out->names) return abp_fail(err, "out of memory for %lld examples", (long long)out->n);
-    memcpy(out->data, all->data + lo * dy, sizeof(float) * (size_t)(out->n * dy));
-    for (int64_t i = 0; i < out->n; i++) {
-        const char *name = all->names ? all->names[lo + i] : "synthetic";
-        out->names[i] = strdup(name);
-        if (!out->names[i]) return abp_fail(err, "out of memory");
+    return abp_shard_copy(all, lo, hi, out, err);
+}
+
+/* --sense: S y of every example of the shard, a chunk of rows at a time, so that the floats
+ * of the whole shard are never held at once. A shard of up to PROJECT_ROWS examples is
+ * projected in one GEMM, as it was when the shard was floats. */
+enum { PROJECT_ROWS = 4096 };
+static int project_shard(trainer *t, abp_err *err) {
+    int64_t dy = abp_shape_numel(t->ys), K = t->sense.K;
+    int64_t rows = t->n_local < PROJECT_ROWS ? t->n_local : PROJECT_ROWS;
+    float *buf = abp_alloc(sizeof(float) * (size_t)((rows > 0 ? rows : 1) * dy), err);
+    if (!buf) return -1;
+    int rc = 0;
+    for (int64_t first = 0; rc == 0 && first < t->n_local; first += rows) {
+        int64_t count = t->n_local - first < rows ? t->n_local - first : rows;
+        rc = abp_shard_rows(&t->data, first, count, buf, err);
+        if (rc == 0) abp_sensing_project_rows(&t->sense, buf, count, t->proj + first * K);
     }
-    return 0;
+    abp_free(buf);
+    return rc;
 }
 
 /* Everything that can fail on one rank alone, before the first collective of the loop. */
@@ -119,7 +129,8 @@ static int setup_local(trainer *t, const abp_images *given, abp_err *err) {
         return abp_fail(err, "the model makes %d-channel signals; image data needs 1 or 3", t->ys.c);
     if (given) {
         if (copy_rows(given, t->lo, t->hi, t->ys, &t->data, err)) return -1;
-    } else if (abp_data_load(cfg->data, t->lo, t->hi, t->ys.c, t->ys.h, t->ys.w, &t->data, err)) {
+    } else if (abp_shard_load(cfg->data, t->lo, t->hi, t->ys.c, t->ys.h, t->ys.w, cfg->stream, t->b_local,
+                              &t->data, err)) {
         return -1;
     }
     abp_net_init_params(&t->net, cfg->seed);
@@ -137,7 +148,8 @@ static int setup_local(trainer *t, const abp_images *given, abp_err *err) {
     t->perm = malloc(sizeof(int64_t) * (size_t)t->n_local);
     t->batch_idx = malloc(sizeof(int64_t) * (size_t)t->b_local);
     t->batch_ids = malloc(sizeof(int64_t) * (size_t)t->b_local);
-    if (!t->latents || !t->zb || !t->yb || !t->dout || !t->perm || !t->batch_idx || !t->batch_ids)
+    t->next_idx = malloc(sizeof(int64_t) * (size_t)t->b_local);
+    if (!t->latents || !t->zb || !t->yb || !t->dout || !t->perm || !t->batch_idx || !t->batch_ids || !t->next_idx)
         return abp_fail(err, "out of memory for %lld examples", (long long)t->n_local);
     /* z_i ~ N(0, I) from the counter RNG: the same for example i on any number of ranks. */
     for (int64_t i = 0; i < t->n_local; i++)
@@ -155,7 +167,7 @@ static int setup_local(trainer *t, const abp_images *given, abp_err *err) {
         t->proj = abp_alloc(sizeof(float) * (size_t)(t->n_local * K), err);
         t->pb = abp_alloc(sizeof(float) * (size_t)(t->b_local * K), err);
         if (!t->proj || !t->pb) return -1;
-        abp_sensing_project_rows(&t->sense, t->data.data, t->n_local, t->proj);
+        if (project_shard(t, err)) return -1;
     }
     if (t->mask.kind != ABP_MASK_NONE) {
         /* Each example's mask is a pure function of (seed, example id): made once for the
@@ -300,6 +312,7 @@ static int publish_checkpoint(const char *out, int64_t iteration, int keep, abp_
 }
 
 static int write_checkpoint(trainer *t, int64_t iters_done, abp_err *err) {
+    abp_shard_quiesce(&t->data); /* the I/O thread is out of HDF5 before this thread enters it */
     abp_ckpt_array *arrays = NULL;
     int narrays = 0;
     if (abp_model_arrays(&t->net, &t->opt, &arrays, &narrays, err)) return -1;
@@ -323,9 +336,9 @@ static int write_checkpoint(trainer *t, int64_t iters_done, abp_err *err) {
 /* Picks this iteration's batch: full batch, or the next b_local of this rank's shard in a
  * permutation that is a pure function of (seed, shard, cycle), so a resumed run picks the
  * same examples as an uninterrupted one. */
-static void choose_batch(trainer *t, int64_t iter) {
+static void choose_batch(trainer *t, int64_t iter, int64_t *batch_idx) {
     if (t->cfg->full_batch) {
-        for (int i = 0; i < t->b_local; i++) t->batch_idx[i] = i;
+        for (int i = 0; i < t->b_local; i++) batch_idx[i] = i;
     } else {
         for (int i = 0; i < t->b_local; i++) {
             int64_t pos = iter * t->b_local + i, cycle = pos / t->n_local;
@@ -334,10 +347,9 @@ static void choose_batch(trainer *t, int64_t iter) {
                                     (uint32_t)cycle, t->perm, t->n_local);
                 t->perm_cycle = cycle;
             }
-            t->batch_idx[i] = t->perm[pos % t->n_local];
+            batch_idx[i] = t->perm[pos % t->n_local];
         }
     }
-    for (int i = 0; i < t->b_local; i++) t->batch_ids[i] = t->lo + t->batch_idx[i];
 }
 
 static void format_duration(double s, char *buf, size_t n) {
@@ -408,8 +420,9 @@ static int write_pictures(trainer *t, abp_err *err) {
     int total = 64, pairs = t->n_local < 32 ? (int)t->n_local : 32;
     float *images = abp_alloc(sizeof(float) * (size_t)(total * dy), err);
     float *rows = abp_alloc(sizeof(float) * (size_t)(total * dz), err);
+    float *originals = abp_alloc(sizeof(float) * (size_t)(pairs * dy + 1), err);
     int rc = -1;
-    if (!images || !rows) goto done;
+    if (!images || !rows || !originals) goto done;
     net->training = 0;
     for (int i = 0; i < total; i++)
         abp_rng_normal(t->cfg->seed, ABP_RNG_PRIOR, (uint32_t)i, 0, 0, rows + i * dz, dz);
@@ -431,13 +444,15 @@ static int write_pictures(trainer *t, abp_err *err) {
     /* Reconstructions: rows of originals, each followed by a row of their g(z_i). */
     if (abp_net_generate(net, t->latents, pairs, images, t->zb, err)) goto done;
     snprintf(path, sizeof path, "%s/reconstructions.png", t->cfg->out);
-    const float *sets[2] = {t->data.data, images};
+    if (abp_shard_rows(&t->data, 0, pairs, originals, err)) goto done;
+    const float *sets[2] = {originals, images};
     if (abp_png_write_compare(path, sets, 2, pairs, t->ys.c, t->ys.h, t->ys.w, 8, err)) goto done;
     rc = 0;
 done:
     net->training = 1;
     abp_free(images);
     abp_free(rows);
+    abp_free(originals);
     return rc;
 }
 
@@ -445,7 +460,8 @@ int abp_trainer_iterate(abp_trainer *t, int64_t it, int stop_flag, double *sse_a
                         abp_err *err) {
     abp_net *net = &t->net;
     int64_t dz = abp_shape_numel(t->zs), dy = abp_shape_numel(t->ys);
-    choose_batch(t, it);
+    choose_batch(t, it, t->batch_idx);
+    for (int i = 0; i < t->b_local; i++) t->batch_ids[i] = t->lo + t->batch_idx[i];
     abp_gather_rows_to_cns(t->latents, t->batch_idx, t->zb, t->b_local, t->zs);
     /* What the model sees of the batch: y, y through a mask, or the projections S y. */
     abp_observation obs = {.y = t->yb, .mask = t->mb};
@@ -457,7 +473,12 @@ int abp_trainer_iterate(abp_trainer *t, int64_t it, int stop_flag, double *sse_a
         obs = (abp_observation){.y = t->pb, .sense = &t->sense};
         observed = (double)(t->b_local * K);
     } else {
-        abp_gather_rows_to_cns(t->data.data, t->batch_idx, t->yb, t->b_local, t->ys);
+        if (abp_shard_gather_cns(&t->data, t->batch_idx, t->b_local, t->ys, t->yb, err)) return -1;
+        /* --stream: the next batch's rows are read while this one is computed. */
+        if (t->data.stream && it + 1 < t->cfg->iters) {
+            choose_batch(t, it + 1, t->next_idx);
+            if (abp_shard_prefetch(&t->data, t->next_idx, t->b_local, err)) return -1;
+        }
     }
     /* Occluded data: the batch's masks, made at setup. */
     if (t->mb) {
