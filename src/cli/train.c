@@ -65,6 +65,11 @@ int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err) {
                d->size > 1 ? "s" : "", why, abp_blas_kernel(),
                abp_blas_kernel_is_weaker() ? " set by OPENBLAS_CORETYPE; this CPU supports the faster " : "",
                abp_blas_kernel_is_weaker() ? abp_blas_best_kernel() : "", threads, threads > 1 ? "s" : "");
+    /* Where the ranks landed: on a cluster, the first thing to check against what the job
+     * script asked for (ranks per node, threads per rank). */
+    char layout[1024];
+    if (abp_dist_layout(d, threads, layout, sizeof layout, err)) return EXIT_FAILED;
+    if (d->rank == 0 && !cfg.quiet) printf("abp train: layout: %s\n", layout);
     int rc = abp_train(&cfg, d, err);
     return rc == 0 ? EXIT_OK : rc == ABP_STOPPED ? EXIT_STOPPED : EXIT_FAILED;
 }
