@@ -69,6 +69,15 @@ set -e
   fail "a refused --stream run changed the earlier run's files"
 pass=$((pass + 3))
 
+# The first lines say how the data are held and where the ranks run.
+"${mpi[@]}" -np 3 "$abp" train --data "$tmp/digits.h5" --model "$model" --limit 30 --batch 6 --iters 1 \
+  --langevin-steps 1 --threads 1 --stream --out "$tmp/talk" > "$tmp/talk.log"
+grep -q "^abp train: layout: 3 ranks on 1 host ($(hostname): 3), 1 BLAS thread per rank$" "$tmp/talk.log" &&
+  grep -q "^abp train: data streamed from $tmp/digits.h5" "$tmp/talk.log" || { cat "$tmp/talk.log"; fail "the layout or data line"; }
+"$abp" train --data "$idx" --model "$model" --limit 30 --batch 6 --iters 1 --langevin-steps 1 --out "$tmp/talk1" |
+  grep -q "^abp train: data held as bytes, 0.0 MB on rank 0 (30 examples)$" || fail "the data line in memory"
+pass=$((pass + 2))
+
 # 4. An older abp, if given.
 if [ -n "${ABP_REF:-}" ]; then
   "$ABP_REF" train --data "$idx" "${common[@]}" --threads 1 --out "$tmp/ref"

@@ -571,6 +571,16 @@ int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
         printf("abp train: %lld examples on %d rank%s, batch %lld, %lld parameters, latent %dx%dx%d, iterations %lld..%lld\n",
                (long long)t->n_total, d->size, d->size > 1 ? "s" : "", (long long)t->B,
                (long long)net->nparams, t->zs.h, t->zs.w, t->zs.c, (long long)t->start_iter, (long long)cfg->iters);
+    if (d->rank == 0 && !cfg->quiet) {
+        /* How the shard is held, since it decides the memory a rank needs. */
+        const abp_shard *sd = &t->data;
+        if (sd->stream)
+            printf("abp train: data streamed from %s, each batch read while the one before is computed (--stream)\n", cfg->data);
+        else
+            printf("abp train: data held as %s, %.1f MB on rank 0 (%lld examples)\n",
+                   sd->type == ABP_SHARD_U8 ? "bytes" : "floats", (double)abp_shard_value_bytes(sd) / 1048576.0,
+                   (long long)sd->n);
+    }
     if (d->rank == 0 && !cfg->quiet && cfg->sense > 0)
         printf("abp train: each example is observed only through %d random projections S y (S: %d white-noise images, N(0, 0.5^2) pixels, from --seed); loss and proj_mse are on the projections\n",
                cfg->sense, cfg->sense);
