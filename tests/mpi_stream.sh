@@ -45,6 +45,12 @@ same "$tmp/idx-sense/checkpoint.h5" "$tmp/stream-sense/checkpoint.h5" "--sense: 
 cmp -s "$tmp/idx-1/reconstructions.png" "$tmp/stream-1/reconstructions.png" ||
   fail "reconstructions.png differs between in memory and --stream"; pass=$((pass + 1))
 
+# metrics.csv's read_s: the wait for the batch's rows, 0 in memory, measured with --stream.
+[ "$(head -1 "$tmp/stream-1/metrics.csv" | awk -F, '{ print $NF }')" = read_s ] &&
+  awk -F, 'NR > 1 && $10 != 0 { bad = 1 } END { exit bad }' "$tmp/idx-1/metrics.csv" &&
+  awk -F, 'NR > 1 && !($10 >= 0) { bad = 1 } END { exit bad }' "$tmp/stream-1/metrics.csv" ||
+  fail "metrics.csv's read_s column"; pass=$((pass + 1))
+
 # 2. Stop at a checkpoint (a shorter --iters) in memory, resume with --stream: the prefetch
 #    then starts at the checkpoint's iteration.
 part=(--data "$tmp/digits.h5" "${common[@]}" --checkpoint-every 5 --out "$tmp/part")

@@ -38,6 +38,7 @@ typedef struct abp_shard {
     char **names;         /* n names (pointers into one buffer), as abp_images names them */
     char *name_text;      /* that buffer */
     abp_shard_stream *stream; /* not NULL: rows are read from the file per batch */
+    double wait_seconds;  /* streamed: wall time gathers spent waiting for rows, in all */
 } abp_shard;
 
 /* Loads examples [lo, hi) of path as abp_data_load would (converted to c channels and

@@ -391,7 +391,7 @@ static FILE *open_metrics(const abp_train_cfg *cfg, int64_t start_iter, double *
         abp_fail(err, "%s: cannot write (%s)", old ? tmp : path, strerror(errno));
         return NULL;
     }
-    fprintf(f, "iteration,epoch,loss,%s,seconds,compute_s,allreduce_s,io_s,peak_rss_mb\n", mse_name);
+    fprintf(f, "iteration,epoch,loss,%s,seconds,compute_s,allreduce_s,io_s,peak_rss_mb,read_s\n", mse_name);
     if (old) {
         char line[512];
         while (fgets(line, sizeof line, old))
@@ -586,7 +586,7 @@ int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
                cfg->sense, cfg->sense);
     int stopped = 0;
     for (int64_t it = t->start_iter; it < cfg->iters; it++) {
-        double it_start = abp_now(), comm_start = d->comm_seconds;
+        double it_start = abp_now(), comm_start = d->comm_seconds, wait_start = t->data.wait_seconds;
         double sse_all;
         int stop_now;
         if (abp_trainer_iterate(t, it, stop_requested, &sse_all, &stop_now, err)) goto done;
@@ -594,6 +594,9 @@ int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
         /* 4. a checkpoint when one is due or a signal asked for it */
         int want_ckpt = stop_now || (cfg->checkpoint_every > 0 && (it + 1) % cfg->checkpoint_every == 0 &&
                                      it + 1 < cfg->iters);
+        /* --stream: the time this iteration waited for its batch's rows (what the read on
+         * the I/O thread did not hide); 0 with the shard in memory. */
+        double read_seconds = t->data.wait_seconds - wait_start;
         double io_seconds = 0;
         if (want_ckpt) {
             if (write_checkpoint(t, it + 1, err)) goto done;
@@ -606,15 +609,15 @@ int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
         double rss_mb = abp_dist_max_double(d, abp_peak_rss_bytes()) / (1024.0 * 1024.0);
         double now = abp_now();
         double comm = d->comm_seconds - comm_start;
-        double compute = now - it_start - comm - io_seconds;
+        double compute = now - it_start - comm - io_seconds - read_seconds;
         double loss = sse_all / (2.0 * cfg->sigma * cfg->sigma) / (double)t->B;
         /* per observed value (pixel, or projection with --sense), on the [0,1] pixel scale */
         double mse01 = sse_all / abp_trainer_observed(t) / 4.0;
         int64_t epoch = (it + 1) * t->B / t->n_total;
         if (d->rank == 0) {
-            fprintf(metrics, "%lld,%lld,%.6g,%.6g,%.3f,%.6f,%.6f,%.6f,%.1f\n", (long long)(it + 1),
+            fprintf(metrics, "%lld,%lld,%.6g,%.6g,%.3f,%.6f,%.6f,%.6f,%.1f,%.6f\n", (long long)(it + 1),
                     (long long)epoch, loss, mse01, seconds_before + now - t0, compute, comm, io_seconds,
-                    rss_mb);
+                    rss_mb, read_seconds);
             /* The row of a checkpointed iteration reaches the disk at once: a run resumed from
              * this checkpoint starts with the next row. */
             if (want_ckpt) fflush(metrics);
