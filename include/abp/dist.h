@@ -63,4 +63,10 @@ ABP_MUST_CHECK int abp_dist_agree(abp_dist *d, int rc, abp_err *err);
  * Writes a one-line explanation into why. */
 int abp_dist_threads_per_rank(const abp_dist *d, int requested, char *why, size_t why_size);
 
+/* Collective: how the ranks sit on hosts, for the first lines of a run's output, into line
+ * on rank 0 (other ranks get ""): "4 ranks on 2 hosts (nodeA: 2, nodeB: 2), 1 BLAS thread
+ * per rank", hosts as MPI_Get_processor_name names them, in the order of their first rank
+ * (the first 8; then how many more); "1 to 2 threads" when ranks differ. */
+ABP_MUST_CHECK int abp_dist_layout(abp_dist *d, int threads, char *line, size_t size, abp_err *err);
+
 #endif

@@ -53,6 +53,8 @@ typedef struct abp_train_cfg {
     char mask[32];        /* observation mask of every example: "none", "pepper:F", "region:S" */
     int sense;            /* K > 0: every example observed only through K random projections */
     int threads;          /* BLAS threads per rank; 0: automatic */
+    int stream;           /* read each batch's rows from the HDF5 data set instead of holding
+                           * the shard (the results are the same; not stored in /config) */
     int quiet;
 } abp_train_cfg;
 

@@ -99,7 +99,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "abp: unknown command '%s' (see abp --help)\n", argv[1]);
         return EXIT_USAGE;
     }
-    MPI_Init(&argc, &argv);
+    /* FUNNELED: abp train --stream reads data on an I/O thread, which never calls MPI; only
+     * this thread does. (Every MPI library gives at least that; the level is not checked.) */
+    int provided;
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
     abp_dist d;
     abp_err err = {{0}};
     int status;

@@ -36,6 +36,7 @@ int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err) {
         {"seed", OPT_INT64, &cfg.seed, 0, 0, 9.2e18, NULL, "seed of every random draw", 0, 0},
         {"checkpoint-every", OPT_INT64, &cfg.checkpoint_every, 0, 0, 1e12, NULL, "also checkpoint every K iterations (0: only at the end)", 0, 0},
         {"keep-checkpoints", OPT_INT, &cfg.keep_checkpoints, 0, 1, 1000000, NULL, "keep the newest K numbered checkpoint-ITER.h5 files", 0, 0},
+        {"stream", OPT_FLAG, &cfg.stream, 0, 0, 0, NULL, "read each batch from the HDF5 data set (abp prepare) instead of holding the shard in memory; same results", 0, 0},
         {"threads", OPT_INT, &cfg.threads, 0, 0, 1024, NULL, "BLAS threads per rank (0: cores / ranks on the node)", 0, 0},
         {"quiet", OPT_FLAG, &cfg.quiet, 0, 0, 0, NULL, "no progress lines", 0, 0},
     };
@@ -69,6 +70,11 @@ int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err) {
                d->size > 1 ? "s" : "", why, abp_blas_kernel(),
                abp_blas_kernel_is_weaker() ? " set by OPENBLAS_CORETYPE; this CPU supports the faster " : "",
                abp_blas_kernel_is_weaker() ? abp_blas_best_kernel() : "", threads, threads > 1 ? "s" : "");
+    /* Where the ranks landed: on a cluster, the first thing to check against what the job
+     * script asked for (ranks per node, threads per rank). */
+    char layout[1024];
+    if (abp_dist_layout(d, threads, layout, sizeof layout, err)) return EXIT_FAILED;
+    if (d->rank == 0 && !cfg.quiet) printf("abp train: layout: %s\n", layout);
     int rc = abp_train(&cfg, d, err);
     return rc == 0 ? EXIT_OK : rc == ABP_STOPPED ? EXIT_STOPPED : rc == ABP_DIVERGED ? EXIT_DIVERGED : EXIT_FAILED;
 }

@@ -4,6 +4,7 @@
 
 #include <limits.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,4 +156,64 @@ int abp_dist_broadcast(abp_dist *d, void *buf, size_t bytes, abp_err *err) {
     }
     d->comm_seconds += MPI_Wtime() - t0;
     return 0;
+}
+
+/* Appends printf output to line (of size bytes, used so far: *at), never past its end. */
+static void append(char *line, size_t size, size_t *at, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void append(char *line, size_t size, size_t *at, const char *fmt, ...) {
+    if (*at >= size) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line + *at, size - *at, fmt, ap);
+    va_end(ap);
+    *at = n < 0 ? size : *at + (size_t)n;
+}
+
+int abp_dist_layout(abp_dist *d, int threads, char *line, size_t size, abp_err *err) {
+    enum { NAME = MPI_MAX_PROCESSOR_NAME, SHOWN = 8 };
+    char mine[NAME] = {0};
+    int len = 0;
+    if (MPI_Get_processor_name(mine, &len) != MPI_SUCCESS) snprintf(mine, sizeof mine, "?");
+    int root = d->rank == 0;
+    char *names = root ? malloc((size_t)d->size * NAME) : NULL;
+    int *counts = root ? calloc((size_t)d->size, sizeof *counts) : NULL;
+    int *all_threads = root ? malloc(sizeof *all_threads * (size_t)d->size) : NULL;
+    int ok = !root || (names && counts && all_threads);
+    /* Every rank takes part in the gathers even if rank 0 has no room, then all agree. */
+    char dummy[NAME];
+    int dummy_threads;
+    MPI_Gather(mine, NAME, MPI_CHAR, ok && root ? names : dummy, NAME, MPI_CHAR, 0, d->comm);
+    MPI_Gather(&threads, 1, MPI_INT, ok && root ? all_threads : &dummy_threads, 1, MPI_INT, 0, d->comm);
+    if (size > 0) line[0] = '\0';
+    if (root && ok) {
+        /* Hosts in the order of their first rank; counts[h] ranks on host h (a rank's name
+         * is compared with the first rank of each host seen so far). */
+        int hosts = 0, tmin = threads, tmax = threads;
+        int *first = malloc(sizeof *first * (size_t)d->size);
+        ok = first != NULL;
+        for (int r = 0; ok && r < d->size; r++) {
+            int h = 0;
+            while (h < hosts && strncmp(names + (size_t)first[h] * NAME, names + (size_t)r * NAME, NAME)) h++;
+            if (h == hosts) first[hosts++] = r;
+            counts[h]++;
+            if (all_threads[r] < tmin) tmin = all_threads[r];
+            if (all_threads[r] > tmax) tmax = all_threads[r];
+        }
+        size_t at = 0;
+        if (ok) {
+            append(line, size, &at, "%d rank%s on %d host%s (", d->size, d->size > 1 ? "s" : "", hosts,
+                   hosts > 1 ? "s" : "");
+            for (int h = 0; h < hosts && h < SHOWN; h++)
+                append(line, size, &at, "%s%.*s: %d", h ? ", " : "", NAME, names + (size_t)first[h] * NAME, counts[h]);
+            if (hosts > SHOWN) append(line, size, &at, ", and %d more", hosts - SHOWN);
+            if (tmin == tmax) append(line, size, &at, "), %d BLAS thread%s per rank", tmin, tmin > 1 ? "s" : "");
+            else append(line, size, &at, "), %d to %d BLAS threads per rank", tmin, tmax);
+        }
+        free(first);
+    }
+    free(names);
+    free(counts);
+    free(all_threads);
+    int rc = ok ? 0 : abp_fail(err, "out of memory gathering the host names of %d ranks", d->size);
+    return abp_dist_agree(d, rc, err);
 }

@@ -76,7 +76,9 @@ double abp_observe_residual(const abp_observation *obs, const float *g, float *d
 int abp_sensing_min_norm(const abp_sensing *s, const float *proj, int64_t n, float *rows, abp_err *err) {
     int64_t K = s->K, D = s->D, m = K > D ? K : D;
     float *a = abp_alloc(sizeof(float) * (size_t)(K * D), err);
-    float *b = a ? abp_alloc(sizeof(float) * (size_t)(m * n), err) : NULL;
+    /* Zeroed: only the first K rows are filled, and LAPACKE checks all of B for NaNs (info
+     * -7), which uninitialised memory can hold. */
+    float *b = a ? abp_calloc(sizeof(float) * (size_t)(m * n), err) : NULL;
     float *sv = b ? abp_alloc(sizeof(float) * (size_t)(K < D ? K : D), err) : NULL;
     int rc = -1;
     if (!sv) goto done;

@@ -212,6 +212,58 @@ int abp_h5data_read_masks(abp_h5data *d, int64_t lo, int64_t count, uint8_t *mas
     return 0;
 }
 
+int abp_h5data_cache_rows(abp_h5data *d, int64_t rows, abp_err *err) {
+    abp_h5util_quiet();
+    /* A chunk is one example, so a cache of `rows` chunks holds a batch. HDF5 wants the
+     * number of hash slots prime and about 100 times the chunks held to avoid collisions
+     * (H5Pset_chunk_cache); the ratio matters little here because batches rarely share
+     * rows, but the byte size must hold a whole batch or HDF5 reads around the cache. */
+    size_t row_bytes = (size_t)d->h * d->w * d->c;
+    size_t slots = 101;
+    while (slots < (size_t)rows * 100) slots = slots * 2 + 1;
+    hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
+    int rc = dapl < 0 || H5Pset_chunk_cache(dapl, slots, (size_t)rows * row_bytes, 1.0) < 0 ? -1 : 0;
+    hid_t images = rc == 0 ? H5Dopen2(d->file, "images", dapl) : -1;
+    if (dapl >= 0) H5Pclose(dapl);
+    if (images < 0) return abp_fail(err, "%s: cannot reopen /images with a chunk cache of %lld rows", d->path,
+                                    (long long)rows);
+    H5Dclose(d->images);
+    d->images = images;
+    return 0;
+}
+
+int abp_h5data_read_at(abp_h5data *d, const int64_t *rows, int64_t count, uint8_t *pixels, abp_err *err) {
+    abp_h5util_quiet();
+    if (count == 0) return 0;
+    for (int64_t k = 0; k < count; k++)
+        if (rows[k] < 0 || rows[k] >= d->n || (k > 0 && rows[k] <= rows[k - 1]))
+            return abp_fail(err, "%s: row %lld is out of range or out of order (it holds %lld)", d->path,
+                            (long long)rows[k], (long long)d->n);
+    /* One selection of all the rows (a union of one-row blocks, merged by HDF5 where they
+     * touch), read by one H5Dread into `count` consecutive rows of memory: HDF5 walks the
+     * selection in file order, which is why the rows must come sorted. */
+    hid_t space = H5Dget_space(d->images);
+    hsize_t start[RANK_IMAGES] = {0, 0, 0, 0};
+    hsize_t block[RANK_IMAGES] = {1, (hsize_t)d->h, (hsize_t)d->w, (hsize_t)d->c};
+    hsize_t mem_dims[RANK_IMAGES] = {(hsize_t)count, block[1], block[2], block[3]};
+    const hsize_t one[RANK_IMAGES] = {1, 1, 1, 1};
+    herr_t ok = space < 0 ? -1 : H5Sselect_none(space);
+    for (int64_t k = 0; ok >= 0 && k < count; k++) {
+        int64_t first = rows[k], run = 1;
+        while (k + 1 < count && rows[k + 1] == first + run) k++, run++; /* a run of neighbours: one block */
+        start[0] = (hsize_t)first;
+        block[0] = (hsize_t)run;
+        ok = H5Sselect_hyperslab(space, H5S_SELECT_OR, start, NULL, one, block);
+    }
+    hid_t mem = ok >= 0 ? H5Screate_simple(RANK_IMAGES, mem_dims, NULL) : -1;
+    if (mem >= 0) ok = H5Dread(d->images, H5T_NATIVE_UINT8, mem, space, H5P_DEFAULT, pixels);
+    if (mem >= 0) H5Sclose(mem);
+    if (space >= 0) H5Sclose(space);
+    if (mem < 0 || ok < 0)
+        return abp_fail(err, "%s: cannot read %lld rows of /images (damaged file?)", d->path, (long long)count);
+    return 0;
+}
+
 /* ---------------------------------------------------------------- writing */
 
 struct abp_h5data_writer {

@@ -51,6 +51,14 @@ ABP_MUST_CHECK int abp_h5data_read(abp_h5data *h, int64_t lo, int64_t count, uin
 ABP_MUST_CHECK int abp_h5data_read_masks(abp_h5data *h, int64_t lo, int64_t count, uint8_t *masks,
                                          abp_err *err);
 
+/* Reads the rows listed in rows[0..count), strictly increasing, as one sorted selection
+ * of /images: pixels gets them in that order, h x w x c interleaved bytes each. */
+ABP_MUST_CHECK int abp_h5data_read_at(abp_h5data *h, const int64_t *rows, int64_t count,
+                                      uint8_t *pixels, abp_err *err);
+
+/* Reopens /images with a chunk cache that holds `rows` examples (a batch). */
+ABP_MUST_CHECK int abp_h5data_cache_rows(abp_h5data *h, int64_t rows, abp_err *err);
+
 void abp_h5data_close(abp_h5data *h);
 
 /* ---------------------------------------------------------------- writing */

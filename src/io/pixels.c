@@ -74,5 +74,11 @@ int abp_pixels_fit(const uint8_t *src, int sw, int sh, int sc, int c, int h, int
 void abp_pixels_to_planar(const uint8_t *src, int c, int h, int w, float *dst) {
     size_t plane = (size_t)h * w;
     for (size_t p = 0; p < plane; p++)
-        for (int k = 0; k < c; k++) dst[(size_t)k * plane + p] = (float)src[p * c + k] / 127.5f - 1.0f;
+        for (int k = 0; k < c; k++) dst[(size_t)k * plane + p] = abp_pixel_value(src[p * c + k]);
+}
+
+void abp_pixels_planar_bytes(const uint8_t *src, int c, int h, int w, uint8_t *dst) {
+    size_t plane = (size_t)h * w;
+    for (size_t p = 0; p < plane; p++)
+        for (int k = 0; k < c; k++) dst[(size_t)k * plane + p] = src[p * c + k];
 }

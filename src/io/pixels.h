@@ -21,7 +21,15 @@ int abp_pixels_colour_channels(int stored_channels);
 ABP_MUST_CHECK int abp_pixels_fit(const uint8_t *src, int sw, int sh, int sc, int c, int h, int w,
                                   uint8_t *dst, const char *path, abp_err *err);
 
+/* The float of one stored byte: 0 -> -1, 255 -> 1. Every conversion of pixels to floats
+ * goes through this one expression, so that a byte gives the same float wherever it is
+ * converted (at load time, or when a batch is gathered from a shard of bytes). */
+static inline float abp_pixel_value(uint8_t v) { return (float)v / 127.5f - 1.0f; }
+
 /* Interleaved bytes (h x w x c) to planar floats (c x h x w): 0 -> -1, 255 -> 1. */
 void abp_pixels_to_planar(const uint8_t *src, int c, int h, int w, float *dst);
+
+/* Interleaved bytes (h x w x c) to planar bytes (c x h x w), unconverted. */
+void abp_pixels_planar_bytes(const uint8_t *src, int c, int h, int w, uint8_t *dst);
 
 #endif

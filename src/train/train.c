@@ -14,6 +14,7 @@
 
 #include "abp/infer.h"
 #include "abp/rng.h"
+#include "abp/shard.h"
 #include "abp/train.h"
 #include "objective.h"
 
@@ -34,7 +35,7 @@ struct abp_trainer {
     void *obj;                /* the objective's own state */
     abp_objective_layout layout;
     abp_model model;          /* the objective's networks, one arena */
-    abp_images data;          /* this rank's examples, rows */
+    abp_shard data;           /* this rank's examples, in their stored type */
     int64_t n_total, lo, hi;  /* the shard [lo, hi) of n_total */
     int64_t n_local;
     int64_t B;                /* global batch */
@@ -46,6 +47,7 @@ struct abp_trainer {
     float *chain[ABP_OBJ_MAX_STATES];   /* [chain_hi - chain_lo][row] */
     int64_t *perm, perm_cycle;
     int64_t *batch_idx, *batch_ids; /* local row, global id */
+    int64_t *next_idx;        /* --stream: the next batch's rows, being read meanwhile */
     float *yb;                /* batch in CNS */
     int64_t start_iter;
     char *config;
@@ -63,7 +65,7 @@ typedef struct abp_trainer trainer;
 static void trainer_free(trainer *t) {
     if (t->ops && t->obj) t->ops->destroy(t->obj);
     abp_model_free(&t->model);
-    abp_images_free(&t->data);
+    abp_shard_free(&t->data);
     for (int k = 0; k < ABP_OBJ_MAX_STATES; k++) {
         abp_free(t->state[k]);
         abp_free(t->state_b[k]);
@@ -72,6 +74,7 @@ static void trainer_free(trainer *t) {
     free(t->perm);
     free(t->batch_idx);
     free(t->batch_ids);
+    free(t->next_idx);
     abp_free(t->yb);
     abp_free(t->masks);
     abp_free(t->mrows);
@@ -82,25 +85,32 @@ static void trainer_free(trainer *t) {
     free(t->config);
 }
 
-/* Rows [lo, hi) of an in-memory data set (abp bench's synthetic images), as a loaded shard. */
-static int copy_rows(const abp_images *all, int64_t lo, int64_t hi, abp_shape ys, abp_images *out,
+/* Rows [lo, hi) of an in-memory data set (abp bench's synthetic images), as a shard. */
+static int copy_rows(const abp_images *all, int64_t lo, int64_t hi, abp_shape ys, abp_shard *out,
                      abp_err *err) {
     if (all->c != ys.c || all->h != ys.h || all->w != ys.w)
         return abp_fail(err, "data of %dx%dx%d for a model that makes %dx%dx%d", all->h, all->w,
                         all->c, ys.h, ys.w, ys.c);
-    int64_t dy = abp_shape_numel(ys);
-    memset(out, 0, sizeof *out);
-    out->n = hi - lo, out->c = ys.c, out->h = ys.h, out->w = ys.w;
-    out->data = abp_alloc(sizeof(float) * (size_t)(out->n * dy), err);
-    out->names = calloc((size_t)out->n, sizeof *out->names);
-    if (!out->data || !out->names) return abp_fail(err, "out of memory for %lld examples", (long long)out->n);
-    memcpy(out->data, all->data + lo * dy, sizeof(float) * (size_t)(out->n * dy));
-    for (int64_t i = 0; i < out->n; i++) {
-        const char *name = all->names ? all->names[lo + i] : "synthetic";
-        out->names[i] = strdup(name);
-        if (!out->names[i]) return abp_fail(err, "out of memory");
+    return abp_shard_copy(all, lo, hi, out, err);
+}
+
+/* --sense: S y of every example of the shard, a chunk of rows at a time, so that the floats
+ * of the whole shard are never held at once. A shard of up to PROJECT_ROWS examples is
+ * projected in one GEMM, as it was when the shard was floats. */
+enum { PROJECT_ROWS = 4096 };
+static int project_shard(trainer *t, abp_err *err) {
+    int64_t dy = abp_shape_numel(t->ys), K = t->sense.K;
+    int64_t rows = t->n_local < PROJECT_ROWS ? t->n_local : PROJECT_ROWS;
+    float *buf = abp_alloc(sizeof(float) * (size_t)((rows > 0 ? rows : 1) * dy), err);
+    if (!buf) return -1;
+    int rc = 0;
+    for (int64_t first = 0; rc == 0 && first < t->n_local; first += rows) {
+        int64_t count = t->n_local - first < rows ? t->n_local - first : rows;
+        rc = abp_shard_rows(&t->data, first, count, buf, err);
+        if (rc == 0) abp_sensing_project_rows(&t->sense, buf, count, t->proj + first * K);
     }
-    return 0;
+    abp_free(buf);
+    return rc;
 }
 
 /* Everything that can fail on one rank alone, before the first collective of the loop. */
@@ -137,7 +147,8 @@ static int setup_local(trainer *t, const abp_images *given, abp_err *err) {
         return abp_fail(err, "the model makes %d-channel signals; image data needs 1 or 3", t->ys.c);
     if (given) {
         if (copy_rows(given, t->lo, t->hi, t->ys, &t->data, err)) return -1;
-    } else if (abp_data_load(cfg->data, t->lo, t->hi, t->ys.c, t->ys.h, t->ys.w, &t->data, err)) {
+    } else if (abp_shard_load(cfg->data, t->lo, t->hi, t->ys.c, t->ys.h, t->ys.w, cfg->stream, t->b_local,
+                              &t->data, err)) {
         return -1;
     }
     int64_t dy = abp_shape_numel(t->ys);
@@ -145,7 +156,8 @@ static int setup_local(trainer *t, const abp_images *given, abp_err *err) {
     t->perm = malloc(sizeof(int64_t) * (size_t)t->n_local);
     t->batch_idx = malloc(sizeof(int64_t) * (size_t)t->b_local);
     t->batch_ids = malloc(sizeof(int64_t) * (size_t)t->b_local);
-    if (!t->yb || !t->perm || !t->batch_idx || !t->batch_ids)
+    t->next_idx = malloc(sizeof(int64_t) * (size_t)t->b_local);
+    if (!t->yb || !t->perm || !t->batch_idx || !t->batch_ids || !t->next_idx)
         return abp_fail(err, "out of memory for %lld examples", (long long)t->n_local);
     /* Per-example state, initialised by global example id: the same on any number of ranks. */
     for (int k = 0; k < lay->nexample; k++) {
@@ -183,7 +195,7 @@ static int setup_local(trainer *t, const abp_images *given, abp_err *err) {
         t->proj = abp_alloc(sizeof(float) * (size_t)(t->n_local * K), err);
         t->pb = abp_alloc(sizeof(float) * (size_t)(t->b_local * K), err);
         if (!t->proj || !t->pb) return -1;
-        abp_sensing_project_rows(&t->sense, t->data.data, t->n_local, t->proj);
+        if (project_shard(t, err)) return -1;
     }
     /* Each example's mask, generated from (seed, example id) or stored with the data: made
      * once for the shard, like the projections, and only gathered in the iteration. */
@@ -376,6 +388,7 @@ static int publish_checkpoint(const char *out, int64_t iteration, int keep, abp_
 }
 
 static int write_checkpoint(trainer *t, int64_t iters_done, abp_err *err) {
+    abp_shard_quiesce(&t->data); /* the I/O thread is out of HDF5 before this thread enters it */
     abp_ckpt_array *arrays = NULL;
     abp_ckpt_step *steps = NULL;
     int narrays = 0, nsteps = 0;
@@ -412,9 +425,9 @@ static int write_checkpoint(trainer *t, int64_t iters_done, abp_err *err) {
 /* Picks this iteration's batch: full batch, or the next b_local of this rank's shard in a
  * permutation that is a pure function of (seed, shard, cycle), so a resumed run picks the
  * same examples as an uninterrupted one. */
-static void choose_batch(trainer *t, int64_t iter) {
+static void choose_batch(trainer *t, int64_t iter, int64_t *batch_idx) {
     if (t->cfg->full_batch) {
-        for (int i = 0; i < t->b_local; i++) t->batch_idx[i] = i;
+        for (int i = 0; i < t->b_local; i++) batch_idx[i] = i;
     } else {
         for (int i = 0; i < t->b_local; i++) {
             int64_t pos = iter * t->b_local + i, cycle = pos / t->n_local;
@@ -423,10 +436,9 @@ static void choose_batch(trainer *t, int64_t iter) {
                                     (uint32_t)cycle, t->perm, t->n_local);
                 t->perm_cycle = cycle;
             }
-            t->batch_idx[i] = t->perm[pos % t->n_local];
+            batch_idx[i] = t->perm[pos % t->n_local];
         }
     }
-    for (int i = 0; i < t->b_local; i++) t->batch_ids[i] = t->lo + t->batch_idx[i];
 }
 
 /* A fresh run refuses an --out that already holds results: nothing earlier is overwritten. */
@@ -461,7 +473,7 @@ static FILE *open_metrics(const abp_train_cfg *cfg, const abp_metric *cols, int 
     }
     fprintf(f, "iteration,epoch,");
     for (int k = 0; k < ncols; k++) fprintf(f, "%s,", cols[k].column);
-    fprintf(f, "seconds,compute_s,allreduce_s,io_s,peak_rss_mb\n");
+    fprintf(f, "seconds,compute_s,allreduce_s,io_s,peak_rss_mb,read_s\n");
     if (old) {
         char line[512];
         while (fgets(line, sizeof line, old))
@@ -498,7 +510,8 @@ static int64_t count_bad_state(const trainer *t) {
 int abp_trainer_iterate(abp_trainer *t, int64_t it, int stop_flag, double *loss_sum, int *stop,
                         abp_err *err) {
     int64_t dy = abp_shape_numel(t->ys);
-    choose_batch(t, it);
+    choose_batch(t, it, t->batch_idx);
+    for (int i = 0; i < t->b_local; i++) t->batch_ids[i] = t->lo + t->batch_idx[i];
     for (int k = 0; k < t->layout.nexample; k++) {
         int64_t row = abp_shape_numel(t->layout.example[k].shape);
         for (int i = 0; i < t->b_local; i++)
@@ -514,7 +527,12 @@ int abp_trainer_iterate(abp_trainer *t, int64_t it, int stop_flag, double *loss_
         obs = (abp_observation){.y = t->pb, .sense = &t->sense};
         observed = (double)(t->b_local * K);
     } else {
-        abp_gather_rows_to_cns(t->data.data, t->batch_idx, t->yb, t->b_local, t->ys);
+        if (abp_shard_gather_cns(&t->data, t->batch_idx, t->b_local, t->ys, t->yb, err)) return -1;
+        /* --stream: the next batch's rows are read while this one is computed. */
+        if (t->data.stream && it + 1 < t->cfg->iters) {
+            choose_batch(t, it + 1, t->next_idx);
+            if (abp_shard_prefetch(&t->data, t->next_idx, t->b_local, err)) return -1;
+        }
     }
     /* Occluded data: the batch's masks, made at setup. */
     if (t->mb) {
@@ -586,9 +604,20 @@ void abp_trainer_free(abp_trainer *t) {
 
 /* Rank 0, at the end: the objective's pictures of what it learned. */
 static int write_pictures(trainer *t, char *written, size_t cap, abp_err *err) {
-    abp_picture_env env = {.out = t->cfg->out, .data = &t->data, .wav_rate = t->wav_rate};
+    /* The objective draws the first examples next to what it made of them: those rows as
+     * floats (the shard holds bytes, or nothing with --stream). */
+    enum { SHOWN = 32 };
+    abp_images first = {.n = t->n_local < SHOWN ? t->n_local : SHOWN, .c = t->data.c, .h = t->data.h, .w = t->data.w};
+    first.data = abp_alloc(sizeof(float) * (size_t)(first.n * first.c * first.h * first.w + 1), err);
+    if (!first.data || abp_shard_rows(&t->data, 0, first.n, first.data, err)) {
+        abp_free(first.data);
+        return -1;
+    }
+    abp_picture_env env = {.out = t->cfg->out, .data = &first, .wav_rate = t->wav_rate};
     for (int k = 0; k < ABP_OBJ_MAX_STATES; k++) env.state[k] = t->state[k];
-    return t->ops->pictures(t->obj, &env, written, cap, err);
+    int rc = t->ops->pictures(t->obj, &env, written, cap, err);
+    abp_free(first.data);
+    return rc;
 }
 
 int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
@@ -620,12 +649,22 @@ int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
                    t->layout.example[0].shape.c);
         printf(", iterations %lld..%lld\n", (long long)t->start_iter, (long long)cfg->iters);
     }
+    if (d->rank == 0 && !cfg->quiet) {
+        /* How the shard is held, since it decides the memory a rank needs. */
+        const abp_shard *sd = &t->data;
+        if (sd->stream)
+            printf("abp train: data streamed from %s, each batch read while the one before is computed (--stream)\n", cfg->data);
+        else
+            printf("abp train: data held as %s, %.1f MB on rank 0 (%lld examples)\n",
+                   sd->type == ABP_SHARD_U8 ? "bytes" : "floats", (double)abp_shard_value_bytes(sd) / 1048576.0,
+                   (long long)sd->n);
+    }
     if (d->rank == 0 && !cfg->quiet && cfg->sense > 0)
         printf("abp train: each example is observed only through %d random projections S y (S: %d white-noise images, N(0, 0.5^2) pixels, from --seed); loss and proj_mse are on the projections\n",
                cfg->sense, cfg->sense);
     int stopped = 0;
     for (int64_t it = t->start_iter; it < cfg->iters; it++) {
-        double it_start = abp_now(), comm_start = d->comm_seconds;
+        double it_start = abp_now(), comm_start = d->comm_seconds, wait_start = t->data.wait_seconds;
         double loss_sum;
         int stop_now, status = abp_trainer_iterate(t, it, stop_requested, &loss_sum, &stop_now, err);
         if (status) {
@@ -636,6 +675,9 @@ int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
         /* a checkpoint when one is due or a signal asked for it */
         int want_ckpt = stop_now || (cfg->checkpoint_every > 0 && (it + 1) % cfg->checkpoint_every == 0 &&
                                      it + 1 < cfg->iters);
+        /* --stream: the time this iteration waited for its batch's rows (what the read on
+         * the I/O thread did not hide); 0 with the shard in memory. */
+        double read_seconds = t->data.wait_seconds - wait_start;
         double io_seconds = 0;
         if (want_ckpt) {
             if (write_checkpoint(t, it + 1, err)) goto done;
@@ -648,15 +690,15 @@ int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
         double rss_mb = abp_dist_max_double(d, abp_peak_rss_bytes()) / (1024.0 * 1024.0);
         double now = abp_now();
         double comm = d->comm_seconds - comm_start;
-        double compute = now - it_start - comm - io_seconds;
+        double compute = now - it_start - comm - io_seconds - read_seconds;
         abp_sums sums = {.slots = abp_arena_extra(&t->model.arena), .observed = t->observed, .B = t->B};
         ncols = t->ops->metrics(t->obj, &sums, cols);
         int64_t epoch = (it + 1) * t->B / t->n_total;
         if (d->rank == 0) {
             fprintf(metrics, "%lld,%lld,", (long long)(it + 1), (long long)epoch);
             for (int k = 0; k < ncols; k++) fprintf(metrics, "%.6g,", cols[k].value);
-            fprintf(metrics, "%.3f,%.6f,%.6f,%.6f,%.1f\n", seconds_before + now - t0, compute, comm, io_seconds,
-                    rss_mb);
+            fprintf(metrics, "%.3f,%.6f,%.6f,%.6f,%.1f,%.6f\n", seconds_before + now - t0, compute, comm, io_seconds,
+                    rss_mb, read_seconds);
             /* The row of a checkpointed iteration reaches the disk at once: a run resumed from
              * this checkpoint starts with the next row. */
             if (want_ckpt) fflush(metrics);
