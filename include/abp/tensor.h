@@ -51,6 +51,20 @@ int abp_blas_kernel_is_weaker(void);
 /* Sets BLAS threads for this process; returns the number set. */
 int abp_blas_set_threads(int threads);
 int abp_blas_threads(void);
+/* How the BLAS was built to run threads: "pthreads" (Debian's libopenblas0-pthread),
+ * "OpenMP", "sequential". */
+const char *abp_blas_threading(void);
+
+/* Threads per rank for the BLAS and for abp's own loops (OpenMP) alike; returns the BLAS's
+ * count. abp's loops split only element-wise work or whole channels/examples, never a sum,
+ * so their results do not depend on the thread count (only the BLAS's may). */
+int abp_threads_set(int threads);
+/* The threads abp's own parallel loops use. */
+int abp_loop_threads(void);
+
+/* Loops over fewer elements than this run on one thread: starting a parallel region costs a
+ * few microseconds, as much as a few thousand element operations. */
+#define ABP_PARALLEL_MIN 32768
 
 /* Cores this process may run on (its CPU affinity mask). */
 int abp_cores_available(void);
