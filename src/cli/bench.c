@@ -218,7 +218,10 @@ int cmd_bench(int argc, char **argv, abp_dist *d, abp_err *err) {
     char why[256];
     int threads = abp_threads_set(abp_dist_threads_per_rank(d, cfg.threads, why, sizeof why));
     if (d->rank == 0)
-        printf("abp bench: %s; BLAS kernel %s\n", why, abp_blas_kernel());
+        printf("abp bench: %s; BLAS kernel %s (%s); abp's loops: %d OpenMP thread%s, wait %s\n", why,
+               abp_blas_kernel(), abp_blas_threading(), abp_loop_threads(), abp_loop_threads() > 1 ? "s" : "",
+               getenv("OMP_WAIT_POLICY") ? getenv("OMP_WAIT_POLICY")
+               : getenv("GOMP_SPINCOUNT") ? getenv("GOMP_SPINCOUNT") : "default");
     if (d->rank == 0 && abp_blas_kernel_is_weaker())
         printf("abp bench: note: this CPU supports the faster %s kernel, but OPENBLAS_CORETYPE=%s in the "
                "environment chose %s (unset it to let abp pick)\n",
@@ -292,7 +295,8 @@ int cmd_bench(int argc, char **argv, abp_dist *d, abp_err *err) {
         printf("sgemm_gflops %.2f\nseconds_per_iteration %.6f\ngflops_per_iteration %.4f\n"
                "iteration_gflops_per_second %.2f\npercent_of_sgemm %.2f\nallreduce_seconds_per_iteration %.6f\n"
                "peak_rss_mb %.1f\n", sgemm, sec, gflop, rate, 100.0 * rate / sgemm, comm_sec, rss_mb);
-        printf("loop_threads %d\nblas_threading %s\n", abp_loop_threads(), abp_blas_threading());
+        printf("loop_threads %d\nblas_threading %s\ngomp_spincount %s\n", abp_loop_threads(), abp_blas_threading(),
+               getenv("GOMP_SPINCOUNT") ? getenv("GOMP_SPINCOUNT") : "default");
         for (int p = 0; p < ABP_PART_COUNT; p++)
             printf("part_%s_seconds %.6f\n", abp_part_name((abp_part)p), prof.seconds[p] / iters);
     }
