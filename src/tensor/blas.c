@@ -68,7 +68,13 @@ void abp_blas_fix_kernel(int argc, char **argv) {
      * before main: the only way to change them is to start again with the variables set. */
     int kernel = fix_kernel_env(), wait = abp_threads_fix_wait_env();
     if (!kernel && !wait) return;
-    execv("/proc/self/exe", argv);
+    /* The binary's own path, not /proc/self/exe: exec names the process after the file it
+     * ran, and a process called "exe" is not one that ps, pgrep or a scheduler finds as abp. */
+    char self[4096];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len <= 0) return;
+    self[len] = '\0';
+    execv(self, argv);
     /* If exec fails we simply go on with the slower kernel; abp bench reports which. */
 }
 
