@@ -11,10 +11,12 @@ bash "$here/jobs/setup.sh" "$here/build" -DABP_WERROR=ON
 # What only the tests need: tests/slurm_requeue.sh runs jobs/slurm/train.sbatch on a private
 # one-node Slurm cluster (slurm-wlm, munge: about 10 s to install; it must not be skipped
 # here); tests/mpi_resume.sh slows a checkpoint write down with strace; tests/cli_scaling.sh
-# draws its plot with gnuplot.
+# draws its plot with gnuplot; tests/man_pages.sh renders the manual pages with man (man-db,
+# groff-base); tests/python_torch.sh rebuilds every built-in generator in PyTorch from a
+# checkpoint (python3-torch, python3-h5py: it must not be skipped here either).
 # shellcheck source=jobs/packages.sh
 source "$here/jobs/packages.sh"
-ensure_packages slurm-wlm munge strace gnuplot-nox
+ensure_packages slurm-wlm munge strace gnuplot-nox man-db groff-base python3-torch python3-h5py
 (cd "$here/build" && ABP_REQUIRE_SLURM=1 ctest --output-on-failure --timeout 600)
 
 bash "$here/jobs/setup.sh" "$here/build-asan" -DABP_WERROR=ON -DABP_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug

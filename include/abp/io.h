@@ -137,6 +137,24 @@ typedef struct abp_ckpt_array {
     int64_t dims[4];
 } abp_ckpt_array;
 
+/* The step count of one more optimizer, written as the int64 attribute "step" of the group
+ * /GROUP (e.g. "optimizer/encoder"); the generator's is meta.optimizer_step, as ever. */
+typedef struct abp_ckpt_step {
+    char group[96];
+    int64_t step;
+} abp_ckpt_step;
+
+/* A sharded float matrix besides /latents (e.g. /chains/descriptor): n_total rows of
+ * row_dims each, of which this rank holds rows [lo, hi), and writes and reads them by
+ * hyperslab, as /latents. Row i belongs to global id i (example or chain), not to a rank. */
+typedef struct abp_ckpt_rows {
+    char path[128];
+    const float *data;        /* [hi - lo][row_dims...]; read through abp_ckpt_read_rows */
+    int64_t n_total, lo, hi;
+    int row_ndim;
+    int64_t row_dims[4];
+} abp_ckpt_rows;
+
 typedef struct abp_ckpt_meta {
     int64_t iteration;       /* learning iterations done */
     int64_t epoch;
@@ -145,6 +163,11 @@ typedef struct abp_ckpt_meta {
     char optimizer[16];      /* "adam", "sgd" */
     int64_t optimizer_step;
     char *config;            /* the full model spec and settings as a command line could give them */
+    /* written only (abp_ckpt_open leaves them empty): more optimizers' steps, more sharded rows */
+    const abp_ckpt_step *steps;
+    int nsteps;
+    const abp_ckpt_rows *rows;
+    int nrows;
 } abp_ckpt_meta;
 
 /* Writes a checkpoint collectively: every rank of comm calls it with the same meta and
@@ -177,12 +200,25 @@ ABP_MUST_CHECK int abp_ckpt_latent_shape(abp_ckpt *ck, int64_t *n_total, int *la
 ABP_MUST_CHECK int abp_ckpt_read_latents(abp_ckpt *ck, int64_t lo, int64_t hi, float *dst,
                                          abp_err *err);
 
+/* Reads rows [lo, hi) of the sharded matrix at path (collective). The file's matrix must have
+ * exactly n_total rows of row_dims, else an error names both shapes. */
+ABP_MUST_CHECK int abp_ckpt_read_rows(abp_ckpt *ck, const char *path, int64_t n_total, int row_ndim,
+                                      const int64_t *row_dims, int64_t lo, int64_t hi, float *dst,
+                                      abp_err *err);
+
+/* Reads the "step" attribute of /group (written from meta.steps). */
+ABP_MUST_CHECK int abp_ckpt_read_step(abp_ckpt *ck, const char *group, int64_t *step, abp_err *err);
+
+/* Whether /path exists in the file (same answer on every rank). */
+int abp_ckpt_has(abp_ckpt *ck, const char *path);
+
 /* Reads rows [lo, hi) of /examples; *names gets hi - lo malloc'd strings (free each, then
  * the array). */
 ABP_MUST_CHECK int abp_ckpt_read_names(abp_ckpt *ck, int64_t lo, int64_t hi, char ***names,
                                        abp_err *err);
 
-/* Lists the names of all arrays under /model and /optimizer with their shapes, for
+/* Lists the names of all arrays in the file's groups (/model, /optimizer, every other
+ * network's group, /chains) with their shapes, for
  * `abp info`; *arrays gets a malloc'd vector (data pointers NULL). */
 ABP_MUST_CHECK int abp_ckpt_list(abp_ckpt *ck, abp_ckpt_array **arrays, int *narrays,
                                  abp_err *err);

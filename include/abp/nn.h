@@ -78,6 +78,7 @@ typedef struct abp_net {
     void *sum_ctx;
     char *spec;          /* the normalised spec it was built from */
     abp_profile *profile; /* abp bench's per-part timer; NULL (no timing) otherwise */
+    int in_arena;        /* params and grads are a slice of an abp_arena, which owns them */
 } abp_net;
 
 /* Parses a spec and builds the network for batches of up to max_batch examples.
@@ -115,6 +116,32 @@ void abp_net_zero_grads(abp_net *net);
  * max_batch; zbuf has room for max_batch latents. */
 ABP_MUST_CHECK int abp_net_generate(abp_net *net, const float *z_rows, int64_t n, float *out_rows,
                                     float *zbuf, abp_err *err);
+
+/* ---- one parameter arena for several networks (DESIGN §8) ---- */
+
+/* The parameters of several networks in one contiguous buffer and their gradients in
+ * another, with ABP_NET_GRAD_EXTRA spare floats after the last gradient: one allreduce
+ * then sums every network's gradients and the loss sums together. Each network keeps views:
+ * net->params and net->grads point at its slice (nets[0] first), its layers' weight, bias,
+ * dweight and dbias into that slice, so abp_net_forward/backward and abp_net_zero_grads work
+ * unchanged and touch only that network's slice. In an arena a network's grads have no
+ * spare floats of their own: net->grads[net->nparams] is the next network's first gradient;
+ * the spare floats are arena->grads[arena->nparams ...]. */
+typedef struct abp_arena {
+    float *params, *grads; /* nparams and nparams + ABP_NET_GRAD_EXTRA floats */
+    int64_t nparams;
+} abp_arena;
+
+/* Moves the parameters of n built networks into one new arena, in order, values kept; the
+ * networks' own buffers are freed and their views repointed. abp_net_free then leaves the
+ * arena's memory alone; free the arena after its networks with abp_arena_free. On failure
+ * the networks are unchanged. */
+ABP_MUST_CHECK int abp_arena_adopt(abp_arena *arena, abp_net *const *nets, int n, abp_err *err);
+void abp_arena_free(abp_arena *arena);
+/* Zeroes every gradient and the spare floats: what a training iteration starts from. */
+void abp_arena_zero_grads(abp_arena *arena);
+/* The spare floats after the gradients. */
+static inline float *abp_arena_extra(abp_arena *arena) { return arena->grads + arena->nparams; }
 
 /* ---- single layers, for the network and for the tests ---- */
 

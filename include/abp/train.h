@@ -1,5 +1,6 @@
-/* abp — learning: optimizers, the ABP loop over this rank's shard, and the model half of
- * checkpoints (which arrays a network and an optimizer are made of). */
+/* abp — learning: optimizers, the training loop over this rank's shard (what it trains is an
+ * objective: src/train/objective.h, docs/objectives.md), and the model half of checkpoints
+ * (which arrays a network and an optimizer are made of). */
 #ifndef ABP_TRAIN_H
 #define ABP_TRAIN_H
 
@@ -32,6 +33,7 @@ void abp_optimizer_step(abp_optimizer *opt, float *params, const float *grads);
 /* ---------------------------------------------------------------- settings */
 
 typedef struct abp_train_cfg {
+    char objective[32];   /* what is trained: "abp" (src/train/objective.h) */
     char data[1024], out[1024], resume[1024];
     char model[4096];     /* a built-in name or a spec */
     int latent_dim;       /* 0: the model's own */
@@ -55,6 +57,9 @@ typedef struct abp_train_cfg {
 } abp_train_cfg;
 
 void abp_train_defaults(abp_train_cfg *cfg);
+/* Whether --objective name exists, and the list of those that do ("abp"). */
+int abp_train_has_objective(const char *name);
+const char *abp_train_objectives(void);
 
 /* One option per line, "--name=value": what the checkpoint stores as /config. malloc'd. */
 char *abp_train_cfg_format(const abp_train_cfg *cfg, const char *canonical_spec);
@@ -63,8 +68,9 @@ ABP_MUST_CHECK int abp_train_cfg_parse(const char *text, abp_train_cfg *cfg, abp
 
 /* ---------------------------------------------------------------- the loop */
 
-/* Trains as DESIGN §3 says, on every rank of d. Rank 0 prints progress and writes
- * OUT/metrics.csv, OUT/samples.png, OUT/reconstructions.png; all ranks write
+/* Trains as DESIGN §3 and §8 say, on every rank of d. Rank 0 prints progress and writes
+ * OUT/metrics.csv and the objective's pictures (ABP: OUT/samples.png,
+ * OUT/reconstructions.png); all ranks write
  * OUT/checkpoint.h5 together. Returns 0, or ABP_STOPPED (after a checkpoint) when a
  * SIGTERM or SIGUSR1 asked it to stop, or -1 with err set (the same on every rank). */
 #define ABP_STOPPED 3
@@ -77,16 +83,18 @@ ABP_MUST_CHECK int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err
 typedef struct abp_trainer abp_trainer;
 ABP_MUST_CHECK int abp_trainer_create(const abp_train_cfg *cfg, abp_dist *d, const abp_images *data,
                                       abp_trainer **t, abp_err *err);
-/* One ABP iteration (collective): choose the batch, L Langevin steps, the learning pass, one
- * allreduce, one optimizer step, latents written back. stop_flag is this rank's vote to stop;
- * *sse_all gets the global batch's squared error and *stop whether any rank voted. */
+/* One iteration (collective) of the objective cfg->objective (ABP: choose the batch, L
+ * Langevin steps, the learning pass, one allreduce, one optimizer step per network, state
+ * written back). stop_flag is this rank's vote to stop; *loss_sum gets the global sum of the
+ * objective's first loss slot (ABP: the batch's squared error) and *stop whether any rank
+ * voted. */
 ABP_MUST_CHECK int abp_trainer_iterate(abp_trainer *t, int64_t iteration, int stop_flag,
-                                       double *sse_all, int *stop, abp_err *err);
+                                       double *loss_sum, int *stop, abp_err *err);
 /* The number of observed values in the global batch of the last iteration (all of them
  * without a mask; K per example with --sense K). */
 double abp_trainer_observed(const abp_trainer *t);
-abp_net *abp_trainer_net(abp_trainer *t);
-abp_optimizer *abp_trainer_optimizer(abp_trainer *t); /* abp bench attaches its profile */
+abp_net *abp_trainer_net(abp_trainer *t); /* the model's first network (ABP: the generator) */
+abp_optimizer *abp_trainer_optimizer(abp_trainer *t); /* that network's optimizer (abp bench attaches its profile) */
 int abp_trainer_batch_share(const abp_trainer *t); /* this rank's share of the global batch */
 void abp_trainer_free(abp_trainer *t);
 
@@ -97,6 +105,12 @@ void abp_trainer_free(abp_trainer *t);
  * optimizer/<layer>/{weight,bias}.{m,v}. *arrays is malloc'd. */
 ABP_MUST_CHECK int abp_model_arrays(abp_net *net, const abp_optimizer *opt, abp_ckpt_array **arrays,
                                     int *narrays, abp_err *err);
+
+/* The same under any groups: params_group/<layer>/..., opt_group/<layer>/... (a model's
+ * other networks, abp/model.h). */
+ABP_MUST_CHECK int abp_net_ckpt_arrays(abp_net *net, const abp_optimizer *opt, const char *params_group,
+                                       const char *opt_group, abp_ckpt_array **arrays, int *narrays,
+                                       abp_err *err);
 
 /* Opens a checkpoint and builds its network (for batches up to max_batch) with the trained
  * parameters, in evaluation mode. cfg gets the settings it was trained with. */

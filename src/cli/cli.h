@@ -4,11 +4,16 @@
 #ifndef ABP_CLI_H
 #define ABP_CLI_H
 
+#include <stdio.h>
+
 #include "abp/dist.h"
 #include "abp/error.h"
 #include "abp/io.h"
 
 enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_STOPPED = 3 };
+
+/* A subcommand: abp CMD [options]. */
+typedef int (*cli_command_fn)(int argc, char **argv, abp_dist *d, abp_err *err);
 
 int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err);
 int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err);
@@ -26,5 +31,12 @@ int cmd_dynamic(int argc, char **argv, abp_dist *d, abp_err *err);
  * holds), converted to c x h x w. */
 ABP_MUST_CHECK int cli_load_first(const char *path, int64_t limit, int c, int h, int w, abp_images *im,
                                   abp_err *err);
+
+/* Manual pages (man.c): the page of one command, made from what `abp CMD --help` prints
+ * (run without MPI: the help is printed before a command touches it), and the overview
+ * page abp(1) listing the n commands. */
+ABP_MUST_CHECK int cli_man_page(const char *cmd, const char *what, cli_command_fn run, FILE *out,
+                                abp_err *err);
+void cli_man_overview(const char *const *names, const char *const *whats, int n, FILE *out);
 
 #endif

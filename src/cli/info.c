@@ -11,6 +11,44 @@ static void print_dims(const int64_t *dims, int ndim) {
     for (int k = 0; k < ndim; k++) printf("%s%lld", k ? "x" : "", (long long)dims[k]);
 }
 
+/* A network's group is any top-level group but /optimizer (moments) and /chains (state). */
+static int is_network_group(const char *path) {
+    return strncmp(path, "optimizer/", 10) != 0 && strncmp(path, "chains/", 7) != 0 && strncmp(path, "state/", 6) != 0;
+}
+
+static int is_parameter(const char *path) { return is_network_group(path) && !strstr(path, "running_"); }
+
+/* One line per network group (the generator is /model, DESIGN §8) with its parameter count,
+ * then the per-chain state datasets. */
+static void print_networks(const abp_ckpt_array *arrays, int narrays) {
+    printf("  networks:\n");
+    for (int k = 0; k < narrays; k++) {
+        const char *slash = strchr(arrays[k].path, '/');
+        int len = (int)(slash - arrays[k].path);
+        if (!is_network_group(arrays[k].path)) continue;
+        int seen = 0;
+        for (int j = 0; j < k && !seen; j++)
+            seen = !strncmp(arrays[j].path, arrays[k].path, (size_t)len + 1);
+        if (seen) continue;
+        int64_t params = 0;
+        for (int j = k; j < narrays; j++) {
+            if (strncmp(arrays[j].path, arrays[k].path, (size_t)len + 1) || !is_parameter(arrays[j].path)) continue;
+            int64_t count = 1;
+            for (int i = 0; i < arrays[j].ndim; i++) count *= arrays[j].dims[i];
+            params += count;
+        }
+        int generator = len == 5 && !strncmp(arrays[k].path, "model", 5);
+        printf("    %-12.*s /%.*s, %lld parameters\n", generator ? 9 : len, generator ? "generator" : arrays[k].path,
+               len, arrays[k].path, (long long)params);
+    }
+    for (int k = 0; k < narrays; k++)
+        if (!strncmp(arrays[k].path, "chains/", 7) || !strncmp(arrays[k].path, "state/", 6)) {
+            printf("  persistent state: /%s ", arrays[k].path);
+            print_dims(arrays[k].dims, arrays[k].ndim);
+            printf("\n");
+        }
+}
+
 static int info_checkpoint(const char *path, abp_err *err) {
     abp_ckpt *ck;
     abp_ckpt_meta meta;
@@ -41,11 +79,12 @@ static int info_checkpoint(const char *path, abp_err *err) {
     for (int k = 0; k < narrays; k++) {
         int64_t count = 1;
         for (int j = 0; j < arrays[k].ndim; j++) count *= arrays[k].dims[j];
-        if (!strncmp(arrays[k].path, "model/", 6) && !strstr(arrays[k].path, "running_")) total += count;
+        if (is_parameter(arrays[k].path)) total += count;
         printf("    %-40s ", arrays[k].path);
         print_dims(arrays[k].dims, arrays[k].ndim);
         printf("\n");
     }
+    print_networks(arrays, narrays);
     printf("  %lld trained parameters\n", (long long)total);
     free(arrays);
     abp_ckpt_close(ck);

@@ -9,7 +9,7 @@
 
 static const struct {
     const char *name;
-    int (*run)(int, char **, abp_dist *, abp_err *);
+    cli_command_fn run;
     const char *what;
 } commands[] = {
     {"train", cmd_train, "learn a generator from data (data-parallel under mpirun)"},
@@ -32,6 +32,54 @@ static void usage(void) {
     printf("\nabp %s; BLAS kernel %s\n", ABP_VERSION, abp_blas_kernel());
 }
 
+/* abp man [CMD | --dir DIR] (not listed in --help: the build runs it to make the manual
+ * pages it installs): the roff page of one command, the overview abp(1), or all of them as
+ * DIR/abp.1 and DIR/abp-CMD.1. Needs no MPI. */
+static int write_page(const char *path, int index, abp_err *err) {
+    FILE *out = path ? fopen(path, "w") : stdout;
+    if (!out) return abp_fail(err, "man: cannot create %s", path);
+    int rc = 0;
+    if (index < 0) {
+        const char *names[NUM_COMMANDS], *whats[NUM_COMMANDS];
+        for (int i = 0; i < NUM_COMMANDS; i++) names[i] = commands[i].name, whats[i] = commands[i].what;
+        cli_man_overview(names, whats, NUM_COMMANDS, out);
+    } else {
+        rc = cli_man_page(commands[index].name, commands[index].what, commands[index].run, out, err);
+    }
+    if (path && fclose(out) != 0 && rc == 0) rc = abp_fail(err, "man: cannot write %s", path);
+    return rc;
+}
+
+static int man(int argc, char **argv) {
+    abp_err err = {{0}};
+    int rc = 0;
+    if (argc == 2) {
+        rc = write_page(NULL, -1, &err);
+    } else if (argc == 4 && !strcmp(argv[2], "--dir")) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/abp.1", argv[3]);
+        rc = write_page(path, -1, &err);
+        for (int i = 0; i < NUM_COMMANDS && rc == 0; i++) {
+            snprintf(path, sizeof path, "%s/abp-%s.1", argv[3], commands[i].name);
+            rc = write_page(path, i, &err);
+        }
+    } else if (argc == 3) {
+        int index = -1;
+        for (int i = 0; i < NUM_COMMANDS; i++)
+            if (!strcmp(argv[2], commands[i].name)) index = i;
+        if (index < 0) {
+            fprintf(stderr, "abp man: unknown command '%s' (see abp --help)\n", argv[2]);
+            return EXIT_USAGE;
+        }
+        rc = write_page(NULL, index, &err);
+    } else {
+        fprintf(stderr, "usage: abp man [COMMAND | --dir DIR]\n");
+        return EXIT_USAGE;
+    }
+    if (rc) fprintf(stderr, "abp %s\n", err.msg);
+    return rc ? EXIT_FAILED : EXIT_OK;
+}
+
 int main(int argc, char **argv) {
     abp_blas_fix_kernel(argc, argv);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -42,6 +90,7 @@ int main(int argc, char **argv) {
         printf("abp %s\n", ABP_VERSION);
         return EXIT_OK;
     }
+    if (!strcmp(argv[1], "man")) return man(argc, argv);
     int index = -1;
     for (int i = 0; i < NUM_COMMANDS; i++)
         if (!strcmp(argv[1], commands[i].name)) index = i;

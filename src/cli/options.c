@@ -132,7 +132,8 @@ void cli_usage(const char *cmd, const char *synopsis, const char *description,
         const char *arg = o->type == OPT_FLAG ? "" : o->type == OPT_CHOICE ? o->choices
                         : o->type == OPT_STRING || o->type == OPT_LIST ? "S" : o->type == OPT_FLOAT ? "X" : "N";
         snprintf(left, sizeof left, "--%s%s%s", o->name, *arg ? " " : "", arg);
-        printf("  %-30s %s", left, o->help);
+        /* At least two spaces after the left column, wherever it ends: abp man splits there. */
+        printf("  %-30s%s%s", left, strlen(left) >= 30 ? "  " : " ", o->help);
         if (o->required) printf(" (required)");
         else print_default(o);
         printf("\n");

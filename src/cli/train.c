@@ -24,6 +24,7 @@ int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err) {
         {"inference", OPT_CHOICE, &inference, 0, 0, 0, "langevin|gd", "Langevin dynamics, or gradient descent (no noise)", 0, 0},
         {"iters", OPT_INT64, &cfg.iters, 0, 0, 1e12, NULL, "learning iterations in all, counted from the start of training", 0, 0},
         {"batch", OPT_INT64, &cfg.batch, 0, 1, 1e9, NULL, "global batch, split evenly over the ranks", 0, 0},
+        {"objective", OPT_STRING, cfg.objective, sizeof cfg.objective, 0, 0, NULL, "what to train: abp (alternating back-propagation, the default)", 0, 0},
         {"mask", OPT_STRING, cfg.mask, sizeof cfg.mask, 0, 0, NULL, "train on occluded data: none, pepper:FRACTION (P.5 = pepper:0.5) or region:SIDE (M20 = region:20, at 64x64)", 0, 0},
         {"sense", OPT_INT, &cfg.sense, 0, 0, 1000000, NULL, "train on compressed data: each example observed only through K random projections S y (0: off)", 0, 0},
         {"full-batch", OPT_FLAG, &cfg.full_batch, 0, 0, 0, NULL, "every example in every iteration (the paper's algorithm)", 0, 0},
@@ -48,6 +49,10 @@ int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err) {
                       "rank owns a contiguous shard of the examples; gradients are summed with one\n"
                       "MPI_Allreduce per iteration.", opts, nopts);
         return EXIT_OK;
+    }
+    if (!abp_train_has_objective(cfg.objective)) {
+        abp_fail(err, "abp train: --objective %s: unknown; expected one of: %s", cfg.objective, abp_train_objectives());
+        return EXIT_USAGE;
     }
     abp_mask_spec mask;
     if (abp_mask_parse(cfg.mask, &mask, err)) return EXIT_USAGE; /* before anything is created */

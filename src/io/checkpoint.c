@@ -99,8 +99,10 @@ typedef struct ckpt_contents {
 static int check_array(const char *path, const abp_ckpt_array *a, abp_err *err) {
     if (strnlen(a->path, sizeof a->path) == sizeof a->path)
         return abp_fail(err, "%s: an array path is longer than %zu bytes", path, sizeof a->path - 1);
-    if (strncmp(a->path, "model/", 6) != 0 && strncmp(a->path, "optimizer/", 10) != 0)
-        return abp_fail(err, "%s: array path \"%s\" is not under model/ or optimizer/", path, a->path);
+    /* Arrays belong to a network's group (model/, optimizer/, encoder/, ...), never at the
+     * top level, where /latents, /examples, /config live, nor under /chains (sharded). */
+    if (!strchr(a->path, '/') || a->path[0] == '/' || strncmp(a->path, "chains/", 7) == 0)
+        return abp_fail(err, "%s: array path \"%s\" is not under a network's group", path, a->path);
     if (a->ndim < 1 || a->ndim > CKPT_MAX_DIMS)
         return abp_fail(err, "%s: array %s has %d dimensions (1 to %d supported)", path, a->path, a->ndim,
                         CKPT_MAX_DIMS);
@@ -141,6 +143,21 @@ static int check_contents(const char *path, const ckpt_contents *c, abp_err *err
     for (int64_t i = 0; i < c->row_hi - c->row_lo; i++)
         if (!c->names[i]) return abp_fail(err, "%s: example name of row %lld is missing", path,
                                           (long long)(c->row_lo + i));
+    for (int i = 0; i < c->meta->nrows; i++) {
+        const abp_ckpt_rows *r = &c->meta->rows[i];
+        if (strnlen(r->path, sizeof r->path) == sizeof r->path || !strchr(r->path, '/'))
+            return abp_fail(err, "%s: sharded rows need a path like chains/NAME", path);
+        if (r->row_ndim < 1 || r->row_ndim > CKPT_MAX_DIMS || r->n_total < 1 || r->lo < 0 || r->lo > r->hi ||
+            r->hi > r->n_total || (r->hi > r->lo && !r->data))
+            return abp_fail(err, "%s: %s: rows [%lld, %lld) of %lld, %d dimensions per row", path, r->path,
+                            (long long)r->lo, (long long)r->hi, (long long)r->n_total, r->row_ndim);
+        for (int k = 0; k < r->row_ndim; k++)
+            if (r->row_dims[k] < 1) return abp_fail(err, "%s: %s: row dimension %d is %lld", path, r->path, k,
+                                                    (long long)r->row_dims[k]);
+    }
+    for (int i = 0; i < c->meta->nsteps; i++)
+        if (strnlen(c->meta->steps[i].group, sizeof c->meta->steps[i].group) == sizeof c->meta->steps[i].group)
+            return abp_fail(err, "%s: an optimizer group name is too long", path);
     return 0;
 }
 
@@ -322,6 +339,35 @@ static int write_latents(writer *w, const ckpt_contents *c, abp_err *err) {
     return 0;
 }
 
+/* The extra sharded matrices (/chains/...): one collective write each, like /latents. */
+static int write_more_rows(writer *w, const abp_ckpt_meta *meta, abp_err *err) {
+    for (int i = 0; i < meta->nrows; i++) {
+        const abp_ckpt_rows *r = &meta->rows[i];
+        hsize_t dims[1 + CKPT_MAX_DIMS];
+        dims[0] = (hsize_t)r->n_total;
+        to_hsize(r->row_ndim, r->row_dims, dims + 1);
+        hid_t dset = create_dataset(w, r->path, H5T_IEEE_F32LE, 1 + r->row_ndim, dims, err);
+        if (dset < 0) return -1;
+        write_rows(w, dset, H5T_NATIVE_FLOAT, r->lo, r->hi - r->lo, r->data, r->path);
+        H5Dclose(dset);
+    }
+    return 0;
+}
+
+/* More optimizers' steps, as the "step" attribute of their groups (made by their arrays). */
+static int write_steps(writer *w, const abp_ckpt_meta *meta, abp_err *err) {
+    for (int i = 0; i < meta->nsteps; i++) {
+        const abp_ckpt_step *s = &meta->steps[i];
+        hid_t group = abp_h5util_link_exists(w->file, s->group) ? H5Gopen2(w->file, s->group, H5P_DEFAULT)
+                                                                : H5Gcreate2(w->file, s->group, w->make_parents, H5P_DEFAULT, H5P_DEFAULT);
+        if (group < 0) return abp_fail(err, "%s: cannot create group /%s", w->path, s->group);
+        int rc = abp_h5util_write_attr(w->path, group, "step", H5T_STD_I64LE, H5T_NATIVE_INT64, &s->step, err);
+        H5Gclose(group);
+        if (rc < 0) return -1;
+    }
+    return 0;
+}
+
 static int write_examples(writer *w, const ckpt_contents *c, const char *packed, size_t width, abp_err *err) {
     hsize_t n = (hsize_t)c->n_total;
     hid_t type = abp_h5util_fixed_string_type(width);
@@ -340,8 +386,9 @@ static int write_contents(writer *w, const ckpt_contents *c, const char *packed,
         return -1;
     for (int i = 0; i < c->narrays; i++)
         if (write_array(w, &c->arrays[i], err) < 0) return -1;
-    if (write_latents(w, c, err) < 0) return -1;
-    return write_examples(w, c, packed, width, err);
+    if (write_steps(w, c->meta, err) < 0 || write_latents(w, c, err) < 0) return -1;
+    if (write_examples(w, c, packed, width, err) < 0) return -1;
+    return write_more_rows(w, c->meta, err);
 }
 
 /* Creates tmp through MPI-IO, fills it and closes it. */
@@ -622,6 +669,41 @@ int abp_ckpt_read_latents(abp_ckpt *ck, int64_t lo, int64_t hi, float *dst, abp_
     return abp_h5util_agree(ck->comm, rc, err);
 }
 
+int abp_ckpt_read_rows(abp_ckpt *ck, const char *path, int64_t n_total, int row_ndim, const int64_t *row_dims,
+                       int64_t lo, int64_t hi, float *dst, abp_err *err) {
+    int rc = 0;
+    if (row_ndim < 1 || row_ndim > CKPT_MAX_DIMS || !row_dims || !path || lo < 0 || lo > hi || hi > n_total ||
+        (hi > lo && !dst))
+        rc = abp_fail(err, "%s: bad arguments reading rows of %s", ck->path, path ? path : "(null)");
+    if (abp_h5util_agree(ck->comm, rc, err) < 0) return -1;
+    int64_t dims[1 + CKPT_MAX_DIMS];
+    dims[0] = n_total;
+    memcpy(dims + 1, row_dims, sizeof(int64_t) * (size_t)row_ndim);
+    hid_t dset = open_array(ck, path, 1 + row_ndim, dims, err);
+    rc = abp_h5util_agree(ck->comm, dset < 0 ? -1 : 0, err);
+    if (rc == 0 && abp_h5util_read_rows(dset, H5T_NATIVE_FLOAT, lo, hi - lo, ck->collective, dst) < 0)
+        rc = abp_fail(err, "%s: cannot read rows [%lld, %lld) of %s", ck->path, (long long)lo, (long long)hi, path);
+    if (dset >= 0) H5Dclose(dset);
+    return abp_h5util_agree(ck->comm, rc, err);
+}
+
+int abp_ckpt_read_step(abp_ckpt *ck, const char *group, int64_t *step, abp_err *err) {
+    int rc = 0;
+    if (!abp_h5util_link_exists(ck->file, group)) {
+        rc = abp_fail(err, "%s: missing group /%s", ck->path, group);
+    } else {
+        hid_t g = H5Gopen2(ck->file, group, H5P_DEFAULT);
+        char where[128];
+        snprintf(where, sizeof where, "/%s/", group);
+        rc = g < 0 ? abp_fail(err, "%s: cannot open group /%s", ck->path, group)
+                   : abp_h5util_read_int_attr(ck->path, g, where, "step", H5T_NATIVE_INT64, step, err);
+        if (g >= 0) H5Gclose(g);
+    }
+    return abp_h5util_agree(ck->comm, rc, err);
+}
+
+int abp_ckpt_has(abp_ckpt *ck, const char *path) { return abp_h5util_link_exists(ck->file, path) > 0; }
+
 int abp_ckpt_read_names(abp_ckpt *ck, int64_t lo, int64_t hi, char ***names, abp_err *err) {
     *names = NULL;
     int64_t rows = hi - lo;
@@ -653,7 +735,7 @@ int abp_ckpt_read_names(abp_ckpt *ck, int64_t lo, int64_t hi, char ***names, abp
 
 typedef struct array_list {
     abp_ckpt *ck;
-    const char *group; /* "model" or "optimizer" */
+    const char *group; /* the top-level group being walked: "model", "optimizer", ... */
     abp_ckpt_array *items;
     int n, cap;
     int failed; /* the first problem is in *err; the walk goes on regardless */
@@ -700,16 +782,35 @@ static herr_t visit_link(hid_t group, const char *name, const H5L_info_t *info, 
     return 0;
 }
 
+/* The names of the file's top-level groups (the networks' and /chains), in name order. */
+typedef struct group_names {
+    char names[16][64];
+    int n;
+} group_names;
+
+static herr_t collect_group(hid_t root, const char *name, const H5L_info_t *info, void *data) {
+    group_names *g = data;
+    if (info->type != H5L_TYPE_HARD || g->n == 16 || strlen(name) >= sizeof g->names[0]) return 0;
+    hid_t obj = H5Oopen(root, name, H5P_DEFAULT);
+    if (obj < 0) return 0;
+    if (H5Iget_type(obj) == H5I_GROUP) snprintf(g->names[g->n++], sizeof g->names[0], "%s", name);
+    H5Oclose(obj);
+    return 0;
+}
+
 int abp_ckpt_list(abp_ckpt *ck, abp_ckpt_array **arrays, int *narrays, abp_err *err) {
-    static const char *const groups[] = {"model", "optimizer"};
     array_list list = {.ck = ck, .err = err};
-    for (int g = 0; g < 2; g++) {
-        list.group = groups[g];
-        if (!abp_h5util_link_exists(ck->file, groups[g])) continue;
-        if (H5Lvisit_by_name(ck->file, groups[g], H5_INDEX_NAME, H5_ITER_INC, visit_link, &list, H5P_DEFAULT) < 0 &&
+    group_names groups = {.n = 0};
+    if (H5Literate(ck->file, H5_INDEX_NAME, H5_ITER_INC, NULL, collect_group, &groups) < 0) {
+        list.failed = 1;
+        abp_fail(err, "%s: cannot list the top-level groups", ck->path);
+    }
+    for (int g = 0; g < groups.n && !list.failed; g++) {
+        list.group = groups.names[g];
+        if (H5Lvisit_by_name(ck->file, groups.names[g], H5_INDEX_NAME, H5_ITER_INC, visit_link, &list, H5P_DEFAULT) < 0 &&
             !list.failed) {
             list.failed = 1;
-            abp_fail(err, "%s: cannot list /%s", ck->path, groups[g]);
+            abp_fail(err, "%s: cannot list /%s", ck->path, groups.names[g]);
         }
     }
     int rc = abp_h5util_agree(ck->comm, list.failed ? -1 : 0, err);

@@ -145,8 +145,10 @@ void abp_net_free(abp_net *net) {
     if (net->act)
         for (int i = 0; i <= net->nlayers; i++) abp_free(net->act[i]);
     free(net->act);
-    abp_free(net->params);
-    abp_free(net->grads);
+    if (!net->in_arena) {
+        abp_free(net->params);
+        abp_free(net->grads);
+    }
     abp_free(net->buffers);
     abp_free(net->grad_a);
     abp_free(net->grad_b);

@@ -36,6 +36,11 @@ static int weight_dims(const abp_layer *l, int64_t dims[4]) {
 
 int abp_model_arrays(abp_net *net, const abp_optimizer *opt, abp_ckpt_array **arrays,
                      int *narrays, abp_err *err) {
+    return abp_net_ckpt_arrays(net, opt, "model", "optimizer", arrays, narrays, err);
+}
+
+int abp_net_ckpt_arrays(abp_net *net, const abp_optimizer *opt, const char *params_group,
+                        const char *opt_group, abp_ckpt_array **arrays, int *narrays, abp_err *err) {
     abp_ckpt_array *a = calloc((size_t)net->nlayers * 12 + 1, sizeof *a);
     if (!a) return abp_fail(err, "out of memory");
     int n = 0;
@@ -45,7 +50,7 @@ int abp_model_arrays(abp_net *net, const abp_optimizer *opt, abp_ckpt_array **ar
         char group[96];
         int64_t wd[4], bd[1] = {l->kind == ABP_BATCHNORM ? l->out.c : l->nbias};
         int wn = weight_dims(l, wd);
-        snprintf(group, sizeof group, "model/%s", l->name);
+        snprintf(group, sizeof group, "%s/%s", params_group, l->name);
         add(a, &n, group, "weight", l->weight, wn, wd);
         if (l->nbias) add(a, &n, group, "bias", l->bias, 1, bd);
         if (l->kind == ABP_BATCHNORM) {
@@ -54,7 +59,7 @@ int abp_model_arrays(abp_net *net, const abp_optimizer *opt, abp_ckpt_array **ar
         }
         if (opt) {
             int64_t w_off = l->weight - net->params, b_off = l->nbias ? l->bias - net->params : 0;
-            snprintf(group, sizeof group, "optimizer/%s", l->name);
+            snprintf(group, sizeof group, "%s/%s", opt_group, l->name);
             add(a, &n, group, "weight.m", opt->m + w_off, wn, wd);
             if (l->nbias) add(a, &n, group, "bias.m", opt->m + b_off, 1, bd);
             if (opt->kind == ABP_OPT_ADAM) {
@@ -66,6 +71,20 @@ int abp_model_arrays(abp_net *net, const abp_optimizer *opt, abp_ckpt_array **ar
     *arrays = a;
     *narrays = n;
     return 0;
+}
+
+/* A checkpoint of an objective without a generator (DESIGN §8) has an empty /model: say
+ * so, rather than fail on the first missing layer. */
+static int has_generator(abp_ckpt *ck, const char *path, abp_err *err) {
+    abp_ckpt_array *all = NULL;
+    int n = 0, found = 0;
+    if (abp_ckpt_list(ck, &all, &n, err)) return 0;
+    for (int k = 0; k < n && !found; k++) found = !strncmp(all[k].path, "model/", 6);
+    free(all);
+    if (!found)
+        abp_fail(err, "%s: holds no generator (nothing under /model), which this command needs; abp info %s lists what it holds",
+                 path, path);
+    return found;
 }
 
 int abp_model_load(MPI_Comm comm, const char *path, int max_batch, abp_net *net,
@@ -84,6 +103,7 @@ int abp_model_load_resized(MPI_Comm comm, const char *path, int max_batch, int l
     int narrays = 0;
     memset(net, 0, sizeof *net);
     if (abp_train_cfg_parse(meta->config ? meta->config : "", cfg, err)) goto done;
+    if (!has_generator(ck, path, err)) goto done;
     if (latent_h > 0) {
         if (abp_spec_resize_latent(cfg->model, latent_h, latent_w, &resized, err)) {
             abp_fail_wrap(err, "%s", path);

@@ -7,6 +7,7 @@
 
 void abp_train_defaults(abp_train_cfg *cfg) {
     memset(cfg, 0, sizeof *cfg);
+    snprintf(cfg->objective, sizeof cfg->objective, "abp");
     snprintf(cfg->model, sizeof cfg->model, "mnist28");
     cfg->sigma = 0.3f;          /* Han et al. 2017, §4 */
     cfg->langevin_steps = 10;   /* "l = 10 or 30" */
@@ -40,14 +41,14 @@ char *abp_train_cfg_format(const abp_train_cfg *cfg, const char *spec) {
              "--model=%s\n--data=%s\n--sigma=%s\n--langevin-steps=%d\n--langevin-step-size=%s\n"
              "--inference=%s\n--iters=%lld\n--batch=%lld\n--full-batch=%d\n--limit=%lld\n"
              "--optimizer=%s\n--lr=%s\n--beta1=%s\n--momentum=%s\n--seed=%llu\n"
-             "--checkpoint-every=%lld\n--mask=%s\n--sense=%d\n",
+             "--checkpoint-every=%lld\n--mask=%s\n--sense=%d\n--objective=%s\n",
              spec, cfg->data, float_text(cfg->sigma, f[0], 32), cfg->langevin_steps,
              float_text(cfg->step_size, f[1], 32),
              cfg->inference_gd ? "gd" : "langevin", (long long)cfg->iters, (long long)cfg->batch,
              cfg->full_batch, (long long)cfg->limit, cfg->optimizer == ABP_OPT_SGD ? "sgd" : "adam",
              float_text(cfg->lr, f[2], 32), float_text(cfg->beta1, f[3], 32),
              float_text(cfg->momentum, f[4], 32),
-             (unsigned long long)cfg->seed, (long long)cfg->checkpoint_every, cfg->mask, cfg->sense);
+             (unsigned long long)cfg->seed, (long long)cfg->checkpoint_every, cfg->mask, cfg->sense, cfg->objective);
     return s;
 }
 
@@ -83,6 +84,7 @@ int abp_train_cfg_parse(const char *text, abp_train_cfg *cfg, abp_err *err) {
             else if (!strcmp(k, "checkpoint-every")) cfg->checkpoint_every = atoll(v);
             else if (!strcmp(k, "mask")) snprintf(cfg->mask, sizeof cfg->mask, "%s", v);
             else if (!strcmp(k, "sense")) cfg->sense = atoi(v);
+            else if (!strcmp(k, "objective")) snprintf(cfg->objective, sizeof cfg->objective, "%s", v);
             /* Unknown keys come from newer versions; they do not change the model. */
         }
         line += len + (end ? 1 : 0);

@@ -1,5 +1,7 @@
-/* The ABP loop on one rank (DESIGN §3): shard, batch, infer, learn, allreduce, update,
- * write back, report, checkpoint. */
+/* The training loop on one rank (DESIGN §3, §8): shard, batch, observation, the objective's
+ * iteration, one allreduce, the optimizer steps, state written back, report, checkpoint. What
+ * is trained is the objective's business (objective.h; ABP is abp.c): this file knows
+ * nothing of layers. */
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -13,32 +15,39 @@
 #include "abp/infer.h"
 #include "abp/rng.h"
 #include "abp/train.h"
+#include "objective.h"
 
 /* The one piece of process state outside MPI: a signal handler can only talk to the loop
  * through a flag of this type. */
 static volatile sig_atomic_t stop_requested = 0;
 static void on_stop_signal(int sig) { (void)sig; stop_requested = 1; }
 
+/* The loop's own spare floats of the allreduce, after the objective's slots. */
+#define SLOT_STOP ABP_OBJ_SLOTS        /* any rank voted to stop */
+#define SLOT_OBSERVED (ABP_OBJ_SLOTS + 1) /* observed values in the batch */
+
 struct abp_trainer {
     const abp_train_cfg *cfg;
     abp_dist *d;
-    abp_net net;
-    abp_optimizer opt;
-    abp_infer_ws ws;
+    const abp_objective_ops *ops;
+    void *obj;                /* the objective's own state */
+    abp_objective_layout layout;
+    abp_model model;          /* the objective's networks, one arena */
     abp_images data;          /* this rank's examples, rows */
     int64_t n_total, lo, hi;  /* the shard [lo, hi) of n_total */
     int64_t n_local;
     int64_t B;                /* global batch */
     int b_local;              /* this rank's share */
-    abp_shape zs, ys;
-    float *latents;           /* [n_local][d] persistent */
+    abp_shape ys;             /* the observation's shape */
+    float *state[ABP_OBJ_MAX_STATES];   /* [n_local][row]: per-example state, persistent */
+    float *state_b[ABP_OBJ_MAX_STATES]; /* [b_local][row]: the batch's rows of it */
+    int64_t n_chains, chain_lo, chain_hi; /* per-chain state: rows [chain_lo, chain_hi) of n_chains */
+    float *chain[ABP_OBJ_MAX_STATES];   /* [chain_hi - chain_lo][row] */
     int64_t *perm, perm_cycle;
     int64_t *batch_idx, *batch_ids; /* local row, global id */
-    float *zb, *yb, *dout;    /* batch in CNS */
+    float *yb;                /* batch in CNS */
     int64_t start_iter;
     char *config;
-    abp_langevin lv;
-    float inv_var_batch;      /* 1 / (sigma^2 B): the learning gradient's scale */
     abp_mask_spec mask;       /* the observation mask of every example (kind NONE: none) */
     unsigned char *masks;     /* [n_local][dy]: each example's mask (1 observed), made once */
     float *mrows, *mb;        /* the batch's masks, rows and CNS */
@@ -51,17 +60,18 @@ struct abp_trainer {
 typedef struct abp_trainer trainer;
 
 static void trainer_free(trainer *t) {
-    abp_net_free(&t->net);
-    abp_optimizer_free(&t->opt);
-    abp_infer_ws_free(&t->ws);
+    if (t->ops && t->obj) t->ops->destroy(t->obj);
+    abp_model_free(&t->model);
     abp_images_free(&t->data);
-    abp_free(t->latents);
+    for (int k = 0; k < ABP_OBJ_MAX_STATES; k++) {
+        abp_free(t->state[k]);
+        abp_free(t->state_b[k]);
+        abp_free(t->chain[k]);
+    }
     free(t->perm);
     free(t->batch_idx);
     free(t->batch_ids);
-    abp_free(t->zb);
     abp_free(t->yb);
-    abp_free(t->dout);
     abp_free(t->masks);
     abp_free(t->mrows);
     abp_free(t->mb);
@@ -111,10 +121,17 @@ static int setup_local(trainer *t, const abp_images *given, abp_err *err) {
         return abp_fail(err, "--batch %lld is smaller than the %d ranks", (long long)t->B, t->d->size);
     t->b_local = cfg->full_batch ? (int)t->n_local : abp_batch_share(t->B, t->d->size, t->d->rank);
 
-    const char *spec = abp_model_spec(cfg->model);
-    if (abp_net_build(spec ? spec : cfg->model, cfg->latent_dim, t->b_local, &t->net, err)) return -1;
-    t->zs = t->net.in_shape;
-    t->ys = t->net.out_shape;
+    t->ops = abp_objective_find(cfg->objective);
+    if (!t->ops) return abp_fail(err, "--objective %s: unknown; expected one of: %s", cfg->objective, abp_objective_names());
+    abp_objective_env env = {.cfg = cfg, .b_local = t->b_local, .B = t->B, .n_total = t->n_total,
+                             .sum = abp_dist_sum_doubles, .sum_ctx = t->d};
+    if (t->ops->create(&env, &t->model, &t->layout, &t->obj, err)) return -1;
+    if (abp_model_seal(&t->model, err)) return -1;
+    abp_objective_layout *lay = &t->layout;
+    if (lay->nslots < 0 || lay->nslots > ABP_OBJ_SLOTS || lay->nexample > ABP_OBJ_MAX_STATES ||
+        lay->nchain > ABP_OBJ_MAX_STATES)
+        return abp_fail(err, "objective %s: its layout asks for more slots or states than there are", t->ops->name);
+    t->ys = lay->signal;
     if (t->ys.c != 1 && t->ys.c != 3)
         return abp_fail(err, "the model makes %d-channel signals; image data needs 1 or 3", t->ys.c);
     if (given) {
@@ -122,27 +139,37 @@ static int setup_local(trainer *t, const abp_images *given, abp_err *err) {
     } else if (abp_data_load(cfg->data, t->lo, t->hi, t->ys.c, t->ys.h, t->ys.w, &t->data, err)) {
         return -1;
     }
-    abp_net_init_params(&t->net, cfg->seed);
-    t->net.sum = abp_dist_sum_doubles;
-    t->net.sum_ctx = t->d;
-    if (abp_optimizer_init(&t->opt, cfg->optimizer, t->net.nparams, cfg->lr, cfg->beta1,
-                           cfg->momentum, err))
-        return -1;
-    if (abp_infer_ws_init(&t->ws, &t->net, err)) return -1;
-    int64_t dz = abp_shape_numel(t->zs), dy = abp_shape_numel(t->ys);
-    t->latents = abp_alloc(sizeof(float) * (size_t)(t->n_local * dz), err);
-    t->zb = abp_alloc(sizeof(float) * (size_t)(t->b_local * dz), err);
+    int64_t dy = abp_shape_numel(t->ys);
     t->yb = abp_alloc(sizeof(float) * (size_t)(t->b_local * dy), err);
-    t->dout = abp_alloc(sizeof(float) * (size_t)(t->b_local * dy), err);
     t->perm = malloc(sizeof(int64_t) * (size_t)t->n_local);
     t->batch_idx = malloc(sizeof(int64_t) * (size_t)t->b_local);
     t->batch_ids = malloc(sizeof(int64_t) * (size_t)t->b_local);
-    if (!t->latents || !t->zb || !t->yb || !t->dout || !t->perm || !t->batch_idx || !t->batch_ids)
+    if (!t->yb || !t->perm || !t->batch_idx || !t->batch_ids)
         return abp_fail(err, "out of memory for %lld examples", (long long)t->n_local);
-    /* z_i ~ N(0, I) from the counter RNG: the same for example i on any number of ranks. */
-    for (int64_t i = 0; i < t->n_local; i++)
-        abp_rng_normal(cfg->seed, ABP_RNG_LATENT_INIT, (uint32_t)(t->lo + i), 0, 0,
-                       t->latents + i * dz, dz);
+    /* Per-example state, initialised by global example id: the same on any number of ranks. */
+    for (int k = 0; k < lay->nexample; k++) {
+        int64_t row = abp_shape_numel(lay->example[k].shape);
+        t->state[k] = abp_alloc(sizeof(float) * (size_t)(t->n_local * row), err);
+        t->state_b[k] = t->state[k] ? abp_alloc(sizeof(float) * (size_t)(t->b_local * row), err) : NULL;
+        if (!t->state_b[k]) return abp_fail_wrap(err, "state %s", lay->example[k].name);
+        for (int64_t i = 0; i < t->n_local; i++) t->ops->init_state(t->obj, 0, k, t->lo + i, t->state[k] + i * row);
+    }
+    /* Per-chain state: M rows sharded over the ranks by global chain id, like examples. */
+    if (lay->nchain > 0) {
+        t->n_chains = lay->chain[0].rows;
+        if (t->n_chains < t->d->size)
+            return abp_fail(err, "%lld chains cannot be shared by %d ranks", (long long)t->n_chains, t->d->size);
+        abp_shard_range(t->n_chains, t->d->size, t->d->rank, &t->chain_lo, &t->chain_hi);
+    }
+    for (int k = 0; k < lay->nchain; k++) {
+        if (lay->chain[k].rows != t->n_chains)
+            return abp_fail(err, "objective %s: every chain state needs the same number of chains", t->ops->name);
+        int64_t row = abp_shape_numel(lay->chain[k].shape);
+        t->chain[k] = abp_alloc(sizeof(float) * (size_t)((t->chain_hi - t->chain_lo) * row + 1), err);
+        if (!t->chain[k]) return abp_fail_wrap(err, "chains %s", lay->chain[k].name);
+        for (int64_t i = t->chain_lo; i < t->chain_hi; i++)
+            t->ops->init_state(t->obj, 1, k, i, t->chain[k] + (i - t->chain_lo) * row);
+    }
     if (abp_mask_parse(cfg->mask, &t->mask, err)) return -1;
     if (cfg->sense < 0) return abp_fail(err, "--sense %d: expected K >= 1 projections, or 0 for none", cfg->sense);
     if (cfg->sense > 0 && t->mask.kind != ABP_MASK_NONE)
@@ -174,21 +201,49 @@ static int setup_local(trainer *t, const abp_images *given, abp_err *err) {
     if (t->ys.c != 1 || t->ys.h != 1 || abp_wav_info(cfg->data, &frames, &t->wav_rate, NULL) != 0)
         t->wav_rate = 0;
     t->perm_cycle = -1;
-    t->config = abp_train_cfg_format(cfg, t->net.spec);
+    /* /config records the generator's canonical spec as --model (the other networks'
+     * specs are the objective's to record in its own options). */
+    abp_model_net *g = abp_model_find(&t->model, ABP_GENERATOR);
+    t->config = abp_train_cfg_format(cfg, g ? g->net.spec : cfg->model);
     if (!t->config) return abp_fail(err, "out of memory");
-    t->lv = (abp_langevin){.steps = cfg->langevin_steps, .step_size = cfg->step_size,
-                           .sigma = cfg->sigma, .noise = !cfg->inference_gd, .seed = cfg->seed};
-    t->inv_var_batch = 1.0f / (cfg->sigma * cfg->sigma * (float)t->B);
     return 0;
 }
 
-/* Collective: parameters, optimizer moments and this rank's latents from a checkpoint. */
+/* The dims of one state row in a checkpoint: [d] for a vector, [h][w][c] for an image (as
+ * /latents always had). */
+static int row_dims(abp_shape s, int64_t dims[3]) {
+    if (s.h == 1 && s.w == 1) {
+        dims[0] = s.c;
+        return 1;
+    }
+    dims[0] = s.h, dims[1] = s.w, dims[2] = s.c;
+    return 3;
+}
+
+/* The sharded datasets besides /latents: per-example states 1.. as /state/NAME, per-chain
+ * states as /chains/NAME. rows has room for 2 * ABP_OBJ_MAX_STATES. */
+static int sharded_rows(trainer *t, abp_ckpt_rows *rows) {
+    int n = 0;
+    for (int k = 1; k < t->layout.nexample; k++, n++) {
+        rows[n] = (abp_ckpt_rows){.data = t->state[k], .n_total = t->n_total, .lo = t->lo, .hi = t->hi};
+        snprintf(rows[n].path, sizeof rows[n].path, "state/%s", t->layout.example[k].name);
+        rows[n].row_ndim = row_dims(t->layout.example[k].shape, rows[n].row_dims);
+    }
+    for (int k = 0; k < t->layout.nchain; k++, n++) {
+        rows[n] = (abp_ckpt_rows){.data = t->chain[k], .n_total = t->n_chains, .lo = t->chain_lo, .hi = t->chain_hi};
+        snprintf(rows[n].path, sizeof rows[n].path, "chains/%s", t->layout.chain[k].name);
+        rows[n].row_ndim = row_dims(t->layout.chain[k].shape, rows[n].row_dims);
+    }
+    return n;
+}
+
+/* Collective: every network's parameters, optimizer moments and steps, and this rank's
+ * rows of every persistent state, from a checkpoint (written on any number of ranks). */
 static int resume(trainer *t, abp_err *err) {
     abp_ckpt *ck = NULL;
     abp_ckpt_meta meta;
-    abp_ckpt_array *arrays = NULL;
     char **names = NULL;
-    int narrays = 0, rc = -1;
+    int rc = -1;
     const char *path = t->cfg->resume;
     if (abp_ckpt_open(t->d->comm, path, &ck, &meta, err)) return -1;
     int64_t n_ck, dims[4];
@@ -204,28 +259,41 @@ static int resume(trainer *t, abp_err *err) {
         goto done;
     }
     {
-        /* The observations are part of the model's data: a resumed run must see the same. */
+        /* The observations are part of the model's data: a resumed run must see the same;
+         * and what was trained must be what is resumed. */
         abp_train_cfg was;
         if (abp_train_cfg_parse(meta.config ? meta.config : "", &was, err)) goto done;
         if (was.sense != t->cfg->sense) {
             abp_fail(err, "%s was trained with --sense %d; resume it with the same --sense", path, was.sense);
             goto done;
         }
-    }
-    if (abp_model_arrays(&t->net, &t->opt, &arrays, &narrays, err)) goto done;
-    for (int k = 0; k < narrays; k++)
-        if (abp_ckpt_read_array(ck, arrays[k].path, arrays[k].data, arrays[k].ndim, arrays[k].dims, err))
-            goto done;
-    {
-        int64_t prod = 1;
-        for (int k = 0; k < ndim; k++) prod *= dims[k];
-        if (prod != abp_shape_numel(t->zs)) {
-            abp_fail(err, "%s: latents have %lld values per example, the model %lld", path,
-                     (long long)prod, (long long)abp_shape_numel(t->zs));
+        if (strcmp(was.objective, t->cfg->objective) != 0) {
+            abp_fail(err, "%s was trained with --objective %s; resume it with the same --objective", path, was.objective);
             goto done;
         }
     }
-    if (abp_ckpt_read_latents(ck, t->lo, t->hi, t->latents, err)) goto done;
+    if (abp_model_read(&t->model, ck, &meta, 1, err)) {
+        abp_fail_wrap(err, "%s", path);
+        goto done;
+    }
+    if (t->layout.nexample > 0) {
+        int64_t prod = 1;
+        for (int k = 0; k < ndim; k++) prod *= dims[k];
+        if (prod != abp_shape_numel(t->layout.example[0].shape)) {
+            abp_fail(err, "%s: latents have %lld values per example, the model %lld", path,
+                     (long long)prod, (long long)abp_shape_numel(t->layout.example[0].shape));
+            goto done;
+        }
+        if (abp_ckpt_read_latents(ck, t->lo, t->hi, t->state[0], err)) goto done;
+    }
+    {
+        abp_ckpt_rows rows[2 * ABP_OBJ_MAX_STATES];
+        int nrows = sharded_rows(t, rows);
+        for (int k = 0; k < nrows; k++)
+            if (abp_ckpt_read_rows(ck, rows[k].path, rows[k].n_total, rows[k].row_ndim, rows[k].row_dims, rows[k].lo,
+                                   rows[k].hi, (float *)rows[k].data, err))
+                goto done;
+    }
     if (abp_ckpt_read_names(ck, t->lo, t->hi, &names, err)) goto done;
     for (int64_t i = 0; i < t->n_local; i++)
         if (strcmp(names[i], t->data.names[i]) != 0) {
@@ -234,14 +302,12 @@ static int resume(trainer *t, abp_err *err) {
             goto done;
         }
     t->start_iter = meta.iteration;
-    t->opt.step = meta.optimizer_step;
     rc = 0;
 done:
     if (names) {
         for (int64_t i = 0; i < t->n_local; i++) free(names[i]);
         free(names);
     }
-    free(arrays);
     abp_ckpt_close(ck);
     return rc;
 }
@@ -301,20 +367,33 @@ static int publish_checkpoint(const char *out, int64_t iteration, int keep, abp_
 
 static int write_checkpoint(trainer *t, int64_t iters_done, abp_err *err) {
     abp_ckpt_array *arrays = NULL;
-    int narrays = 0;
-    if (abp_model_arrays(&t->net, &t->opt, &arrays, &narrays, err)) return -1;
+    abp_ckpt_step *steps = NULL;
+    int narrays = 0, nsteps = 0;
+    if (abp_model_ckpt_arrays(&t->model, 1, &arrays, &narrays, &steps, &nsteps, err)) return -1;
+    abp_model_net *g = abp_model_find(&t->model, ABP_GENERATOR);
+    abp_ckpt_rows rows[2 * ABP_OBJ_MAX_STATES];
     abp_ckpt_meta meta = {.iteration = iters_done, .epoch = iters_done * t->B / t->n_total,
                           .seed = t->cfg->seed, .world_size = t->d->size,
-                          .optimizer_step = t->opt.step, .config = t->config};
+                          .optimizer_step = g ? g->opt.step : 0, .config = t->config,
+                          .steps = steps, .nsteps = nsteps, .rows = rows, .nrows = sharded_rows(t, rows)};
     snprintf(meta.optimizer, sizeof meta.optimizer, "%s", t->cfg->optimizer == ABP_OPT_SGD ? "sgd" : "adam");
     char path[1200];
     snprintf(path, sizeof path, "%s/checkpoint-%08lld.h5", t->cfg->out, (long long)iters_done);
-    int64_t ldims[3] = {t->zs.c, t->zs.h, t->zs.w};
-    int lnd = (t->zs.h == 1 && t->zs.w == 1) ? 1 : 3;
-    if (lnd == 3) ldims[0] = t->zs.h, ldims[1] = t->zs.w, ldims[2] = t->zs.c;
-    int rc = abp_ckpt_write(t->d->comm, path, &meta, arrays, narrays, t->latents, t->n_total,
+    /* /latents is the first per-example state; an objective without one writes a column of zeros */
+    int64_t ldims[3] = {1, 1, 1};
+    int lnd = t->layout.nexample > 0 ? row_dims(t->layout.example[0].shape, ldims) : 1;
+    const float *latents = t->state[0];
+    float *zeros = NULL;
+    if (!latents && !(latents = zeros = abp_calloc(sizeof(float) * (size_t)(t->n_local + 1), err))) {
+        free(arrays);
+        free(steps);
+        return -1;
+    }
+    int rc = abp_ckpt_write(t->d->comm, path, &meta, arrays, narrays, latents, t->n_total,
                             t->lo, t->hi, lnd, ldims, t->data.names, err);
     free(arrays);
+    free(steps);
+    abp_free(zeros);
     if (rc) return rc;
     int published = t->d->rank == 0 ? publish_checkpoint(t->cfg->out, iters_done, t->cfg->keep_checkpoints, err) : 0;
     return abp_dist_agree(t->d, published, err);
@@ -364,10 +443,8 @@ static int check_fresh_out(const abp_train_cfg *cfg, abp_err *err) {
 /* Rank 0's metrics.csv. On resume, rows past the checkpoint's iteration (written before a
  * crash) are dropped, so that the file lists every iteration once, and *seconds_before gets
  * the elapsed time of the last row kept, so the seconds column goes on counting. */
-static FILE *open_metrics(const abp_train_cfg *cfg, int64_t start_iter, double *seconds_before,
-                          abp_err *err) {
-    /* With --sense the error column is on the projections, and its name says so. */
-    const char *mse_name = cfg->sense > 0 ? "proj_mse" : "recon_mse";
+static FILE *open_metrics(const abp_train_cfg *cfg, const abp_metric *cols, int ncols, int64_t start_iter,
+                          double *seconds_before, abp_err *err) {
     char path[1200], tmp[1300];
     snprintf(path, sizeof path, "%s/metrics.csv", cfg->out);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -379,16 +456,21 @@ static FILE *open_metrics(const abp_train_cfg *cfg, int64_t start_iter, double *
         abp_fail(err, "%s: cannot write (%s)", old ? tmp : path, strerror(errno));
         return NULL;
     }
-    fprintf(f, "iteration,epoch,loss,%s,seconds,compute_s,allreduce_s,io_s,peak_rss_mb\n", mse_name);
+    fprintf(f, "iteration,epoch,");
+    for (int k = 0; k < ncols; k++) fprintf(f, "%s,", cols[k].column);
+    fprintf(f, "seconds,compute_s,allreduce_s,io_s,peak_rss_mb\n");
     if (old) {
         char line[512];
         while (fgets(line, sizeof line, old))
             if (line[0] >= '0' && line[0] <= '9' && atoll(line) <= start_iter) {
                 fputs(line, f);
-                long long it, epoch;
-                double loss, mse, sec;
-                if (sscanf(line, "%lld,%lld,%lf,%lf,%lf", &it, &epoch, &loss, &mse, &sec) == 5)
-                    *seconds_before = sec;
+                /* seconds is the column after iteration, epoch and the objective's */
+                const char *p = line;
+                for (int comma = 0; comma < 2 + ncols && p; comma++) {
+                    p = strchr(p, ',');
+                    if (p) p++;
+                }
+                if (p) *seconds_before = atof(p);
             }
         fclose(old);
         if (fflush(f) != 0 || rename(tmp, path) != 0) {
@@ -400,53 +482,15 @@ static FILE *open_metrics(const abp_train_cfg *cfg, int64_t start_iter, double *
     return f;
 }
 
-/* Rank 0: samples from the prior and reconstructions of its first examples, as PNG (of a
- * sound: samples.wav and reconstruction.wav). */
-static int write_pictures(trainer *t, abp_err *err) {
-    abp_net *net = &t->net;
-    int64_t dz = abp_shape_numel(t->zs), dy = abp_shape_numel(t->ys);
-    int total = 64, pairs = t->n_local < 32 ? (int)t->n_local : 32;
-    float *images = abp_alloc(sizeof(float) * (size_t)(total * dy), err);
-    float *rows = abp_alloc(sizeof(float) * (size_t)(total * dz), err);
-    int rc = -1;
-    if (!images || !rows) goto done;
-    net->training = 0;
-    for (int i = 0; i < total; i++)
-        abp_rng_normal(t->cfg->seed, ABP_RNG_PRIOR, (uint32_t)i, 0, 0, rows + i * dz, dz);
-    if (abp_net_generate(net, rows, total, images, t->zb, err)) goto done;
-    char path[1200];
-    int rate = t->wav_rate;
-    if (rate > 0) {
-        /* A sound: one sample and the first example's reconstruction, as WAV at its rate. */
-        snprintf(path, sizeof path, "%s/samples.wav", t->cfg->out);
-        if (abp_wav_write(path, images, dy, rate, ABP_WAV_PCM16, err)) goto done;
-        if (abp_net_generate(net, t->latents, 1, images, t->zb, err)) goto done;
-        snprintf(path, sizeof path, "%s/reconstruction.wav", t->cfg->out);
-        if (abp_wav_write(path, images, dy, rate, ABP_WAV_PCM16, err)) goto done;
-        rc = 0;
-        goto done;
-    }
-    snprintf(path, sizeof path, "%s/samples.png", t->cfg->out);
-    if (abp_png_write_grid(path, images, total, t->ys.c, t->ys.h, t->ys.w, 8, err)) goto done;
-    /* Reconstructions: rows of originals, each followed by a row of their g(z_i). */
-    if (abp_net_generate(net, t->latents, pairs, images, t->zb, err)) goto done;
-    snprintf(path, sizeof path, "%s/reconstructions.png", t->cfg->out);
-    const float *sets[2] = {t->data.data, images};
-    if (abp_png_write_compare(path, sets, 2, pairs, t->ys.c, t->ys.h, t->ys.w, 8, err)) goto done;
-    rc = 0;
-done:
-    net->training = 1;
-    abp_free(images);
-    abp_free(rows);
-    return rc;
-}
-
-int abp_trainer_iterate(abp_trainer *t, int64_t it, int stop_flag, double *sse_all, int *stop,
+int abp_trainer_iterate(abp_trainer *t, int64_t it, int stop_flag, double *loss_sum, int *stop,
                         abp_err *err) {
-    abp_net *net = &t->net;
-    int64_t dz = abp_shape_numel(t->zs), dy = abp_shape_numel(t->ys);
+    int64_t dy = abp_shape_numel(t->ys);
     choose_batch(t, it);
-    abp_gather_rows_to_cns(t->latents, t->batch_idx, t->zb, t->b_local, t->zs);
+    for (int k = 0; k < t->layout.nexample; k++) {
+        int64_t row = abp_shape_numel(t->layout.example[k].shape);
+        for (int i = 0; i < t->b_local; i++)
+            memcpy(t->state_b[k] + i * row, t->state[k] + t->batch_idx[i] * row, sizeof(float) * (size_t)row);
+    }
     /* What the model sees of the batch: y, y through a mask, or the projections S y. */
     abp_observation obs = {.y = t->yb, .mask = t->mb};
     double observed = (double)(t->b_local * dy);
@@ -470,33 +514,29 @@ int abp_trainer_iterate(abp_trainer *t, int64_t it, int stop_flag, double *sse_a
         observed = (double)count;
         abp_rows_to_cns(t->mrows, t->mb, t->b_local, t->ys);
     }
-    /* 1. inferential back-propagation */
-    net->training = 1;
-    net->update_running = 0;
-    t->lv.iteration = (uint32_t)it;
-    if (abp_infer_latents(net, t->zb, &obs, t->b_local, t->batch_ids, &t->lv, &t->ws, err))
-        return -1;
-    /* 2. learning back-propagation: one fused allreduce of gradients, loss and stop flag */
-    net->update_running = 1;
-    if (abp_net_forward(net, t->zb, t->b_local, err)) return -1;
-    net->update_running = 0;
-    double sse = abp_observe_residual(&obs, abp_net_output(net), t->dout, t->b_local, t->ys, t->inv_var_batch);
-    abp_net_zero_grads(net);
-    if (abp_net_backward(net, t->dout, t->b_local, NULL, 1, err)) return -1;
-    net->grads[net->nparams] = (float)sse;
-    net->grads[net->nparams + 1] = stop_flag ? 1.0f : 0.0f;
-    net->grads[net->nparams + 2] = (float)observed; /* exact: counts below 2^24 per rank */
-    if (abp_dist_sum_floats(t->d, net->grads, net->nparams + 3, err)) return -1;
-    abp_optimizer_step(&t->opt, net->params, net->grads);
-    /* 3. the inferred latents go back to their examples */
-    int64_t pix = abp_shape_pixels(t->zs);
-    for (int i = 0; i < t->b_local; i++) {
-        float *zrow = t->latents + t->batch_idx[i] * dz;
-        for (int64_t e = 0; e < dz; e++) zrow[e] = t->zb[((e / pix) * t->b_local + i) * pix + e % pix];
+    /* The objective's iteration, into zeroed gradients and slots */
+    abp_arena *arena = &t->model.arena;
+    abp_arena_zero_grads(arena);
+    float *extra = abp_arena_extra(arena);
+    abp_batch batch = {.iteration = it, .b = t->b_local, .B = t->B, .ids = t->batch_ids, .obs = &obs,
+                       .chain_lo = t->chain_lo, .chain_hi = t->chain_hi, .slots = extra};
+    for (int k = 0; k < ABP_OBJ_MAX_STATES; k++) batch.state[k] = t->state_b[k], batch.chain[k] = t->chain[k];
+    if (t->ops->iterate(t->obj, &batch, err)) return -1;
+    /* One fused allreduce: every network's gradients, the objective's sums, the stop vote
+     * and the observed count; then every network's optimizer step. */
+    extra[SLOT_STOP] = stop_flag ? 1.0f : 0.0f;
+    extra[SLOT_OBSERVED] = (float)observed; /* exact: counts below 2^24 per rank */
+    if (abp_dist_sum_floats(t->d, arena->grads, arena->nparams + ABP_NET_GRAD_EXTRA, err)) return -1;
+    abp_model_step(&t->model);
+    /* The batch's state rows go back to their examples */
+    for (int k = 0; k < t->layout.nexample; k++) {
+        int64_t row = abp_shape_numel(t->layout.example[k].shape);
+        for (int i = 0; i < t->b_local; i++)
+            memcpy(t->state[k] + t->batch_idx[i] * row, t->state_b[k] + i * row, sizeof(float) * (size_t)row);
     }
-    *sse_all = net->grads[net->nparams];
-    *stop = net->grads[net->nparams + 1] > 0.0f;
-    t->observed = net->grads[net->nparams + 2];
+    *loss_sum = extra[0];
+    *stop = extra[SLOT_STOP] > 0.0f;
+    t->observed = extra[SLOT_OBSERVED];
     return 0;
 }
 
@@ -516,9 +556,9 @@ int abp_trainer_create(const abp_train_cfg *cfg, abp_dist *d, const abp_images *
     return 0;
 }
 
-abp_net *abp_trainer_net(abp_trainer *t) { return &t->net; }
+abp_net *abp_trainer_net(abp_trainer *t) { return t->model.nnets > 0 ? &t->model.nets[0].net : NULL; }
 
-abp_optimizer *abp_trainer_optimizer(abp_trainer *t) { return &t->opt; }
+abp_optimizer *abp_trainer_optimizer(abp_trainer *t) { return t->model.nnets > 0 ? &t->model.nets[0].opt : NULL; }
 double abp_trainer_observed(const abp_trainer *t) { return t->observed; }
 int abp_trainer_batch_share(const abp_trainer *t) { return t->b_local; }
 
@@ -528,6 +568,13 @@ void abp_trainer_free(abp_trainer *t) {
     free(t);
 }
 
+/* Rank 0, at the end: the objective's pictures of what it learned. */
+static int write_pictures(trainer *t, char *written, size_t cap, abp_err *err) {
+    abp_picture_env env = {.out = t->cfg->out, .data = &t->data, .wav_rate = t->wav_rate};
+    for (int k = 0; k < ABP_OBJ_MAX_STATES; k++) env.state[k] = t->state[k];
+    return t->ops->pictures(t->obj, &env, written, cap, err);
+}
+
 int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
     trainer *t = NULL;
     FILE *metrics = NULL;
@@ -535,8 +582,10 @@ int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
     if (abp_dist_agree(d, d->rank == 0 ? abp_mkdir_p(cfg->out, err) : 0, err)) goto done;
     if (!cfg->resume[0] && abp_dist_agree(d, d->rank == 0 ? check_fresh_out(cfg, err) : 0, err)) goto done;
     if (abp_trainer_create(cfg, d, NULL, &t, err)) goto done;
+    abp_metric cols[ABP_OBJ_MAX_METRICS];
+    int ncols = t->ops->metrics(t->obj, NULL, cols);
     double seconds_before = 0;
-    if (d->rank == 0) metrics = open_metrics(cfg, t->start_iter, &seconds_before, err);
+    if (d->rank == 0) metrics = open_metrics(cfg, cols, ncols, t->start_iter, &seconds_before, err);
     if (abp_dist_agree(d, d->rank == 0 && !metrics ? -1 : 0, err)) goto done;
 
     struct sigaction sa;
@@ -545,24 +594,27 @@ int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGUSR1, &sa, NULL);
 
-    abp_net *net = &t->net;
     double t0 = abp_now(), last_print = t0;
     int64_t every = cfg->iters / 20 > 0 ? cfg->iters / 20 : 1;
-    if (d->rank == 0 && !cfg->quiet)
-        printf("abp train: %lld examples on %d rank%s, batch %lld, %lld parameters, latent %dx%dx%d, iterations %lld..%lld\n",
-               (long long)t->n_total, d->size, d->size > 1 ? "s" : "", (long long)t->B,
-               (long long)net->nparams, t->zs.h, t->zs.w, t->zs.c, (long long)t->start_iter, (long long)cfg->iters);
+    if (d->rank == 0 && !cfg->quiet) {
+        printf("abp train: %lld examples on %d rank%s, batch %lld, %lld parameters", (long long)t->n_total, d->size,
+               d->size > 1 ? "s" : "", (long long)t->B, (long long)t->model.arena.nparams);
+        if (t->layout.nexample > 0)
+            printf(", latent %dx%dx%d", t->layout.example[0].shape.h, t->layout.example[0].shape.w,
+                   t->layout.example[0].shape.c);
+        printf(", iterations %lld..%lld\n", (long long)t->start_iter, (long long)cfg->iters);
+    }
     if (d->rank == 0 && !cfg->quiet && cfg->sense > 0)
         printf("abp train: each example is observed only through %d random projections S y (S: %d white-noise images, N(0, 0.5^2) pixels, from --seed); loss and proj_mse are on the projections\n",
                cfg->sense, cfg->sense);
     int stopped = 0;
     for (int64_t it = t->start_iter; it < cfg->iters; it++) {
         double it_start = abp_now(), comm_start = d->comm_seconds;
-        double sse_all;
+        double loss_sum;
         int stop_now;
-        if (abp_trainer_iterate(t, it, stop_requested, &sse_all, &stop_now, err)) goto done;
+        if (abp_trainer_iterate(t, it, stop_requested, &loss_sum, &stop_now, err)) goto done;
         double learn_end = abp_now();
-        /* 4. a checkpoint when one is due or a signal asked for it */
+        /* a checkpoint when one is due or a signal asked for it */
         int want_ckpt = stop_now || (cfg->checkpoint_every > 0 && (it + 1) % cfg->checkpoint_every == 0 &&
                                      it + 1 < cfg->iters);
         double io_seconds = 0;
@@ -573,18 +625,18 @@ int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
                 printf("checkpoint: %s/checkpoint.h5 (iteration %lld, %.2f s)\n", cfg->out, (long long)(it + 1),
                        io_seconds);
         }
-        /* 5. report: rank 0's split of this iteration's time, the largest rank's memory */
+        /* report: rank 0's split of this iteration's time, the largest rank's memory */
         double rss_mb = abp_dist_max_double(d, abp_peak_rss_bytes()) / (1024.0 * 1024.0);
         double now = abp_now();
         double comm = d->comm_seconds - comm_start;
         double compute = now - it_start - comm - io_seconds;
-        double loss = sse_all / (2.0 * cfg->sigma * cfg->sigma) / (double)t->B;
-        /* per observed value (pixel, or projection with --sense), on the [0,1] pixel scale */
-        double mse01 = sse_all / abp_trainer_observed(t) / 4.0;
+        abp_sums sums = {.slots = abp_arena_extra(&t->model.arena), .observed = t->observed, .B = t->B};
+        ncols = t->ops->metrics(t->obj, &sums, cols);
         int64_t epoch = (it + 1) * t->B / t->n_total;
         if (d->rank == 0) {
-            fprintf(metrics, "%lld,%lld,%.6g,%.6g,%.3f,%.6f,%.6f,%.6f,%.1f\n", (long long)(it + 1),
-                    (long long)epoch, loss, mse01, seconds_before + now - t0, compute, comm, io_seconds,
+            fprintf(metrics, "%lld,%lld,", (long long)(it + 1), (long long)epoch);
+            for (int k = 0; k < ncols; k++) fprintf(metrics, "%.6g,", cols[k].value);
+            fprintf(metrics, "%.3f,%.6f,%.6f,%.6f,%.1f\n", seconds_before + now - t0, compute, comm, io_seconds,
                     rss_mb);
             /* The row of a checkpointed iteration reaches the disk at once: a run resumed from
              * this checkpoint starts with the next row. */
@@ -593,10 +645,12 @@ int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
                 double rate = (double)(it + 1 - t->start_iter) / (now - t0);
                 char eta[32];
                 format_duration((double)(cfg->iters - it - 1) / rate, eta, sizeof eta);
-                printf("iter %lld/%lld  epoch %lld  loss %.4g  %s %.5f  %.2f it/s  ETA %s  rss %.0f MB\n",
-                       (long long)(it + 1), (long long)cfg->iters, (long long)epoch, loss,
-                       cfg->sense > 0 ? "proj_mse" : "mse", mse01, rate, eta,
-                       rss_mb);
+                printf("iter %lld/%lld  epoch %lld", (long long)(it + 1), (long long)cfg->iters, (long long)epoch);
+                for (int k = 0; k < ncols; k++) {
+                    printf("  ");
+                    printf(cols[k].progress, cols[k].value);
+                }
+                printf("  %.2f it/s  ETA %s  rss %.0f MB\n", rate, eta, rss_mb);
                 fflush(stdout);
                 last_print = now;
             }
@@ -609,12 +663,11 @@ int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
     if (!stopped) {
         if (metrics) fflush(metrics);
         if (write_checkpoint(t, cfg->iters > t->start_iter ? cfg->iters : t->start_iter, err)) goto done;
-        int pic = d->rank == 0 ? write_pictures(t, err) : 0;
+        char written[2600] = "";
+        int pic = d->rank == 0 ? write_pictures(t, written, sizeof written, err) : 0;
         if (abp_dist_agree(d, pic, err)) goto done;
-        int sound = t->wav_rate > 0;
         if (d->rank == 0 && !cfg->quiet)
-            printf("wrote %s/checkpoint.h5, %s/samples.%s, %s/reconstruction%s, %s/metrics.csv\n",
-                   cfg->out, cfg->out, sound ? "wav" : "png", cfg->out, sound ? ".wav" : "s.png", cfg->out);
+            printf("wrote %s/checkpoint.h5, %s, %s/metrics.csv\n", cfg->out, written, cfg->out);
     } else if (d->rank == 0) {
         printf("stopped by signal after a checkpoint; run the same command with --resume %s/checkpoint.h5 to go on\n", cfg->out);
     }

@@ -1,0 +1,111 @@
+/* The contract between the training loop (train.c) and what it trains (DESIGN §8).
+ *
+ * The loop owns everything that is the same for every objective: the shard of examples and
+ * the batch order, the batch's observation (y, y through a mask, or S y), the persistent
+ * state rows (per example and per chain) and their checkpoint datasets, the parameter arena's
+ * one allreduce, the optimizer steps, metrics.csv, progress, signals and checkpoints. It knows
+ * nothing of layers and nothing of what the state means. An objective owns its networks (it
+ * builds them into the model), says which state it keeps, and in each iteration infers or
+ * samples and accumulates gradients into the arena. Objectives know nothing of MPI: batch
+ * norm's global sum comes in as env->sum (as abp_net's). docs/objectives.md is the manual. */
+#ifndef ABP_TRAIN_OBJECTIVE_H
+#define ABP_TRAIN_OBJECTIVE_H
+
+#include "abp/infer.h"
+#include "abp/model.h"
+
+#define ABP_OBJ_MAX_STATES 4 /* per-example states, and again per-chain states */
+/* Of the arena's ABP_NET_GRAD_EXTRA spare floats the objective owns the first ABP_OBJ_SLOTS;
+ * the loop keeps the rest (its stop vote and the observed-value count). */
+#define ABP_OBJ_SLOTS 6
+#define ABP_OBJ_MAX_METRICS 4
+
+/* What an objective is told when it is made. */
+typedef struct abp_objective_env {
+    const abp_train_cfg *cfg;
+    int b_local;      /* this rank's examples per iteration: the max_batch of its networks */
+    int64_t B;        /* the global batch */
+    int64_t n_total;  /* examples in all */
+    abp_sum_fn sum;   /* global-batch sum for batch norm: put it in every network's sum */
+    void *sum_ctx;
+} abp_objective_env;
+
+/* One kind of persistent state: a row of numel(shape) floats per example (or per chain). */
+typedef struct abp_state_decl {
+    char name[32];    /* per example: the first is /latents, the others /state/NAME; per chain: /chains/NAME */
+    abp_shape shape;  /* of one row */
+    int64_t rows;     /* per chain only: M, the number of chains (sharded by global chain id) */
+} abp_state_decl;
+
+/* What the objective keeps, filled in by create. */
+typedef struct abp_objective_layout {
+    abp_shape signal;   /* the observation's shape: the data are loaded in it */
+    int nexample, nchain;
+    abp_state_decl example[ABP_OBJ_MAX_STATES], chain[ABP_OBJ_MAX_STATES];
+    int nslots;         /* loss sums summed over all ranks, <= ABP_OBJ_SLOTS */
+} abp_objective_layout;
+
+/* One iteration's batch on this rank. */
+typedef struct abp_batch {
+    int64_t iteration;
+    int b;                        /* this rank's examples */
+    int64_t B;                    /* the global batch */
+    const int64_t *ids;           /* their global ids: the RNG key of anything per example */
+    const abp_observation *obs;   /* their observations, CNS of layout.signal */
+    float *state[ABP_OBJ_MAX_STATES];  /* [b][row] per-example state; the loop writes it back */
+    float *chain[ABP_OBJ_MAX_STATES];  /* [chain_hi - chain_lo][row] this rank's chains, in place */
+    int64_t chain_lo, chain_hi;
+    float *slots;                 /* nslots floats, zero on entry: this rank's loss sums */
+} abp_batch;
+
+/* After the allreduce: the global sums. */
+typedef struct abp_sums {
+    const float *slots;  /* the objective's slots, summed over ranks */
+    double observed;     /* observed values in the global batch */
+    int64_t B;
+} abp_sums;
+
+/* One CSV column (and progress field) of metrics.csv. */
+typedef struct abp_metric {
+    const char *column;   /* CSV header name */
+    const char *progress; /* printf format of the progress line, e.g. "loss %.4g" */
+    double value;
+} abp_metric;
+
+/* What the end-of-run pictures may look at (rank 0). */
+typedef struct abp_picture_env {
+    const char *out;                 /* the output directory */
+    const abp_images *data;          /* this rank's examples, rows */
+    const float *state[ABP_OBJ_MAX_STATES]; /* the per-example state of those examples */
+    int wav_rate;                    /* > 0: the data is a sound of this rate */
+} abp_picture_env;
+
+typedef struct abp_objective_ops {
+    const char *name; /* --objective NAME */
+    /* Builds the networks into model (abp_model_add; the loop seals the arena after), sets
+     * their initial parameters from env->cfg->seed and their sum to env->sum, allocates
+     * its own work buffers (sized by env->b_local), fills layout. *self gets its state. */
+    int (*create)(const abp_objective_env *env, abp_model *model, abp_objective_layout *layout,
+                  void **self, abp_err *err);
+    /* The initial row of state `which` (per example, or per chain if chain) for global id. */
+    void (*init_state)(void *self, int chain, int which, int64_t id, float *row);
+    /* One iteration: the arena's gradients and batch->slots are zero on entry; accumulate
+     * dL/dW of every network into them (+=), loss sums into slots, update state rows in
+     * place. No allocation, no optimizer step, no MPI, no I/O. */
+    int (*iterate)(void *self, abp_batch *batch, abp_err *err);
+    /* The CSV columns, from the global sums: returns how many (<= ABP_OBJ_MAX_METRICS).
+     * Called once with sums NULL for the header (values unused). */
+    int (*metrics)(void *self, const abp_sums *sums, abp_metric *out);
+    /* Rank 0, at the end: what it draws into env->out; *written gets a one-line summary. */
+    int (*pictures)(void *self, const abp_picture_env *env, char *written, size_t cap, abp_err *err);
+    void (*destroy)(void *self); /* frees what create allocated, not the model */
+} abp_objective_ops;
+
+/* The objectives there are, by --objective name; NULL if none. */
+const abp_objective_ops *abp_objective_find(const char *name);
+/* Their names, comma-separated, for messages. */
+const char *abp_objective_names(void);
+
+extern const abp_objective_ops abp_objective_abp;
+
+#endif
