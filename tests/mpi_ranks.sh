@@ -3,7 +3,9 @@
 # latents up to floating-point summation order (DESIGN §4). Usage: mpi_ranks.sh ABP SRCDIR
 # Bitwise equality (singleton against -np 1) holds only at the same BLAS thread count: on some
 # kernels (OpenBLAS Haswell on AMD EPYC) sgemm's summation order depends on the threads, so the
-# exact comparisons pin --threads 1 and a two-thread run is compared with a tolerance.
+# exact comparisons pin --threads 1 and a two-thread run is compared with a tolerance. abp's
+# own loops (OpenMP, the same --threads) give the same floats on any thread count: that is
+# test_threads, which varies them with the BLAS held on one thread.
 set -euo pipefail
 abp=$1 src=$2 bin=$(dirname "$1")
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT

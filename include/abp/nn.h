@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "abp/error.h"
+#include "abp/profile.h"
 #include "abp/tensor.h"
 
 typedef enum abp_layer_kind {
@@ -76,6 +77,7 @@ typedef struct abp_net {
     abp_sum_fn sum;      /* global-batch sum for batchnorm; NULL = this process only */
     void *sum_ctx;
     char *spec;          /* the normalised spec it was built from */
+    abp_profile *profile; /* abp bench's per-part timer; NULL (no timing) otherwise */
     int in_arena;        /* params and grads are a slice of an abp_arena, which owns them */
 } abp_net;
 
@@ -162,7 +164,8 @@ ABP_MUST_CHECK int abp_layer_backward(abp_layer *l, const float *x, const float 
                                       abp_net *net, abp_err *err);
 
 /* im2col / col2im in the CNS layout: the image is c x ih x iw per example, the grid of
- * kernel positions oh x ow; cols is [c*kh*kw][n*oh*ow]. col2im adds into img. */
+ * kernel positions oh x ow; cols is [c*kh*kw][n*oh*ow]. col2im overwrites img with the sum
+ * of the columns' contributions. Both run on abp's threads (abp_loop_threads). */
 void abp_im2col(const float *img, float *cols, int c, int n, int ih, int iw, int oh, int ow,
                 int kh, int kw, int sh, int sw, int ph, int pw);
 void abp_col2im(const float *cols, float *img, int c, int n, int ih, int iw, int oh, int ow,

@@ -36,7 +36,8 @@ void abp_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const
  * kernel (generic Prescott on some Intel parts, AVX2 Haswell on AMD Zen 4/5). Call first
  * thing in main(): if the kernel is weaker than the CPU allows, sets OPENBLAS_CORETYPE and
  * re-executes the program once so that OpenBLAS's start-up code picks the right kernel.
- * An OPENBLAS_CORETYPE already in the environment is the user's choice and is kept.
+ * An OPENBLAS_CORETYPE already in the environment is the user's choice and is kept. Sets
+ * libgomp's wait in the same restart (abp_threads_fix_wait_env).
  * Returns only if no re-exec was needed. */
 void abp_blas_fix_kernel(int argc, char **argv);
 
@@ -51,6 +52,23 @@ int abp_blas_kernel_is_weaker(void);
 /* Sets BLAS threads for this process; returns the number set. */
 int abp_blas_set_threads(int threads);
 int abp_blas_threads(void);
+/* How the BLAS was built to run threads: "pthreads" (Debian's libopenblas0-pthread),
+ * "OpenMP", "sequential". */
+const char *abp_blas_threading(void);
+
+/* Threads per rank for the BLAS and for abp's own loops (OpenMP) alike; returns the BLAS's
+ * count. abp's loops split only element-wise work or whole channels/examples, never a sum,
+ * so their results do not depend on the thread count (only the BLAS's may). */
+int abp_threads_set(int threads);
+/* Sets GOMP_SPINCOUNT=10000 unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set; 1 if it did (the
+ * process must then start again for libgomp to see it: abp_blas_fix_kernel does). */
+int abp_threads_fix_wait_env(void);
+/* The threads abp's own parallel loops use. */
+int abp_loop_threads(void);
+
+/* Loops over fewer elements than this run on one thread: starting a parallel region costs a
+ * few microseconds, as much as a few thousand element operations. */
+#define ABP_PARALLEL_MIN 32768
 
 /* Cores this process may run on (its CPU affinity mask). */
 int abp_cores_available(void);

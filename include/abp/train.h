@@ -22,6 +22,7 @@ typedef struct abp_optimizer {
     float momentum;              /* SGD */
     int64_t step, n;
     float *m, *v; /* first and second moments (Adam); velocity in m (SGD) */
+    abp_profile *profile; /* abp bench's per-part timer; NULL (no timing) otherwise */
 } abp_optimizer;
 
 ABP_MUST_CHECK int abp_optimizer_init(abp_optimizer *opt, abp_opt_kind kind, int64_t n, float lr,
@@ -98,6 +99,7 @@ ABP_MUST_CHECK int abp_trainer_iterate(abp_trainer *t, int64_t iteration, int st
  * without a mask; K per example with --sense K). */
 double abp_trainer_observed(const abp_trainer *t);
 abp_net *abp_trainer_net(abp_trainer *t); /* the model's first network (ABP: the generator) */
+abp_optimizer *abp_trainer_optimizer(abp_trainer *t); /* that network's optimizer (abp bench attaches its profile) */
 int abp_trainer_batch_share(const abp_trainer *t); /* this rank's share of the global batch */
 void abp_trainer_free(abp_trainer *t);
 

@@ -4,7 +4,11 @@
  * ABP iteration of abp train (abp_trainer_iterate, on synthetic data held in memory), and
  * (3) each layer's forward, input-gradient and weight-gradient passes. Every figure is the
  * median of repeated measurements after warm-up; the last lines are "name value" pairs for
- * scripts (bench/vs-pytorch.sh). */
+ * scripts (bench/vs-pytorch.sh).
+ *
+ * The measured iterations also add up where their time goes (an abp_profile attached to the
+ * network and the optimizer): the GEMMs and each part around them, so that the share of the
+ * iteration spent outside GEMM, and its biggest part, are visible. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,6 +160,22 @@ static void print_memory(const abp_net *net, int b, int64_t n_local, double rss_
            model, acts, grads, scratch, infer + batch, shard, total, rss_mb);
 }
 
+/* Rank 0's time per part, as the mean per measured iteration and its share of the mean
+ * iteration; "rest" is what no part covers (the gradient allreduce, the batch gathers, the
+ * copies of z and y). Batch norm's share includes its allreduce of the statistics. */
+static void print_parts(const abp_profile *prof, int iters, double mean_sec) {
+    double covered = 0;
+    printf("where an iteration goes (rank 0, mean of %d; %% of %.4f s):", iters, mean_sec);
+    for (int p = 0; p < ABP_PART_COUNT; p++) {
+        double s = prof->seconds[p] / iters;
+        covered += s;
+        printf("%s %s %.4f s %.1f%%", p ? "," : "", abp_part_name((abp_part)p), s, 100.0 * s / mean_sec);
+    }
+    printf(", rest %.4f s %.1f%%; outside GEMM %.1f%%\n", mean_sec - covered,
+           100.0 * (mean_sec - covered) / mean_sec,
+           100.0 * (mean_sec - prof->seconds[ABP_PART_GEMM] / iters) / mean_sec);
+}
+
 /* GEMM flops per example of one ABP iteration with L Langevin steps: each step a forward
  * pass and an input-gradient pass through every layer; the learning step a forward pass, a
  * weight-gradient pass and an input-gradient pass through every layer but the first. */
@@ -179,7 +199,7 @@ int cmd_bench(int argc, char **argv, abp_dist *d, abp_err *err) {
         {"examples", OPT_INT64, &examples, 0, 0, 1e9, NULL, "synthetic examples in all (0: 4 x batch)", 0, 0},
         {"sgemm-size", OPT_INT, &sgemm_size, 0, 64, 16384, NULL, "n of the n x n x n sgemm that measures the machine", 0, 0},
         {"layers", OPT_INT, &layers, 0, 0, 1, NULL, "also time each layer (1) or not (0)", 0, 0},
-        {"threads", OPT_INT, &cfg.threads, 0, 0, 1024, NULL, "BLAS threads per rank (0: cores / ranks on the node)", 0, 0},
+        {"threads", OPT_INT, &cfg.threads, 0, 0, 1024, NULL, "threads per rank, for the BLAS and abp's loops (0: cores / ranks on the node)", 0, 0},
     };
     int nopts = (int)(sizeof opts / sizeof opts[0]);
     if (cli_parse("bench", argc, argv, 2, opts, nopts, NULL, 0, NULL, &help, err)) return EXIT_USAGE;
@@ -196,9 +216,12 @@ int cmd_bench(int argc, char **argv, abp_dist *d, abp_err *err) {
     if (examples == 0) examples = 4 * cfg.batch;
     cfg.limit = 0;
     char why[256];
-    int threads = abp_blas_set_threads(abp_dist_threads_per_rank(d, cfg.threads, why, sizeof why));
+    int threads = abp_threads_set(abp_dist_threads_per_rank(d, cfg.threads, why, sizeof why));
     if (d->rank == 0)
-        printf("abp bench: %s; BLAS kernel %s\n", why, abp_blas_kernel());
+        printf("abp bench: %s; BLAS kernel %s (%s); abp's loops: %d OpenMP thread%s, wait %s\n", why,
+               abp_blas_kernel(), abp_blas_threading(), abp_loop_threads(), abp_loop_threads() > 1 ? "s" : "",
+               getenv("OMP_WAIT_POLICY") ? getenv("OMP_WAIT_POLICY")
+               : getenv("GOMP_SPINCOUNT") ? getenv("GOMP_SPINCOUNT") : "default");
     if (d->rank == 0 && abp_blas_kernel_is_weaker())
         printf("abp bench: note: this CPU supports the faster %s kernel, but OPENBLAS_CORETYPE=%s in the "
                "environment chose %s (unset it to let abp pick)\n",
@@ -231,6 +254,7 @@ int cmd_bench(int argc, char **argv, abp_dist *d, abp_err *err) {
                "(batch %lld, L = %d)\n", spec ? cfg.model : "(spec)", (long long)net->nparams,
                abp_net_forward_flops(net) / 1e9, gflop, (long long)cfg.batch, cfg.langevin_steps);
 
+    abp_profile prof = {{0}};
     times = malloc(sizeof(double) * (size_t)iters);
     comm = malloc(sizeof(double) * (size_t)iters);
     if (abp_dist_agree(d, times && comm ? 0 : abp_fail(err, "out of memory"), err)) goto done;
@@ -239,18 +263,27 @@ int cmd_bench(int argc, char **argv, abp_dist *d, abp_err *err) {
         int stop;
         MPI_Barrier(d->comm);
         double t0 = abp_now();
+        if (it == warmup) { /* the profile counts the measured iterations only */
+            net->profile = &prof;
+            abp_trainer_optimizer(t)->profile = &prof;
+        }
         if (abp_trainer_iterate(t, it, 0, &sse, &stop, err)) goto done;
         if (it >= warmup) {
             times[it - warmup] = abp_now() - t0;
             comm[it - warmup] = d->comm_seconds - c0;
         }
     }
+    net->profile = NULL;
+    abp_trainer_optimizer(t)->profile = NULL;
     /* Every rank's iteration ends in the same allreduce, so rank 0's times are the run's. */
     double sec = median(times, iters), comm_sec = median(comm, iters);
     double rate = gflop / sec;
     if (d->rank == 0)
         printf("iteration: %.4f s (median of %d after %d warm-up), %.1f GFLOP/s, %.1f%% of sgemm; "
                "allreduce %.4f s\n", sec, iters, warmup, rate, 100.0 * rate / sgemm, comm_sec);
+    double mean_sec = 0;
+    for (int r = 0; r < iters; r++) mean_sec += times[r] / iters;
+    if (d->rank == 0) print_parts(&prof, iters, mean_sec);
     if (layers && bench_layers(d, net, abp_trainer_batch_share(t), 5, err)) goto done;
     double rss_mb = abp_dist_max_double(d, abp_peak_rss_bytes()) / (1024.0 * 1024.0);
     if (d->rank == 0) print_memory(net, abp_trainer_batch_share(t), examples / d->size, rss_mb);
@@ -262,6 +295,10 @@ int cmd_bench(int argc, char **argv, abp_dist *d, abp_err *err) {
         printf("sgemm_gflops %.2f\nseconds_per_iteration %.6f\ngflops_per_iteration %.4f\n"
                "iteration_gflops_per_second %.2f\npercent_of_sgemm %.2f\nallreduce_seconds_per_iteration %.6f\n"
                "peak_rss_mb %.1f\n", sgemm, sec, gflop, rate, 100.0 * rate / sgemm, comm_sec, rss_mb);
+        printf("loop_threads %d\nblas_threading %s\ngomp_spincount %s\n", abp_loop_threads(), abp_blas_threading(),
+               getenv("GOMP_SPINCOUNT") ? getenv("GOMP_SPINCOUNT") : "default");
+        for (int p = 0; p < ABP_PART_COUNT; p++)
+            printf("part_%s_seconds %.6f\n", abp_part_name((abp_part)p), prof.seconds[p] / iters);
     }
     status = EXIT_OK;
 done:

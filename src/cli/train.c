@@ -37,7 +37,7 @@ int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err) {
         {"checkpoint-every", OPT_INT64, &cfg.checkpoint_every, 0, 0, 1e12, NULL, "also checkpoint every K iterations (0: only at the end)", 0, 0},
         {"keep-checkpoints", OPT_INT, &cfg.keep_checkpoints, 0, 1, 1000000, NULL, "keep the newest K numbered checkpoint-ITER.h5 files", 0, 0},
         {"stream", OPT_FLAG, &cfg.stream, 0, 0, 0, NULL, "read each batch from the HDF5 data set (abp prepare) instead of holding the shard in memory; same results", 0, 0},
-        {"threads", OPT_INT, &cfg.threads, 0, 0, 1024, NULL, "BLAS threads per rank (0: cores / ranks on the node)", 0, 0},
+        {"threads", OPT_INT, &cfg.threads, 0, 0, 1024, NULL, "threads per rank, for the BLAS and abp's loops (0: cores / ranks on the node)", 0, 0},
         {"quiet", OPT_FLAG, &cfg.quiet, 0, 0, 0, NULL, "no progress lines", 0, 0},
     };
     int nopts = (int)(sizeof opts / sizeof opts[0]);
@@ -64,7 +64,7 @@ int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err) {
     cfg.inference_gd = inference == 1;
     cfg.optimizer = optimizer == 1 ? ABP_OPT_SGD : ABP_OPT_ADAM;
     char why[256];
-    int threads = abp_blas_set_threads(abp_dist_threads_per_rank(d, cfg.threads, why, sizeof why));
+    int threads = abp_threads_set(abp_dist_threads_per_rank(d, cfg.threads, why, sizeof why));
     if (d->rank == 0 && !cfg.quiet)
         printf("abp %s: %d rank%s, %s (BLAS kernel %s%s%s, %d thread%s)\n", ABP_VERSION, d->size,
                d->size > 1 ? "s" : "", why, abp_blas_kernel(),

@@ -91,14 +91,14 @@ int abp_dist_agree(abp_dist *d, int rc, abp_err *err) {
 
 int abp_dist_threads_per_rank(const abp_dist *d, int requested, char *why, size_t why_size) {
     if (requested > 0) {
-        snprintf(why, why_size, "%d BLAS thread%s per rank (--threads)", requested, requested > 1 ? "s" : "");
+        snprintf(why, why_size, "%d thread%s per rank (--threads)", requested, requested > 1 ? "s" : "");
         return requested;
     }
     int own = abp_cores_available();
     int threads = d->node_cores / d->local_size;
     if (threads > own) threads = own;
     if (threads < 1) threads = 1;
-    snprintf(why, why_size, "%d BLAS thread%s per rank: %d core%s on this node for %d rank%s, %d usable by this rank",
+    snprintf(why, why_size, "%d thread%s per rank: %d core%s on this node for %d rank%s, %d usable by this rank",
              threads, threads > 1 ? "s" : "", d->node_cores, d->node_cores > 1 ? "s" : "", d->local_size,
              d->local_size > 1 ? "s" : "", own);
     return threads;

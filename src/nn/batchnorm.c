@@ -3,7 +3,10 @@
  * Training: per channel, mean and variance of all n*h*w values of the global batch. The
  * sums are taken in double on this rank and added over ranks through net->sum (an
  * allreduce in training; the identity for one process), so the result does not depend on
- * how the batch is split. Evaluation: the running statistics. */
+ * how the batch is split. Evaluation: the running statistics.
+ *
+ * Every loop runs in parallel over channels: one thread sums a channel, in order, so the
+ * sums (and everything after them) are the same on any number of threads. */
 #include <math.h>
 #include <string.h>
 
@@ -21,6 +24,7 @@ int abp_batchnorm_forward(abp_layer *l, const float *x, float *y, int n, abp_net
     int64_t per = (int64_t)n * abp_shape_pixels(l->out);
     if (net->training) {
         double *s = net->stats; /* [sum x | sum x^2 | count] */
+#pragma omp parallel for schedule(static) if (C * per >= ABP_PARALLEL_MIN)
         for (int c = 0; c < C; c++) {
             const float *p = x + c * per;
             double s1 = 0.0, s2 = 0.0;
@@ -47,6 +51,7 @@ int abp_batchnorm_forward(abp_layer *l, const float *x, float *y, int n, abp_net
             }
         }
     }
+#pragma omp parallel for schedule(static) if (C * per >= ABP_PARALLEL_MIN)
     for (int c = 0; c < C; c++) {
         float mean = net->training ? l->batch_mean[c] : l->running_mean[c];
         float invstd = net->training ? l->batch_invstd[c] : 1.0f / sqrtf(l->running_var[c] + l->eps);
@@ -64,6 +69,7 @@ int abp_batchnorm_backward(abp_layer *l, const float *x, const float *dy, float 
     int64_t per = (int64_t)n * abp_shape_pixels(l->out);
     if (!net->training) {
         /* Running statistics are constants: the layer is an affine map per channel. */
+#pragma omp parallel for schedule(static) if (C * per >= ABP_PARALLEL_MIN)
         for (int c = 0; c < C; c++) {
             float invstd = 1.0f / sqrtf(l->running_var[c] + l->eps);
             const float *p = x + c * per, *g = dy + c * per;
@@ -85,6 +91,7 @@ int abp_batchnorm_backward(abp_layer *l, const float *x, const float *dy, float 
         return 0;
     }
     double *s = net->stats; /* [sum dy | sum dy * xhat | count] */
+#pragma omp parallel for schedule(static) if (C * per >= ABP_PARALLEL_MIN)
     for (int c = 0; c < C; c++) {
         const float *p = x + c * per, *g = dy + c * per;
         float mean = l->batch_mean[c], invstd = l->batch_invstd[c];
@@ -106,6 +113,7 @@ int abp_batchnorm_backward(abp_layer *l, const float *x, const float *dy, float 
     s[2 * C] = (double)per;
     if (global_sum(net, s, 2 * C + 1, err)) return -1;
     double count = s[2 * C];
+#pragma omp parallel for schedule(static) if (C * per >= ABP_PARALLEL_MIN)
     for (int c = 0; c < C; c++) {
         float mean = l->batch_mean[c], invstd = l->batch_invstd[c];
         float mean_g = (float)(s[c] / count), mean_gx = (float)(s[C + c] / count);

@@ -19,17 +19,22 @@ static void valid_run(int ow, int iw, int s, int p, int k, int *x0, int *x1) {
     *x1 = hi;
 }
 
+/* Both loops run over (channel, example) pairs in parallel: each pair reads one input plane
+ * and writes its own rows of the columns (im2col) or its own output plane (col2im), so no
+ * two threads touch the same float, and col2im adds the kernel positions of a pixel in the
+ * same order (ki, kj ascending) on any number of threads. */
 void abp_im2col(const float *img, float *cols, int c, int n, int ih, int iw, int oh, int ow,
                 int kh, int kw, int sh, int sw, int ph, int pw) {
-    int64_t ncols = (int64_t)n * oh * ow;
+    int64_t ncols = (int64_t)n * oh * ow, plane = (int64_t)oh * ow;
+#pragma omp parallel for collapse(2) schedule(static) if ((int64_t)c * kh * kw * ncols >= ABP_PARALLEL_MIN)
     for (int ch = 0; ch < c; ch++)
-        for (int ki = 0; ki < kh; ki++)
-            for (int kj = 0; kj < kw; kj++) {
-                float *dst = cols + ((int64_t)(ch * kh + ki) * kw + kj) * ncols;
-                int x0, x1, off = kj - pw;
-                valid_run(ow, iw, sw, pw, kj, &x0, &x1);
-                for (int i = 0; i < n; i++) {
-                    const float *src = img + ((int64_t)ch * n + i) * ih * iw;
+        for (int i = 0; i < n; i++) {
+            const float *src = img + ((int64_t)ch * n + i) * ih * iw;
+            for (int ki = 0; ki < kh; ki++)
+                for (int kj = 0; kj < kw; kj++) {
+                    float *dst = cols + ((int64_t)(ch * kh + ki) * kw + kj) * ncols + i * plane;
+                    int x0, x1, off = kj - pw;
+                    valid_run(ow, iw, sw, pw, kj, &x0, &x1);
                     for (int y = 0; y < oh; y++, dst += ow) {
                         int iy = y * sh - ph + ki;
                         if (iy < 0 || iy >= ih || x0 >= x1) {
@@ -46,20 +51,23 @@ void abp_im2col(const float *img, float *cols, int c, int n, int ih, int iw, int
                         for (int x = x1; x < ow; x++) dst[x] = 0.0f;
                     }
                 }
-            }
+        }
 }
 
+/* Overwrites img (it zeroes each output plane first, in the same pass). */
 void abp_col2im(const float *cols, float *img, int c, int n, int ih, int iw, int oh, int ow,
                 int kh, int kw, int sh, int sw, int ph, int pw) {
-    int64_t ncols = (int64_t)n * oh * ow;
+    int64_t ncols = (int64_t)n * oh * ow, plane = (int64_t)oh * ow;
+#pragma omp parallel for collapse(2) schedule(static) if ((int64_t)c * kh * kw * ncols >= ABP_PARALLEL_MIN)
     for (int ch = 0; ch < c; ch++)
-        for (int ki = 0; ki < kh; ki++)
-            for (int kj = 0; kj < kw; kj++) {
-                const float *src = cols + ((int64_t)(ch * kh + ki) * kw + kj) * ncols;
-                int x0, x1, off = kj - pw;
-                valid_run(ow, iw, sw, pw, kj, &x0, &x1);
-                for (int i = 0; i < n; i++) {
-                    float *dst = img + ((int64_t)ch * n + i) * ih * iw;
+        for (int i = 0; i < n; i++) {
+            float *dst = img + ((int64_t)ch * n + i) * ih * iw;
+            memset(dst, 0, sizeof(float) * (size_t)ih * (size_t)iw);
+            for (int ki = 0; ki < kh; ki++)
+                for (int kj = 0; kj < kw; kj++) {
+                    const float *src = cols + ((int64_t)(ch * kh + ki) * kw + kj) * ncols + i * plane;
+                    int x0, x1, off = kj - pw;
+                    valid_run(ow, iw, sw, pw, kj, &x0, &x1);
                     for (int y = 0; y < oh; y++, src += ow) {
                         int iy = y * sh - ph + ki;
                         if (iy < 0 || iy >= ih) continue;
@@ -71,11 +79,12 @@ void abp_col2im(const float *cols, float *img, int c, int n, int ih, int iw, int
                         }
                     }
                 }
-            }
+        }
 }
 
 static void add_channel_bias(float *y, const float *bias, int c, int64_t per_channel) {
     if (!bias) return;
+#pragma omp parallel for schedule(static) if (c * per_channel >= ABP_PARALLEL_MIN)
     for (int ch = 0; ch < c; ch++) {
         float b = bias[ch];
         float *p = y + (int64_t)ch * per_channel;
@@ -83,8 +92,10 @@ static void add_channel_bias(float *y, const float *bias, int c, int64_t per_cha
     }
 }
 
+/* One thread sums each channel, in order: the same float on any number of threads. */
 static void sum_channels(const float *dy, float *dbias, int c, int64_t per_channel) {
     if (!dbias) return;
+#pragma omp parallel for schedule(static) if (c * per_channel >= ABP_PARALLEL_MIN)
     for (int ch = 0; ch < c; ch++) {
         const float *p = dy + (int64_t)ch * per_channel;
         float s = 0.0f;
@@ -101,54 +112,87 @@ int64_t abp_conv_scratch(const abp_layer *l, int n) {
 
 /* ---- convolution: y = W * im2col(x) ---- */
 
-void abp_conv_forward(const abp_layer *l, const float *x, float *y, int n, float *cols) {
+void abp_conv_forward(const abp_layer *l, const float *x, float *y, int n, float *cols,
+                      abp_profile *prof) {
     int K = l->in.c * l->kh * l->kw;
     int ncols = n * (int)abp_shape_pixels(l->out);
+    double t0 = abp_profile_start(prof);
     abp_im2col(x, cols, l->in.c, n, l->in.h, l->in.w, l->out.h, l->out.w, l->kh, l->kw, l->sh,
                l->sw, l->ph, l->pw);
+    abp_profile_add(prof, ABP_PART_IM2COL, t0);
+    t0 = abp_profile_start(prof);
     abp_sgemm(0, 0, l->out.c, ncols, K, 1.0f, l->weight, K, cols, ncols, 0.0f, y, ncols);
+    abp_profile_add(prof, ABP_PART_GEMM, t0);
+    t0 = abp_profile_start(prof);
     add_channel_bias(y, l->bias, l->out.c, ncols);
+    abp_profile_add(prof, ABP_PART_POINTWISE, t0);
 }
 
 void abp_conv_backward(const abp_layer *l, const float *x, const float *dy, float *dx, int n,
-                       int want_param_grads, float *cols) {
+                       int want_param_grads, float *cols, abp_profile *prof) {
     int K = l->in.c * l->kh * l->kw;
     int ncols = n * (int)abp_shape_pixels(l->out);
+    double t0;
     if (want_param_grads) {
+        t0 = abp_profile_start(prof);
         abp_im2col(x, cols, l->in.c, n, l->in.h, l->in.w, l->out.h, l->out.w, l->kh, l->kw,
                    l->sh, l->sw, l->ph, l->pw);
+        abp_profile_add(prof, ABP_PART_IM2COL, t0);
+        t0 = abp_profile_start(prof);
         abp_sgemm(0, 1, l->out.c, K, ncols, 1.0f, dy, ncols, cols, ncols, 1.0f, l->dweight, K);
+        abp_profile_add(prof, ABP_PART_GEMM, t0);
+        t0 = abp_profile_start(prof);
         sum_channels(dy, l->dbias, l->out.c, ncols);
+        abp_profile_add(prof, ABP_PART_POINTWISE, t0);
     }
     if (dx) {
+        t0 = abp_profile_start(prof);
         abp_sgemm(1, 0, K, ncols, l->out.c, 1.0f, l->weight, K, dy, ncols, 0.0f, cols, ncols);
-        memset(dx, 0, sizeof(float) * (size_t)(abp_shape_numel(l->in) * n));
+        abp_profile_add(prof, ABP_PART_GEMM, t0);
+        t0 = abp_profile_start(prof);
         abp_col2im(cols, dx, l->in.c, n, l->in.h, l->in.w, l->out.h, l->out.w, l->kh, l->kw,
                    l->sh, l->sw, l->ph, l->pw);
+        abp_profile_add(prof, ABP_PART_COL2IM, t0);
     }
 }
 
 /* ---- transposed convolution: y = col2im(W^T x) ---- */
 
-void abp_deconv_forward(const abp_layer *l, const float *x, float *y, int n, float *cols) {
+void abp_deconv_forward(const abp_layer *l, const float *x, float *y, int n, float *cols,
+                        abp_profile *prof) {
     int M = l->out.c * l->kh * l->kw;
     int ncols = n * (int)abp_shape_pixels(l->in);
+    double t0 = abp_profile_start(prof);
     abp_sgemm(1, 0, M, ncols, l->in.c, 1.0f, l->weight, M, x, ncols, 0.0f, cols, ncols);
-    memset(y, 0, sizeof(float) * (size_t)(abp_shape_numel(l->out) * n));
+    abp_profile_add(prof, ABP_PART_GEMM, t0);
+    t0 = abp_profile_start(prof);
     abp_col2im(cols, y, l->out.c, n, l->out.h, l->out.w, l->in.h, l->in.w, l->kh, l->kw, l->sh,
                l->sw, l->ph, l->pw);
+    abp_profile_add(prof, ABP_PART_COL2IM, t0);
+    t0 = abp_profile_start(prof);
     add_channel_bias(y, l->bias, l->out.c, (int64_t)n * abp_shape_pixels(l->out));
+    abp_profile_add(prof, ABP_PART_POINTWISE, t0);
 }
 
 void abp_deconv_backward(const abp_layer *l, const float *x, const float *dy, float *dx, int n,
-                         int want_param_grads, float *cols) {
+                         int want_param_grads, float *cols, abp_profile *prof) {
     int M = l->out.c * l->kh * l->kw;
     int ncols = n * (int)abp_shape_pixels(l->in);
+    double t0 = abp_profile_start(prof);
     abp_im2col(dy, cols, l->out.c, n, l->out.h, l->out.w, l->in.h, l->in.w, l->kh, l->kw, l->sh,
                l->sw, l->ph, l->pw);
+    abp_profile_add(prof, ABP_PART_IM2COL, t0);
     if (want_param_grads) {
+        t0 = abp_profile_start(prof);
         abp_sgemm(0, 1, l->in.c, M, ncols, 1.0f, x, ncols, cols, ncols, 1.0f, l->dweight, M);
+        abp_profile_add(prof, ABP_PART_GEMM, t0);
+        t0 = abp_profile_start(prof);
         sum_channels(dy, l->dbias, l->out.c, (int64_t)n * abp_shape_pixels(l->out));
+        abp_profile_add(prof, ABP_PART_POINTWISE, t0);
     }
-    if (dx) abp_sgemm(0, 0, l->in.c, ncols, M, 1.0f, l->weight, M, cols, ncols, 0.0f, dx, ncols);
+    if (dx) {
+        t0 = abp_profile_start(prof);
+        abp_sgemm(0, 0, l->in.c, ncols, M, 1.0f, l->weight, M, cols, ncols, 0.0f, dx, ncols);
+        abp_profile_add(prof, ABP_PART_GEMM, t0);
+    }
 }

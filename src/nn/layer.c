@@ -1,4 +1,5 @@
-/* One entry point per direction for every layer kind. */
+/* One entry point per direction for every layer kind. Layers that are not GEMMs are timed
+ * here (when a profile is attached); the GEMM layers time their own parts. */
 #include "layers.h"
 
 int64_t abp_layer_scratch(const abp_layer *l, int n) {
@@ -11,34 +12,50 @@ int64_t abp_layer_scratch(const abp_layer *l, int n) {
 }
 
 int abp_layer_forward(abp_layer *l, const float *x, float *y, int n, abp_net *net, abp_err *err) {
+    abp_profile *prof = net->profile;
+    double t0 = abp_profile_start(prof);
+    int rc = 0;
     switch (l->kind) {
-    case ABP_LINEAR: abp_linear_forward(l, x, y, n, net->scratch); return 0;
-    case ABP_CONV: abp_conv_forward(l, x, y, n, net->scratch); return 0;
-    case ABP_DECONV: abp_deconv_forward(l, x, y, n, net->scratch); return 0;
-    case ABP_BATCHNORM: return abp_batchnorm_forward(l, x, y, n, net, err);
-    case ABP_RESHAPE: abp_reshape_forward(l, x, y, n); return 0;
-    default: abp_pointwise_forward(l, x, y, abp_shape_numel(l->in) * n); return 0;
+    case ABP_LINEAR: abp_linear_forward(l, x, y, n, net->scratch, prof); return 0;
+    case ABP_CONV: abp_conv_forward(l, x, y, n, net->scratch, prof); return 0;
+    case ABP_DECONV: abp_deconv_forward(l, x, y, n, net->scratch, prof); return 0;
+    case ABP_BATCHNORM:
+        rc = abp_batchnorm_forward(l, x, y, n, net, err);
+        abp_profile_add(prof, ABP_PART_BATCHNORM, t0);
+        return rc;
+    case ABP_RESHAPE: abp_reshape_forward(l, x, y, n); break;
+    default: abp_pointwise_forward(l, x, y, abp_shape_numel(l->in) * n); break;
     }
+    abp_profile_add(prof, ABP_PART_POINTWISE, t0);
+    return 0;
 }
 
 int abp_layer_backward(abp_layer *l, const float *x, const float *y, const float *dy, float *dx,
                        int n, int want_param_grads, abp_net *net, abp_err *err) {
+    abp_profile *prof = net->profile;
+    double t0 = abp_profile_start(prof);
+    int rc = 0;
     switch (l->kind) {
     case ABP_LINEAR:
-        abp_linear_backward(l, x, dy, dx, n, want_param_grads, net->scratch);
+        abp_linear_backward(l, x, dy, dx, n, want_param_grads, net->scratch, prof);
         return 0;
     case ABP_CONV:
-        abp_conv_backward(l, x, dy, dx, n, want_param_grads, net->scratch);
+        abp_conv_backward(l, x, dy, dx, n, want_param_grads, net->scratch, prof);
         return 0;
     case ABP_DECONV:
-        abp_deconv_backward(l, x, dy, dx, n, want_param_grads, net->scratch);
+        abp_deconv_backward(l, x, dy, dx, n, want_param_grads, net->scratch, prof);
         return 0;
-    case ABP_BATCHNORM: return abp_batchnorm_backward(l, x, dy, dx, n, want_param_grads, net, err);
+    case ABP_BATCHNORM:
+        rc = abp_batchnorm_backward(l, x, dy, dx, n, want_param_grads, net, err);
+        abp_profile_add(prof, ABP_PART_BATCHNORM, t0);
+        return rc;
     case ABP_RESHAPE:
         if (dx) abp_reshape_backward(l, dy, dx, n);
-        return 0;
+        break;
     default:
         if (dx) abp_pointwise_backward(l, x, y, dy, dx, abp_shape_numel(l->in) * n);
-        return 0;
+        break;
     }
+    abp_profile_add(prof, ABP_PART_POINTWISE, t0);
+    return 0;
 }

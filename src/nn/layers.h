@@ -5,17 +5,21 @@
 #include "abp/nn.h"
 
 int64_t abp_linear_scratch(const abp_layer *l, int n);
-void abp_linear_forward(const abp_layer *l, const float *x, float *y, int n, float *scratch);
+void abp_linear_forward(const abp_layer *l, const float *x, float *y, int n, float *scratch,
+                        abp_profile *prof);
 void abp_linear_backward(const abp_layer *l, const float *x, const float *dy, float *dx, int n,
-                         int want_param_grads, float *scratch);
+                         int want_param_grads, float *scratch, abp_profile *prof);
 
 int64_t abp_conv_scratch(const abp_layer *l, int n);
-void abp_conv_forward(const abp_layer *l, const float *x, float *y, int n, float *cols);
+/* prof (NULL: none) gets the time of the GEMMs, the im2col/col2im and the bias. */
+void abp_conv_forward(const abp_layer *l, const float *x, float *y, int n, float *cols,
+                      abp_profile *prof);
 void abp_conv_backward(const abp_layer *l, const float *x, const float *dy, float *dx, int n,
-                       int want_param_grads, float *cols);
-void abp_deconv_forward(const abp_layer *l, const float *x, float *y, int n, float *cols);
+                       int want_param_grads, float *cols, abp_profile *prof);
+void abp_deconv_forward(const abp_layer *l, const float *x, float *y, int n, float *cols,
+                        abp_profile *prof);
 void abp_deconv_backward(const abp_layer *l, const float *x, const float *dy, float *dx, int n,
-                         int want_param_grads, float *cols);
+                         int want_param_grads, float *cols, abp_profile *prof);
 
 int abp_batchnorm_forward(abp_layer *l, const float *x, float *y, int n, abp_net *net,
                           abp_err *err);

@@ -54,14 +54,27 @@ const char *abp_blas_best_kernel(void) {
 
 int abp_blas_kernel_is_weaker(void) { return kernel_level(abp_blas_kernel()) < cpu_level(); }
 
+/* Sets OPENBLAS_CORETYPE when the kernel is weaker than the CPU allows; 1 if it did. */
+static int fix_kernel_env(void) {
+    if (getenv("OPENBLAS_CORETYPE") != NULL) return 0; /* the user (or our re-exec) chose */
+    if (!abp_blas_kernel_is_weaker()) return 0;
+    setenv("OPENBLAS_CORETYPE", abp_blas_best_kernel(), 1);
+    return 1;
+}
+
 void abp_blas_fix_kernel(int argc, char **argv) {
     (void)argc;
-    if (getenv("OPENBLAS_CORETYPE") != NULL) return; /* the user (or our re-exec) chose */
-    if (!abp_blas_kernel_is_weaker()) return;
-    /* OpenBLAS reads OPENBLAS_CORETYPE in its constructor, before main: the only way to
-     * change the kernel is to start again with the variable set. */
-    setenv("OPENBLAS_CORETYPE", abp_blas_best_kernel(), 1);
-    execv("/proc/self/exe", argv);
+    /* OpenBLAS reads OPENBLAS_CORETYPE, and libgomp its wait policy, in their constructors,
+     * before main: the only way to change them is to start again with the variables set. */
+    int kernel = fix_kernel_env(), wait = abp_threads_fix_wait_env();
+    if (!kernel && !wait) return;
+    /* The binary's own path, not /proc/self/exe: exec names the process after the file it
+     * ran, and a process called "exe" is not one that ps, pgrep or a scheduler finds as abp. */
+    char self[4096];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len <= 0) return;
+    self[len] = '\0';
+    execv(self, argv);
     /* If exec fails we simply go on with the slower kernel; abp bench reports which. */
 }
 

@@ -1,4 +1,5 @@
-/* Adam (Kingma and Ba) and SGD with momentum, each one loop over the parameter buffer. */
+/* Adam (Kingma and Ba) and SGD with momentum, each one loop over the parameter buffer,
+ * element-wise, so split over abp's threads with the same result on any number of them. */
 #include "abp/train.h"
 
 #include <math.h>
@@ -23,12 +24,18 @@ void abp_optimizer_free(abp_optimizer *opt) {
 }
 
 void abp_optimizer_step(abp_optimizer *opt, float *params, const float *grads) {
+    double t0 = abp_profile_start(opt->profile);
+    float *restrict m = opt->m, *restrict v = opt->v;
+    const int64_t n = opt->n;
     opt->step++;
     if (opt->kind == ABP_OPT_SGD) {
-        for (int64_t k = 0; k < opt->n; k++) {
-            opt->m[k] = opt->momentum * opt->m[k] - opt->lr * grads[k];
-            params[k] += opt->m[k];
+        const float momentum = opt->momentum, lr = opt->lr;
+#pragma omp parallel for simd schedule(static) if (n >= ABP_PARALLEL_MIN)
+        for (int64_t k = 0; k < n; k++) {
+            m[k] = momentum * m[k] - lr * grads[k];
+            params[k] += m[k];
         }
+        abp_profile_add(opt->profile, ABP_PART_OPTIMIZER, t0);
         return;
     }
     float b1 = opt->beta1, b2 = opt->beta2;
@@ -36,10 +43,12 @@ void abp_optimizer_step(abp_optimizer *opt, float *params, const float *grads) {
     double c1 = 1.0 - pow(b1, (double)opt->step), c2 = 1.0 - pow(b2, (double)opt->step);
     float alpha = (float)(opt->lr * sqrt(c2) / c1);
     float eps = (float)(opt->eps * sqrt(c2));
-    for (int64_t k = 0; k < opt->n; k++) {
+#pragma omp parallel for simd schedule(static) if (n >= ABP_PARALLEL_MIN)
+    for (int64_t k = 0; k < n; k++) {
         float g = grads[k];
-        opt->m[k] = b1 * opt->m[k] + (1.0f - b1) * g;
-        opt->v[k] = b2 * opt->v[k] + (1.0f - b2) * g * g;
-        params[k] -= alpha * opt->m[k] / (sqrtf(opt->v[k]) + eps);
+        m[k] = b1 * m[k] + (1.0f - b1) * g;
+        v[k] = b2 * v[k] + (1.0f - b2) * g * g;
+        params[k] -= alpha * m[k] / (sqrtf(v[k]) + eps);
     }
+    abp_profile_add(opt->profile, ABP_PART_OPTIMIZER, t0);
 }

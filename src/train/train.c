@@ -593,6 +593,8 @@ int abp_trainer_create(const abp_train_cfg *cfg, abp_dist *d, const abp_images *
 }
 
 abp_net *abp_trainer_net(abp_trainer *t) { return t->model.nnets > 0 ? &t->model.nets[0].net : NULL; }
+
+abp_optimizer *abp_trainer_optimizer(abp_trainer *t) { return t->model.nnets > 0 ? &t->model.nets[0].opt : NULL; }
 double abp_trainer_observed(const abp_trainer *t) { return t->observed; }
 int abp_trainer_batch_share(const abp_trainer *t) { return t->b_local; }
 
