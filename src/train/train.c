@@ -527,6 +527,14 @@ int abp_trainer_iterate(abp_trainer *t, int64_t it, int stop_flag, double *loss_
     extra[SLOT_STOP] = stop_flag ? 1.0f : 0.0f;
     extra[SLOT_OBSERVED] = (float)observed; /* exact: counts below 2^24 per rank */
     if (abp_dist_sum_floats(t->d, arena->grads, arena->nparams + ABP_NET_GRAD_EXTRA, err)) return -1;
+    /* A non-finite loss sum or gradient (a diverged descriptor, say) stops the run before it
+     * reaches the parameters: every rank sees the same sums, so all stop together, and the
+     * last checkpoint written stays the last good one. */
+    for (int64_t k = 0; k < arena->nparams + t->layout.nslots; k++)
+        if (!isfinite(arena->grads[k]))
+            return abp_fail(err, "iteration %lld: the %s is not finite (the %s objective diverged); stopping, "
+                            "the last checkpoint written is kept", (long long)it + 1,
+                            k < arena->nparams ? "gradient" : "loss", t->ops->name);
     abp_model_step(&t->model);
     /* The batch's state rows go back to their examples */
     for (int k = 0; k < t->layout.nexample; k++) {
@@ -569,7 +577,8 @@ void abp_trainer_free(abp_trainer *t) {
 /* Rank 0, at the end: the objective's pictures of what it learned. */
 static int write_pictures(trainer *t, char *written, size_t cap, abp_err *err) {
     abp_picture_env env = {.out = t->cfg->out, .data = &t->data, .wav_rate = t->wav_rate};
-    for (int k = 0; k < ABP_OBJ_MAX_STATES; k++) env.state[k] = t->state[k];
+    for (int k = 0; k < ABP_OBJ_MAX_STATES; k++) env.state[k] = t->state[k], env.chain[k] = t->chain[k];
+    env.chain_lo = t->chain_lo, env.chain_hi = t->chain_hi;
     return t->ops->pictures(t->obj, &env, written, cap, err);
 }
 
