@@ -118,6 +118,12 @@ static int iterate(void *self, abp_batch *b, abp_err *err) {
         return -1;
     if (m > 0 && abp_descriptor_grad(f, o->syn, m, (float)(1.0 / count_syn), NULL, 1, &sum_syn, &o->ws, err))
         return -1;
+    /* The last layer's bias adds a constant to f, which Z absorbs: its ML gradient is exactly
+     * zero (mean of 1 minus mean of 1). Left to rounding it would be noise of order 1e-9 that
+     * Adam turns into steps of the full learning rate, different for every rank count. */
+    abp_layer *top = &f->layers[f->nlayers - 1];
+    if (top->dbias)
+        for (int64_t k = 0; k < top->nbias; k++) top->dbias[k] = 0.0f;
     b->slots[0] = (float)sum_obs;
     b->slots[1] = (float)sum_syn;
     /* 3. the chains keep their revised images */
