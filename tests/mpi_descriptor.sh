@@ -42,6 +42,9 @@ ok "chains in the checkpoint" 'grep -qE "chains/descriptor +6x28x28x1" <<<"$info
 ok "descriptor group in the checkpoint" 'grep -qE "^    descriptor +/descriptor, [0-9]+ parameters" <<<"$info"'
 ok "the chains moved from their start" '! "$bin/ckpt_diff" "$tmp/one-chains/checkpoint.h5" "$tmp/one-cd/checkpoint.h5" 0 >/dev/null 2>&1'
 
+"$abp" train --data "$data" --model "z 3 | linear 7x7x4 | lrelu 0.2 | deconv 1 k5 s4 p1 op1 | tanh" --limit 8 \
+  --batch 4 --iters 1 --langevin-steps 1 --out "$tmp/gen" --quiet
+
 # 2. exact resume
 for np in 1 2; do
   run=("$abp"); [ $np -gt 1 ] && run=("${mpi[@]}" -np $np "$abp")
@@ -50,6 +53,20 @@ for np in 1 2; do
   "${run[@]}" train "${common[@]}" --iters 4 --resume "$tmp/part$np/checkpoint.h5" --out "$tmp/part$np"
   ok "exact resume on $np rank(s)" '"$bin/ckpt_diff" "$tmp/whole$np/checkpoint.h5" "$tmp/part$np/checkpoint.h5" 0 >/dev/null'
 done
+
+# 4. abp sample on a descriptor checkpoint: from the reference, from the stored chains, and a
+#    fully convolutional descriptor at a larger size
+"$abp" sample --ckpt "$tmp/whole1/checkpoint.h5" --out "$tmp/s.png" --n 4 --langevin-steps 5 >/dev/null
+ok "sample from the reference" '[ -s "$tmp/s.png" ]'
+"$abp" sample --ckpt "$tmp/whole1/checkpoint.h5" --out "$tmp/c.png" --from-chains --langevin-steps 0 >"$tmp/c.log"
+ok "sample from the chains: all 6" 'grep -q "wrote 6 descriptor samples" "$tmp/c.log"'
+"$abp" train "${common[@]}" --descriptor "z 28x28x1 | conv 4 k4 s2 p1 | lrelu 0.2 | conv 2 k3 s1" --iters 1 --out "$tmp/conv"
+"$abp" sample --ckpt "$tmp/conv/checkpoint.h5" --out "$tmp/big.png" --n 2 --size 40x56 --langevin-steps 2 >"$tmp/big.log"
+ok "a fully convolutional descriptor samples 40x56" 'grep -q "of 40x56x1" "$tmp/big.log"'
+expect "--size on a descriptor with a linear layer" "not fully convolutional" -- \
+  "$abp" sample --ckpt "$tmp/whole1/checkpoint.h5" --out "$tmp/x.png" --size 40x40
+expect "--from-chains on a generator checkpoint" "--from-chains and --size are for descriptor checkpoints" -- \
+  "$abp" sample --ckpt "$tmp/gen/checkpoint.h5" --out "$tmp/x.png" --from-chains
 
 # 3. bad input
 expect "reconstruct on a descriptor checkpoint" "holds no generator" -- \

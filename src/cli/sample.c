@@ -40,7 +40,8 @@ static int output_rate(int rate_opt, const abp_train_cfg *cfg, int *rate, abp_er
 
 int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
     char ckpt[1024] = "", out[1024] = "", latent_shape[64] = "";
-    int n = 64, cols = 0, help = 0, rate_opt = 0, wav_float = 0;
+    char size[64] = "";
+    int n = 64, cols = 0, help = 0, rate_opt = 0, wav_float = 0, steps = 100, from_chains = 0;
     int64_t seed = 1;
     cli_option opts[] = {
         {"ckpt", OPT_STRING, ckpt, sizeof ckpt, 0, 0, NULL, "a checkpoint written by abp train", 1, 0},
@@ -52,6 +53,9 @@ int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
          "HxW: a latent image of this size (fully convolutional models; default: as trained)", 0, 0},
         {"rate", OPT_INT, &rate_opt, 0, 0, 1000000, NULL, "WAV sample rate in Hz (0: the training clip's)", 0, 0},
         {"wav-format", OPT_CHOICE, &wav_float, 0, 0, 0, "pcm16|float", "WAV samples: 16-bit PCM or 32-bit float", 0, 0},
+        {"langevin-steps", OPT_INT, &steps, 0, 0, 10000000, NULL, "a descriptor checkpoint: Langevin steps on the images", 0, 0},
+        {"from-chains", OPT_FLAG, &from_chains, 0, 0, 0, NULL, "a descriptor checkpoint: start from its stored chains, not from the reference", 0, 0},
+        {"size", OPT_STRING, size, sizeof size, 0, 0, NULL, "a descriptor checkpoint: HxW images (fully convolutional descriptors; default: as trained)", 0, 0},
     };
     int nopts = (int)(sizeof opts / sizeof opts[0]);
     if (cli_parse("sample", argc, argv, 2, opts, nopts, NULL, 0, NULL, &help, err)) return EXIT_USAGE;
@@ -69,6 +73,17 @@ int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
     if (latent_shape[0] && parse_latent_shape(latent_shape, &lat_h, &lat_w, err)) return EXIT_USAGE;
     if (wav && !opts[2].seen) n = 1;
     if (d->rank != 0) return EXIT_OK;
+    /* A descriptor checkpoint samples by Langevin dynamics on images. */
+    cli_descriptor_sample ds = {.ckpt = ckpt, .out = out, .n = n, .cols = cols, .steps = steps,
+                                .from_chains = from_chains, .seed = seed};
+    if (size[0] && parse_latent_shape(size, &ds.size_h, &ds.size_w, err)) return EXIT_USAGE;
+    int handled = 0, st = cli_sample_descriptor(&ds, &handled, err);
+    if (handled || st != EXIT_OK) return st;
+    if (from_chains || size[0]) {
+        abp_fail(err, "abp sample: --from-chains and --size are for descriptor checkpoints; %s holds a generator "
+                 "(use --latent-shape)", ckpt);
+        return EXIT_USAGE;
+    }
 
     abp_net net;
     abp_train_cfg cfg;
