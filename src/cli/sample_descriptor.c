@@ -61,6 +61,7 @@ int cli_sample_descriptor(const cli_descriptor_sample *s, int *handled, abp_err 
     if (!is_desc) return EXIT_OK;
     *handled = 1;
     abp_net_free(&net);
+    if (s->rank != 0) return EXIT_OK;
     abp_shape is;
     int64_t M = cfg.descriptor.cd ? 0 : cfg.descriptor.chains;
     if (s->from_chains) {
