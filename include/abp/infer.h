@@ -121,4 +121,41 @@ void abp_latent_corners(const float *a, const float *b, const float *c, const fl
  * row by row into z (2 floats each). */
 void abp_latent_grid(int side, float range, float *z);
 
+/* ---- the descriptor's Langevin dynamics on images (src/infer/descriptor.c) ----
+ *
+ * The descriptor (the generative ConvNet, Xie et al. 2016) is p(I; w) = exp(f(I; w)) q(I) / Z,
+ * f(I) the sum of the network's last-layer outputs for image I and q = N(0, s^2 I) the
+ * reference. One step on each synthesized image, on its own density:
+ *     I <- I + (delta^2 / 2) (df/dI - I / s^2) + delta e,   e ~ N(0, I)
+ * (no noise term when noise is 0). e is a pure function of (seed, ABP_RNG_DESCRIPTOR, the
+ * chain's global id, iteration, step), so a chain moves the same on any number of ranks. */
+typedef struct abp_image_langevin {
+    int steps;          /* L */
+    float step_size;    /* delta */
+    float ref_sigma;    /* s, the reference's standard deviation */
+    int noise;          /* 1: Langevin; 0: gradient ascent on log p */
+    uint64_t seed;
+    uint32_t iteration;
+} abp_image_langevin;
+
+/* Buffers for batches up to net->max_batch: df/dI, d(scale f)/d(output), one noise image. */
+typedef struct abp_image_ws {
+    float *dI, *dout, *noise;
+} abp_image_ws;
+
+ABP_MUST_CHECK int abp_image_ws_init(abp_image_ws *ws, const abp_net *net, abp_err *err);
+void abp_image_ws_free(abp_image_ws *ws);
+
+/* f(I) of n images (CNS of net->in_shape) after a forward pass: score[i] (if not NULL) per
+ * image; returns their sum (in double). */
+ABP_MUST_CHECK int abp_descriptor_score(abp_net *net, const float *img, int n, double *score, double *sum,
+                                        abp_err *err);
+/* The gradients of scale * sum_i f(I_i): into dI (CNS; if not NULL) and, if
+ * want_param_grads, added into net->grads. *sum gets sum_i f(I_i). */
+ABP_MUST_CHECK int abp_descriptor_grad(abp_net *net, const float *img, int n, float scale, float *dI,
+                                       int want_param_grads, double *sum, abp_image_ws *ws, abp_err *err);
+/* cfg->steps Langevin steps on n images img (CNS) whose global chain ids are ids[], in place. */
+ABP_MUST_CHECK int abp_langevin_images(abp_net *net, float *img, int n, const int64_t *ids,
+                                       const abp_image_langevin *cfg, abp_image_ws *ws, abp_err *err);
+
 #endif

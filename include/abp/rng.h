@@ -21,6 +21,8 @@ enum abp_rng_purpose {
     ABP_RNG_VAR = 8,         /* latent dynamics (abp_var_simulate): a = time step, b = what */
     ABP_RNG_SENSE = 9,       /* compressed-sensing matrix: a = row (projection) index */
     ABP_RNG_PRIOR_FIT = 10,  /* fitting a prior to latents (abp_gmm_fit): a = what, b = which */
+    ABP_RNG_DESCRIPTOR = 11, /* the descriptor's Langevin on images: a = chain (or example) id, b = iteration, c = step */
+    ABP_RNG_CHAIN_INIT = 12, /* the descriptor's initial chains and sampling noise: a = chain id */
 };
 
 /* One Philox-4x32-10 block: 4 random 32-bit words from a 128-bit counter and 64-bit key. */

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "abp/descriptor.h"
 #include "abp/dist.h"
 #include "abp/error.h"
 #include "abp/infer.h"
@@ -57,6 +58,7 @@ typedef struct abp_train_cfg {
     int stream;           /* read each batch's rows from the HDF5 data set instead of holding
                            * the shard (the results are the same; not stored in /config) */
     int quiet;
+    abp_descriptor_cfg descriptor; /* --objective descriptor and coop (abp/descriptor.h) */
 } abp_train_cfg;
 
 void abp_train_defaults(abp_train_cfg *cfg);

@@ -23,6 +23,14 @@ typedef int (*cli_command_fn)(int argc, char **argv, abp_dist *d, abp_err *err);
 
 int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err);
 int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err);
+/* abp sample's descriptor half (sample_descriptor.c): *handled = 0 if ckpt is no descriptor. */
+typedef struct cli_descriptor_sample {
+    const char *ckpt, *out;
+    int n, cols, steps, from_chains, size_h, size_w;
+    int rank; /* only rank 0 samples; the others return handled */
+    int64_t seed;
+} cli_descriptor_sample;
+int cli_sample_descriptor(const cli_descriptor_sample *s, int *handled, abp_err *err);
 int cmd_reconstruct(int argc, char **argv, abp_dist *d, abp_err *err);
 int cmd_interpolate(int argc, char **argv, abp_dist *d, abp_err *err);
 int cmd_info(int argc, char **argv, abp_dist *d, abp_err *err);

@@ -67,8 +67,8 @@ static int write_folder(const char *dir, const float *images, int n, abp_shape s
 
 int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
     char ckpt[1024] = "", out[1024] = "", latent_shape[64] = "";
-    char prior_text[32] = "auto";
-    int n = 64, cols = 0, help = 0, rate_opt = 0, wav_float = 0, threads = 0, bn_running = 0;
+    char prior_text[32] = "auto", size[64] = "";
+    int n = 64, cols = 0, help = 0, rate_opt = 0, wav_float = 0, threads = 0, bn_running = 0, steps = 100, from_chains = 0;
     int64_t seed = 1;
     cli_option opts[] = {
         {"ckpt", OPT_STRING, ckpt, sizeof ckpt, 0, 0, NULL, "a checkpoint written by abp train", 1, 0},
@@ -86,6 +86,9 @@ int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
          "gaussian or gmm:K: fitted to the checkpoint's latents", 0, 0},
         {"batchnorm", OPT_CHOICE, &bn_running, 0, 0, 0, "prior|running",
          "batch-norm statistics: recomputed on 1000 draws of the prior, or the running ones of training", 0, 0},
+        {"langevin-steps", OPT_INT, &steps, 0, 0, 10000000, NULL, "a descriptor checkpoint: Langevin steps on the images", 0, 0},
+        {"from-chains", OPT_FLAG, &from_chains, 0, 0, 0, NULL, "a descriptor checkpoint: start from its stored chains, not from the reference", 0, 0},
+        {"size", OPT_STRING, size, sizeof size, 0, 0, NULL, "a descriptor checkpoint: HxW images (fully convolutional descriptors; default: as trained)", 0, 0},
         {"threads", OPT_INT, &threads, 0, 0, 1024, NULL, "BLAS threads per rank (0: cores / ranks on the node)", 0, 0},
     };
     int nopts = (int)(sizeof opts / sizeof opts[0]);
@@ -112,6 +115,17 @@ int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
     cli_prior prior = {.recalibrate = !bn_running, .seed = (uint64_t)seed, .verbose = d->rank == 0};
     if (cli_prior_parse(&prior, prior_text, "abp sample: --prior", err)) return EXIT_USAGE;
     cli_set_threads(d, threads);
+    /* A descriptor checkpoint samples by Langevin dynamics on images (rank 0 alone). */
+    cli_descriptor_sample ds = {.ckpt = ckpt, .out = out, .n = n, .cols = cols, .steps = steps,
+                                .from_chains = from_chains, .seed = seed, .rank = d->rank};
+    if (size[0] && parse_latent_shape(size, &ds.size_h, &ds.size_w, err)) return EXIT_USAGE;
+    int handled = 0, st = cli_sample_descriptor(&ds, &handled, err);
+    if (handled || st != EXIT_OK) return st;
+    if (from_chains || size[0]) {
+        abp_fail(err, "abp sample: --from-chains and --size are for descriptor checkpoints; %s holds a generator "
+                 "(use --latent-shape)", ckpt);
+        return EXIT_USAGE;
+    }
     abp_net net;
     abp_train_cfg cfg;
     /* Loaded once for one example; the output size then decides the batch (large textures

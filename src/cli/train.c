@@ -24,7 +24,7 @@ int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err) {
         {"inference", OPT_CHOICE, &inference, 0, 0, 0, "langevin|gd", "Langevin dynamics, or gradient descent (no noise)", 0, 0},
         {"iters", OPT_INT64, &cfg.iters, 0, 0, 1e12, NULL, "learning iterations in all, counted from the start of training", 0, 0},
         {"batch", OPT_INT64, &cfg.batch, 0, 1, 1e9, NULL, "global batch, split evenly over the ranks", 0, 0},
-        {"objective", OPT_STRING, cfg.objective, sizeof cfg.objective, 0, 0, NULL, "what to train: abp (alternating back-propagation, the default)", 0, 0},
+        {"objective", OPT_STRING, cfg.objective, sizeof cfg.objective, 0, 0, NULL, "what to train: abp (alternating back-propagation, the default) or descriptor (a generative ConvNet)", 0, 0},
         {"mask", OPT_STRING, cfg.mask, sizeof cfg.mask, 0, 0, NULL, "train on occluded data: none, pepper:FRACTION (P.5 = pepper:0.5) or region:SIDE (M20 = region:20, at 64x64)", 0, 0},
         {"sense", OPT_INT, &cfg.sense, 0, 0, 1000000, NULL, "train on compressed data: each example observed only through K random projections S y (0: off)", 0, 0},
         {"full-batch", OPT_FLAG, &cfg.full_batch, 0, 0, 0, NULL, "every example in every iteration (the paper's algorithm)", 0, 0},
@@ -39,6 +39,14 @@ int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err) {
         {"stream", OPT_FLAG, &cfg.stream, 0, 0, 0, NULL, "read each batch from the HDF5 data set (abp prepare) instead of holding the shard in memory; same results", 0, 0},
         {"threads", OPT_INT, &cfg.threads, 0, 0, 1024, NULL, "threads per rank, for the BLAS and abp's loops (0: cores / ranks on the node)", 0, 0},
         {"quiet", OPT_FLAG, &cfg.quiet, 0, 0, 0, NULL, "no progress lines", 0, 0},
+        {"descriptor", OPT_STRING, cfg.descriptor.spec, sizeof cfg.descriptor.spec, 0, 0, NULL, "the descriptor: descriptor-mnist28, descriptor-texture, descriptor-object or a spec 'z 28x28x1 | conv 64 k4 s2 | ...' (--objective descriptor)", 0, 0},
+        {"chains", OPT_INT64, &cfg.descriptor.chains, 0, 1, 1e9, NULL, "M, the descriptor's persistent synthesized images", 0, 0},
+        {"descriptor-steps", OPT_INT, &cfg.descriptor.steps, 0, 0, 1e6, NULL, "L, Langevin steps on the synthesized images per iteration", 0, 0},
+        {"descriptor-step-size", OPT_FLOAT, &cfg.descriptor.step_size, 0, 0, 100, NULL, "delta in I <- I + delta^2/2 (df/dI - I/s^2) + delta e", 0, 0},
+        {"reference-sigma", OPT_FLOAT, &cfg.descriptor.ref_sigma, 0, 1e-9, 1e6, NULL, "s, the descriptor's reference N(0, s^2 I)", 0, 0},
+        {"descriptor-lr", OPT_FLOAT, &cfg.descriptor.lr, 0, 0, 100, NULL, "the descriptor's learning rate", 0, 0},
+        {"descriptor-beta1", OPT_FLOAT, &cfg.descriptor.beta1, 0, 0, 0.999999, NULL, "the descriptor's Adam beta1", 0, 0},
+        {"cd", OPT_FLAG, &cfg.descriptor.cd, 0, 0, 0, NULL, "contrastive divergence: the descriptor's chains start at the batch's observed images", 0, 0},
     };
     int nopts = (int)(sizeof opts / sizeof opts[0]);
     if (cli_parse("train", argc, argv, 2, opts, nopts, NULL, 0, NULL, &help, err)) return EXIT_USAGE;

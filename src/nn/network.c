@@ -32,6 +32,20 @@ static const struct {
      * 25x25x1 (no output padding: each deconv gives 2 * in - 1). */
     {"faces25", "z 20 | linear 7x7x64 | bn | lrelu 0.2 | deconv 32 k5 s2 op0 | bn | lrelu 0.2 | "
                 "deconv 1 k5 s2 op0 | tanh"},
+    /* Descriptors (generative ConvNets, Xie et al. 2016; --descriptor NAME): the input is the
+     * image, f(I) the sum of the last layer's outputs. Not in abp_model_names: they are not
+     * generators. The texture net of the paper (100 filters 15x15 sub-sampling 3, 64 of 5x5,
+     * 30 of 3x3), for the bundled 128x128 grey textures; fully convolutional, so f sums
+     * responses over every position and the same net scores (and samples) any size. */
+    {"descriptor-texture", "z 128x128x1 | conv 100 k15 s3 | relu | conv 64 k5 s1 | relu | conv 30 k3 s1"},
+    /* The object net of the paper (100 of 7x7 s2, 64 of 5x5 s2, 20 of 3x3, one fully
+     * connected filter), for 64x64 colour images. */
+    {"descriptor-object", "z 64x64x3 | conv 100 k7 s2 | relu | conv 64 k5 s2 | relu | conv 20 k3 s1 | relu | "
+                          "linear 1"},
+    /* Digits, after CoopNets' MNIST descriptor: three 4x4 stride-2 convolutions of 64, 128,
+     * 256 channels with leaky ReLU (28 -> 14 -> 7 -> 3), a linear layer to 100 scores. */
+    {"descriptor-mnist28", "z 28x28x1 | conv 64 k4 s2 p1 | lrelu 0.2 | conv 128 k4 s2 p1 | lrelu 0.2 | "
+                           "conv 256 k4 s2 p1 | lrelu 0.2 | linear 100"},
 };
 #define NUM_BUILTIN (int)(sizeof builtin_models / sizeof builtin_models[0])
 

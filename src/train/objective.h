@@ -77,6 +77,8 @@ typedef struct abp_picture_env {
     const char *out;                 /* the output directory */
     const abp_images *data;          /* this rank's examples, rows */
     const float *state[ABP_OBJ_MAX_STATES]; /* the per-example state of those examples */
+    const float *chain[ABP_OBJ_MAX_STATES]; /* rank 0's chains [chain_lo, chain_hi), rows */
+    int64_t chain_lo, chain_hi;
     int wav_rate;                    /* > 0: the data is a sound of this rate */
 } abp_picture_env;
 
@@ -107,5 +109,6 @@ const abp_objective_ops *abp_objective_find(const char *name);
 const char *abp_objective_names(void);
 
 extern const abp_objective_ops abp_objective_abp;
+extern const abp_objective_ops abp_objective_descriptor;
 
 #endif

@@ -616,7 +616,8 @@ static int write_pictures(trainer *t, char *written, size_t cap, abp_err *err) {
         return -1;
     }
     abp_picture_env env = {.out = t->cfg->out, .data = &first, .wav_rate = t->wav_rate};
-    for (int k = 0; k < ABP_OBJ_MAX_STATES; k++) env.state[k] = t->state[k];
+    for (int k = 0; k < ABP_OBJ_MAX_STATES; k++) env.state[k] = t->state[k], env.chain[k] = t->chain[k];
+    env.chain_lo = t->chain_lo, env.chain_hi = t->chain_hi;
     int rc = t->ops->pictures(t->obj, &env, written, cap, err);
     abp_free(first.data);
     return rc;
