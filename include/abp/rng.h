@@ -20,6 +20,8 @@ enum abp_rng_purpose {
     ABP_RNG_TEST_INIT = 7,   /* latents of unseen data in reconstruct/complete: a = example */
     ABP_RNG_VAR = 8,         /* latent dynamics (abp_var_simulate): a = time step, b = what */
     ABP_RNG_SENSE = 9,       /* compressed-sensing matrix: a = row (projection) index */
+    ABP_RNG_ENCODER = 10,    /* e of z_0 = mu + sigma e (IABP, VAE): a = example id, b = iteration */
+    ABP_RNG_CHAIN_START = 11, /* --init prior: a fresh z_0 ~ N(0, I): a = example id, b = iteration */
 };
 
 /* One Philox-4x32-10 block: 4 random 32-bit words from a 128-bit counter and 64-bit key. */

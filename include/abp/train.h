@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "abp/dist.h"
+#include "abp/encoder.h"
 #include "abp/error.h"
 #include "abp/io.h"
 #include "abp/nn.h"
@@ -53,6 +54,7 @@ typedef struct abp_train_cfg {
     int sense;            /* K > 0: every example observed only through K random projections */
     int threads;          /* BLAS threads per rank; 0: automatic */
     int quiet;
+    abp_encoder_cfg encoder; /* --encoder, --init, --encoder-lr (abp/encoder.h) */
 } abp_train_cfg;
 
 void abp_train_defaults(abp_train_cfg *cfg);

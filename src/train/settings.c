@@ -22,6 +22,7 @@ void abp_train_defaults(abp_train_cfg *cfg) {
     cfg->checkpoint_every = 0;
     cfg->keep_checkpoints = 3;
     snprintf(cfg->mask, sizeof cfg->mask, "none");
+    abp_encoder_defaults(&cfg->encoder);
 }
 
 /* The shortest decimal that reads back as the same float: "0.3", not "0.300000012". */
@@ -49,6 +50,17 @@ char *abp_train_cfg_format(const abp_train_cfg *cfg, const char *spec) {
              float_text(cfg->lr, f[2], 32), float_text(cfg->beta1, f[3], 32),
              float_text(cfg->momentum, f[4], 32),
              (unsigned long long)cfg->seed, (long long)cfg->checkpoint_every, cfg->mask, cfg->sense, cfg->objective);
+    if (strcmp(cfg->objective, "abp") != 0) { /* ABP's /config stays as it was */
+        char *enc = abp_encoder_cfg_format(&cfg->encoder), *both = enc ? realloc(s, strlen(s) + strlen(enc) + 1) : NULL;
+        if (!both) {
+            free(enc);
+            free(s);
+            return NULL;
+        }
+        strcat(both, enc);
+        free(enc);
+        s = both;
+    }
     return s;
 }
 
@@ -85,6 +97,7 @@ int abp_train_cfg_parse(const char *text, abp_train_cfg *cfg, abp_err *err) {
             else if (!strcmp(k, "mask")) snprintf(cfg->mask, sizeof cfg->mask, "%s", v);
             else if (!strcmp(k, "sense")) cfg->sense = atoi(v);
             else if (!strcmp(k, "objective")) snprintf(cfg->objective, sizeof cfg->objective, "%s", v);
+            else if (abp_encoder_cfg_parse_key(&cfg->encoder, k, v)) { /* the encoder's (abp/encoder.h) */ }
             /* Unknown keys come from newer versions; they do not change the model. */
         }
         line += len + (end ? 1 : 0);
