@@ -4,6 +4,7 @@
 #      (up to summation order), for --init encoder and --init prior;
 #   2. stopping at iteration 3 and resuming to 6 is bitwise the uninterrupted run (both
 #      networks, both optimizers, the latents), and a 3-rank run resumed on 1 rank agrees;
+#   (and --objective vae: the same on 1 and 3 ranks)
 #   3. the checkpoint has /encoder and /optimizer/encoder and abp info lists both networks;
 #   4. bad input is one clear line, a non-zero exit, and earlier outputs left as they were.
 # Usage: mpi_encoder.sh ABP SRCDIR
@@ -34,6 +35,11 @@ for init in encoder prior; do
   "${mpi[@]}" -np 3 "$abp" train "${common[@]}" --full-batch --iters 4 --init $init --out "$tmp/three-$init"
   ok "1 vs 3 ranks, --init $init" 'diff_ok "$tmp/one-$init/checkpoint.h5" "$tmp/three-$init/checkpoint.h5" 1e-4'
 done
+# the VAE baseline: the same on 1 and 3 ranks, and its KL column
+"$abp" train "${common[@]}" --objective vae --full-batch --iters 3 --out "$tmp/one-vae"
+"${mpi[@]}" -np 3 "$abp" train "${common[@]}" --objective vae --full-batch --iters 3 --out "$tmp/three-vae"
+ok "vae: 1 vs 3 ranks" 'diff_ok "$tmp/one-vae/checkpoint.h5" "$tmp/three-vae/checkpoint.h5" 1e-4'
+ok "vae: metrics has kl" 'head -1 "$tmp/one-vae/metrics.csv" | grep -q ",kl,"'
 ok "--init changes the result" '! diff_ok "$tmp/one-encoder/checkpoint.h5" "$tmp/one-prior/checkpoint.h5" 1e-4'
 
 # 2. exact resume (minibatches, 2 ranks), and resume on another rank count

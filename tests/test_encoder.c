@@ -53,6 +53,24 @@ static void test_elementwise(void) {
     int off = 0;
     for (int k = 0; k < D * N; k++) off += fabsf(s[k] - (enc[k] + expf(0.5f * enc[D * N + k]) * e[k])) > 1e-5f;
     CHECK(off == 0, "z_0 != mu + exp(logvar / 2) e in %d places", off);
+    /* its backward: d(v . z_0)/d(mu, logvar) against central differences */
+    float v[D * N], denc[2 * D * N], s2[D * N];
+    abp_rng_normal(4, 1, 1, 0, 0, v, D * N);
+    abp_encoder_sample_backward(enc, e, v, denc, N, D);
+    int wrong = 0;
+    for (int k = 0; k < 2 * D * N; k++) {
+        float keep = enc[k], h = 1e-2f;
+        double up = 0, down = 0;
+        enc[k] = keep + h;
+        abp_encoder_sample(enc, e, s2, N, D);
+        for (int j = 0; j < D * N; j++) up += (double)v[j] * s2[j];
+        enc[k] = keep - h;
+        abp_encoder_sample(enc, e, s2, N, D);
+        for (int j = 0; j < D * N; j++) down += (double)v[j] * s2[j];
+        enc[k] = keep;
+        if (!close_enough(denc[k], (up - down) / (2.0 * h))) wrong++;
+    }
+    CHECK(wrong == 0, "the reparameterisation's backward: %d partials differ", wrong);
 }
 
 /* The loss of eq. (5) through an encoder network, in its parameters phi. */

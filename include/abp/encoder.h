@@ -46,6 +46,10 @@ ABP_MUST_CHECK int abp_encoder_spec(const char *encoder, const char *model, int 
  * ([2d][n]: mu rows then logvar rows), e the noise ([d][n]). */
 void abp_encoder_sample(const float *enc, const float *e, float *z, int n, int d);
 
+/* The backward of abp_encoder_sample: denc = dL/d(mu, logvar) from dz = dL/dz_0 (sets, not
+ * adds). The VAE's reparameterisation trick. */
+void abp_encoder_sample_backward(const float *enc, const float *e, const float *dz, float *denc, int n, int d);
+
 /* Eq. (5) with z held fixed: L = sum_i sum_j (z - mu)^2 / (2 sigma^2) + log(sigma^2) / 2,
  * times scale; denc (same layout as enc) gets dL/d(mu, logvar). Returns the unscaled sum. */
 double abp_encoder_fit(const float *enc, const float *z, float *denc, int n, int d, float scale);

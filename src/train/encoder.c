@@ -73,6 +73,15 @@ void abp_encoder_sample(const float *enc, const float *e, float *z, int n, int d
     for (int64_t k = 0; k < (int64_t)d * n; k++) z[k] = mu[k] + expf(0.5f * logvar[k]) * e[k];
 }
 
+void abp_encoder_sample_backward(const float *enc, const float *e, const float *dz, float *denc, int n, int d) {
+    const float *logvar = enc + (int64_t)d * n;
+    float *dmu = denc, *dlogvar = denc + (int64_t)d * n;
+    for (int64_t k = 0; k < (int64_t)d * n; k++) {
+        dmu[k] = dz[k];
+        dlogvar[k] = dz[k] * e[k] * 0.5f * expf(0.5f * logvar[k]); /* d sigma / d logvar = sigma / 2 */
+    }
+}
+
 double abp_encoder_fit(const float *enc, const float *z, float *denc, int n, int d, float scale) {
     const float *mu = enc, *logvar = enc + (int64_t)d * n;
     float *dmu = denc, *dlogvar = denc + (int64_t)d * n;

@@ -108,6 +108,7 @@ const char *abp_objective_names(void);
 
 extern const abp_objective_ops abp_objective_abp;
 extern const abp_objective_ops abp_objective_iabp; /* iabp.c */
+extern const abp_objective_ops abp_objective_vae;  /* vae.c */
 
 /* The generator and the encoder of the encoder objectives (iabp.c): built into model,
  * checked against each other, initialised, their sum set. */
