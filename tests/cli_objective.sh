@@ -28,12 +28,12 @@ ok "info lists the generator" 'grep -qE "^    generator +/model, [0-9]+ paramete
 "$abp" train --data "$data" --model "$model" --limit 16 --batch 8 --iters 2 --langevin-steps 1 --out "$tmp/default" --quiet
 ok "default objective is abp" '"$bin/ckpt_diff" "$tmp/run/checkpoint.h5" "$tmp/default/checkpoint.h5" 0 >/dev/null'
 
-expect "unknown objective" "--objective vae: unknown; expected one of: abp" -- \
-  "$abp" train --data "$data" --model "$model" --objective vae --out "$tmp/vae"
+expect "unknown objective" "--objective wobble: unknown; expected one of: abp, iabp, vae" -- \
+  "$abp" train --data "$data" --model "$model" --objective wobble --out "$tmp/vae"
 ok "unknown objective creates nothing" '[ ! -e "$tmp/vae" ]'
 sum_before=$(cd "$tmp/run" && sha256sum checkpoint.h5 metrics.csv)
-expect "resume with another objective" "--objective vae" -- \
-  "$abp" train --data "$data" --model "$model" --limit 16 --batch 8 --iters 3 --objective vae --resume "$tmp/run/checkpoint.h5" --out "$tmp/run"
+expect "resume with another objective" "was trained with --objective abp" -- \
+  "$abp" train --data "$data" --model "$model" --limit 16 --batch 8 --iters 3 --objective vae --encoder "z 28x28x1 | linear 6" --resume "$tmp/run/checkpoint.h5" --out "$tmp/run"
 ok "run left intact" '[ "$(cd "$tmp/run" && sha256sum checkpoint.h5 metrics.csv)" = "$sum_before" ]'
 
 # A checkpoint without a generator (test_chains writes one: chains only)

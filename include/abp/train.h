@@ -8,6 +8,7 @@
 
 #include "abp/descriptor.h"
 #include "abp/dist.h"
+#include "abp/encoder.h"
 #include "abp/error.h"
 #include "abp/infer.h"
 #include "abp/io.h"
@@ -59,6 +60,7 @@ typedef struct abp_train_cfg {
                            * the shard (the results are the same; not stored in /config) */
     int quiet;
     abp_descriptor_cfg descriptor; /* --objective descriptor and coop (abp/descriptor.h) */
+    abp_encoder_cfg encoder; /* --encoder, --init, --encoder-lr (abp/encoder.h) */
 } abp_train_cfg;
 
 void abp_train_defaults(abp_train_cfg *cfg);

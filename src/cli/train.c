@@ -47,6 +47,9 @@ int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err) {
         {"descriptor-lr", OPT_FLOAT, &cfg.descriptor.lr, 0, 0, 100, NULL, "the descriptor's learning rate", 0, 0},
         {"descriptor-beta1", OPT_FLOAT, &cfg.descriptor.beta1, 0, 0, 0.999999, NULL, "the descriptor's Adam beta1", 0, 0},
         {"cd", OPT_FLAG, &cfg.descriptor.cd, 0, 0, 0, NULL, "contrastive divergence: the descriptor's chains start at the batch's observed images", 0, 0},
+        {"encoder", OPT_STRING, cfg.encoder.spec, sizeof cfg.encoder.spec, 0, 0, NULL, "iabp, vae: the encoder q(z | x): auto (the model's built-in mirror), mnist28-encoder, faces64-encoder or a spec ending in 2d numbers", 0, 0},
+        {"init", OPT_STRING, cfg.encoder.init, sizeof cfg.encoder.init, 0, 0, NULL, "iabp: where each iteration's chains start: encoder, persistent or prior", 0, 0},
+        {"encoder-lr", OPT_FLOAT, &cfg.encoder.lr, 0, 0, 100, NULL, "iabp, vae: the encoder's learning rate", 0, 0},
     };
     int nopts = (int)(sizeof opts / sizeof opts[0]);
     if (cli_parse("train", argc, argv, 2, opts, nopts, NULL, 0, NULL, &help, err)) return EXIT_USAGE;
@@ -63,6 +66,8 @@ int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err) {
         abp_fail(err, "abp train: --objective %s: unknown; expected one of: %s", cfg.objective, abp_train_objectives());
         return EXIT_USAGE;
     }
+    abp_chain_init init;
+    if (abp_encoder_init_kind(&cfg.encoder, &init, err)) return EXIT_USAGE;
     abp_mask_spec mask;
     if (abp_mask_parse(cfg.mask, &mask, err)) return EXIT_USAGE; /* before anything is created */
     if (cfg.sense > 0 && mask.kind != ABP_MASK_NONE) {

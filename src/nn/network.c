@@ -46,6 +46,12 @@ static const struct {
      * 256 channels with leaky ReLU (28 -> 14 -> 7 -> 3), a linear layer to 100 scores. */
     {"descriptor-mnist28", "z 28x28x1 | conv 64 k4 s2 p1 | lrelu 0.2 | conv 128 k4 s2 p1 | lrelu 0.2 | "
                            "conv 256 k4 s2 p1 | lrelu 0.2 | linear 100"},
+    /* Encoders (q(z | x) of IABP, abp/encoder.h): bottom-up mirrors of the generators, as the
+     * HiABP paper's VLAE-like encoder, ending in 2d numbers (mu, log sigma^2). */
+    {"mnist28-encoder", "z 28x28x1 | conv 64 k5 s2 | bn | lrelu 0.2 | conv 128 k5 s2 | bn | lrelu 0.2 | "
+                        "linear 60"},
+    {"faces64-encoder", "z 64x64x3 | conv 64 k5 s2 | bn | lrelu 0.2 | conv 128 k5 s2 | bn | lrelu 0.2 | "
+                        "conv 256 k5 s2 | bn | lrelu 0.2 | conv 512 k5 s2 | bn | lrelu 0.2 | linear 200"},
 };
 #define NUM_BUILTIN (int)(sizeof builtin_models / sizeof builtin_models[0])
 
@@ -56,7 +62,8 @@ const char *abp_model_spec(const char *name) {
 }
 
 const char *const *abp_model_names(void) {
-    static const char *const names[] = {"mnist28", "faces64", "faces25", "texture", "sound", NULL};
+    static const char *const names[] = {"mnist28", "faces64", "faces25", "texture", "sound",
+                                        "mnist28-encoder", "faces64-encoder", NULL};
     return names;
 }
 

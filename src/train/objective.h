@@ -110,5 +110,15 @@ const char *abp_objective_names(void);
 
 extern const abp_objective_ops abp_objective_abp;
 extern const abp_objective_ops abp_objective_descriptor;
+extern const abp_objective_ops abp_objective_iabp; /* iabp.c */
+extern const abp_objective_ops abp_objective_vae;  /* vae.c */
+
+/* The generator and the encoder of the encoder objectives (iabp.c): built into model,
+ * checked against each other, initialised, their sum set. */
+ABP_MUST_CHECK int abp_encoder_pair_create(const abp_objective_env *env, abp_model *model, abp_net **g,
+                                           abp_net **enc, abp_err *err);
+/* samples.png and reconstructions.png (rows: data, g(mu), g(z) of the per-example state). */
+ABP_MUST_CHECK int abp_encoder_pictures(abp_net *g, abp_net *enc, uint64_t seed, const abp_picture_env *env,
+                                        char *written, size_t cap, abp_err *err);
 
 #endif

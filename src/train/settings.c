@@ -23,6 +23,7 @@ void abp_train_defaults(abp_train_cfg *cfg) {
     cfg->keep_checkpoints = 3;
     snprintf(cfg->mask, sizeof cfg->mask, "none");
     abp_descriptor_defaults(&cfg->descriptor);
+    abp_encoder_defaults(&cfg->encoder);
 }
 
 /* The shortest decimal that reads back as the same float: "0.3", not "0.300000012". */
@@ -52,6 +53,17 @@ char *abp_train_cfg_format(const abp_train_cfg *cfg, const char *spec) {
              (unsigned long long)cfg->seed, (long long)cfg->checkpoint_every, cfg->mask, cfg->sense, cfg->objective);
     /* ABP's /config stays as it was: only the objectives with a descriptor record its options */
     if (strcmp(cfg->objective, "abp") != 0) abp_descriptor_format(&cfg->descriptor, s, cap);
+    if (strcmp(cfg->objective, "abp") != 0) { /* ABP's /config stays as it was */
+        char *enc = abp_encoder_cfg_format(&cfg->encoder), *both = enc ? realloc(s, strlen(s) + strlen(enc) + 1) : NULL;
+        if (!both) {
+            free(enc);
+            free(s);
+            return NULL;
+        }
+        strcat(both, enc);
+        free(enc);
+        s = both;
+    }
     return s;
 }
 
@@ -89,6 +101,7 @@ int abp_train_cfg_parse(const char *text, abp_train_cfg *cfg, abp_err *err) {
             else if (!strcmp(k, "sense")) cfg->sense = atoi(v);
             else if (!strcmp(k, "objective")) snprintf(cfg->objective, sizeof cfg->objective, "%s", v);
             else if (abp_descriptor_parse(&cfg->descriptor, k, v)) {}
+            else if (abp_encoder_cfg_parse_key(&cfg->encoder, k, v)) { /* the encoder's (abp/encoder.h) */ }
             /* Unknown keys come from newer versions; they do not change the model. */
         }
         line += len + (end ? 1 : 0);
