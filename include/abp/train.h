@@ -10,6 +10,7 @@
 #include "abp/error.h"
 #include "abp/io.h"
 #include "abp/nn.h"
+#include "abp/classify.h"
 
 /* ---------------------------------------------------------------- optimizers */
 
@@ -53,6 +54,7 @@ typedef struct abp_train_cfg {
     int sense;            /* K > 0: every example observed only through K random projections */
     int threads;          /* BLAS threads per rank; 0: automatic */
     int quiet;
+    abp_classify_cfg classify; /* --objective classify's options (abp/classify.h) */
 } abp_train_cfg;
 
 void abp_train_defaults(abp_train_cfg *cfg);

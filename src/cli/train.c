@@ -24,7 +24,7 @@ int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err) {
         {"inference", OPT_CHOICE, &inference, 0, 0, 0, "langevin|gd", "Langevin dynamics, or gradient descent (no noise)", 0, 0},
         {"iters", OPT_INT64, &cfg.iters, 0, 0, 1e12, NULL, "learning iterations in all, counted from the start of training", 0, 0},
         {"batch", OPT_INT64, &cfg.batch, 0, 1, 1e9, NULL, "global batch, split evenly over the ranks", 0, 0},
-        {"objective", OPT_STRING, cfg.objective, sizeof cfg.objective, 0, 0, NULL, "what to train: abp (alternating back-propagation, the default)", 0, 0},
+        {"objective", OPT_STRING, cfg.objective, sizeof cfg.objective, 0, 0, NULL, "what to train: abp (alternating back-propagation, the default) or classify (a feature network for abp score)", 0, 0},
         {"mask", OPT_STRING, cfg.mask, sizeof cfg.mask, 0, 0, NULL, "train on occluded data: none, pepper:FRACTION (P.5 = pepper:0.5) or region:SIDE (M20 = region:20, at 64x64)", 0, 0},
         {"sense", OPT_INT, &cfg.sense, 0, 0, 1000000, NULL, "train on compressed data: each example observed only through K random projections S y (0: off)", 0, 0},
         {"full-batch", OPT_FLAG, &cfg.full_batch, 0, 0, 0, NULL, "every example in every iteration (the paper's algorithm)", 0, 0},
@@ -37,6 +37,10 @@ int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err) {
         {"checkpoint-every", OPT_INT64, &cfg.checkpoint_every, 0, 0, 1e12, NULL, "also checkpoint every K iterations (0: only at the end)", 0, 0},
         {"keep-checkpoints", OPT_INT, &cfg.keep_checkpoints, 0, 1, 1000000, NULL, "keep the newest K numbered checkpoint-ITER.h5 files", 0, 0},
         {"threads", OPT_INT, &cfg.threads, 0, 0, 1024, NULL, "BLAS threads per rank (0: cores / ranks on the node)", 0, 0},
+        {"labels", OPT_STRING, cfg.classify.labels, sizeof cfg.classify.labels, 0, 0, NULL, "--objective classify: IDX labels of --data", 0, 0},
+        {"test-data", OPT_STRING, cfg.classify.test_data, sizeof cfg.classify.test_data, 0, 0, NULL, "--objective classify: held-out images, accuracy printed at the end", 0, 0},
+        {"test-labels", OPT_STRING, cfg.classify.test_labels, sizeof cfg.classify.test_labels, 0, 0, NULL, "--objective classify: IDX labels of --test-data", 0, 0},
+        {"classifier", OPT_STRING, cfg.classify.model, sizeof cfg.classify.model, 0, 0, NULL, "--objective classify: the network (classify28 or a spec ending in linear K)", 0, 0},
         {"quiet", OPT_FLAG, &cfg.quiet, 0, 0, 0, NULL, "no progress lines", 0, 0},
     };
     int nopts = (int)(sizeof opts / sizeof opts[0]);

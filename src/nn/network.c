@@ -32,6 +32,11 @@ static const struct {
      * 25x25x1 (no output padding: each deconv gives 2 * in - 1). */
     {"faces25", "z 20 | linear 7x7x64 | bn | lrelu 0.2 | deconv 32 k5 s2 op0 | bn | lrelu 0.2 | "
                 "deconv 1 k5 s2 op0 | tanh"},
+    /* The feature network of abp score for 28x28 digits (--objective classify): two strided
+     * convolutions and a 128-wide layer whose activations are the features, then 10 logits.
+     * No batch norm: the features of one image must not depend on the others in its batch. */
+    {"classify28", "z 28x28x1 | conv 32 k5 s2 | lrelu 0.2 | conv 64 k5 s2 | lrelu 0.2 | linear 128 | "
+                   "lrelu 0.2 | linear 10"},
 };
 #define NUM_BUILTIN (int)(sizeof builtin_models / sizeof builtin_models[0])
 
@@ -42,7 +47,7 @@ const char *abp_model_spec(const char *name) {
 }
 
 const char *const *abp_model_names(void) {
-    static const char *const names[] = {"mnist28", "faces64", "faces25", "texture", "sound", NULL};
+    static const char *const names[] = {"mnist28", "faces64", "faces25", "texture", "sound", "classify28", NULL};
     return names;
 }
 

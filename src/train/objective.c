@@ -3,7 +3,7 @@
 
 #include "objective.h"
 
-static const abp_objective_ops *const objectives[] = {&abp_objective_abp};
+static const abp_objective_ops *const objectives[] = {&abp_objective_abp, &abp_objective_classify};
 #define NUM_OBJECTIVES (int)(sizeof objectives / sizeof objectives[0])
 
 const abp_objective_ops *abp_objective_find(const char *name) {
@@ -12,7 +12,7 @@ const abp_objective_ops *abp_objective_find(const char *name) {
     return NULL;
 }
 
-const char *abp_objective_names(void) { return "abp"; }
+const char *abp_objective_names(void) { return "abp, classify"; }
 
 int abp_train_has_objective(const char *name) { return abp_objective_find(name) != NULL; }
 const char *abp_train_objectives(void) { return abp_objective_names(); }

@@ -107,5 +107,6 @@ const abp_objective_ops *abp_objective_find(const char *name);
 const char *abp_objective_names(void);
 
 extern const abp_objective_ops abp_objective_abp;
+extern const abp_objective_ops abp_objective_classify; /* classify.c */
 
 #endif

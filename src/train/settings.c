@@ -22,6 +22,7 @@ void abp_train_defaults(abp_train_cfg *cfg) {
     cfg->checkpoint_every = 0;
     cfg->keep_checkpoints = 3;
     snprintf(cfg->mask, sizeof cfg->mask, "none");
+    abp_classify_defaults(&cfg->classify);
 }
 
 /* The shortest decimal that reads back as the same float: "0.3", not "0.300000012". */
@@ -34,7 +35,7 @@ static const char *float_text(float v, char *buf, size_t n) {
 }
 
 char *abp_train_cfg_format(const abp_train_cfg *cfg, const char *spec) {
-    size_t cap = strlen(spec) + strlen(cfg->data) + 1024;
+    size_t cap = strlen(spec) + strlen(cfg->data) + 1024 + sizeof cfg->classify;
     char *s = malloc(cap), f[5][32];
     if (!s) return NULL;
     snprintf(s, cap,
@@ -49,6 +50,7 @@ char *abp_train_cfg_format(const abp_train_cfg *cfg, const char *spec) {
              float_text(cfg->lr, f[2], 32), float_text(cfg->beta1, f[3], 32),
              float_text(cfg->momentum, f[4], 32),
              (unsigned long long)cfg->seed, (long long)cfg->checkpoint_every, cfg->mask, cfg->sense, cfg->objective);
+    abp_classify_format(&cfg->classify, s, cap);
     return s;
 }
 
@@ -84,6 +86,7 @@ int abp_train_cfg_parse(const char *text, abp_train_cfg *cfg, abp_err *err) {
             else if (!strcmp(k, "checkpoint-every")) cfg->checkpoint_every = atoll(v);
             else if (!strcmp(k, "mask")) snprintf(cfg->mask, sizeof cfg->mask, "%s", v);
             else if (!strcmp(k, "sense")) cfg->sense = atoi(v);
+            else if (abp_classify_parse(&cfg->classify, k, v)) { /* the classifier's own keys */ }
             else if (!strcmp(k, "objective")) snprintf(cfg->objective, sizeof cfg->objective, "%s", v);
             /* Unknown keys come from newer versions; they do not change the model. */
         }
