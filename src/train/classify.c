@@ -202,3 +202,105 @@ const abp_objective_ops abp_objective_classify = {
     .pictures = pictures,
     .destroy = destroy,
 };
+
+/* ---------------------------------------------------------------- abp score's feature map */
+
+typedef struct classifier_map {
+    abp_net net;
+    float *cns, *rows; /* one chunk of images (CNS) and of outputs (rows) */
+} classifier_map;
+
+/* Runs the classifier on n images in chunks; writes layer `at`'s activations as rows. */
+static int classifier_run(abp_features *f, const float *images, int64_t n, int at, int width, float *out,
+                          abp_err *err) {
+    classifier_map *m = f->state;
+    abp_shape s = m->net.in_shape, o = {width, 1, 1};
+    int64_t dy = abp_shape_numel(s);
+    for (int64_t lo = 0; lo < n; lo += m->net.max_batch) {
+        int b = (int)(n - lo < m->net.max_batch ? n - lo : m->net.max_batch);
+        abp_rows_to_cns(images + lo * dy, m->cns, b, s);
+        if (abp_net_forward(&m->net, m->cns, b, err)) return -1;
+        abp_cns_to_rows(m->net.act[at], out + lo * width, b, o);
+    }
+    return 0;
+}
+
+static int classifier_features(abp_features *f, const float *images, int64_t n, float *out, abp_err *err) {
+    classifier_map *m = f->state;
+    return classifier_run(f, images, n, m->net.nlayers - 1, f->dim, out, err);
+}
+
+static int classifier_probs(abp_features *f, const float *images, int64_t n, float *out, abp_err *err) {
+    classifier_map *m = f->state;
+    if (classifier_run(f, images, n, m->net.nlayers, f->classes, out, err)) return -1;
+    for (int64_t i = 0; i < n; i++) { /* softmax of each row, shifted by its maximum */
+        float *p = out + i * f->classes, top = p[0];
+        double z = 0.0;
+        for (int k = 1; k < f->classes; k++) top = p[k] > top ? p[k] : top;
+        for (int k = 0; k < f->classes; k++) z += exp((double)(p[k] - top));
+        for (int k = 0; k < f->classes; k++) p[k] = (float)(exp((double)(p[k] - top)) / z);
+    }
+    return 0;
+}
+
+static void classifier_release(abp_features *f) {
+    classifier_map *m = f->state;
+    if (!m) return;
+    abp_net_free(&m->net);
+    abp_free(m->cns);
+    free(m);
+}
+
+int abp_features_classifier(const char *path, abp_features *f, abp_err *err) {
+    memset(f, 0, sizeof *f);
+    abp_ckpt *ck = NULL;
+    abp_ckpt_meta meta = {0};
+    if (abp_ckpt_open(MPI_COMM_SELF, path, &ck, &meta, err)) return -1;
+    classifier_map *m = calloc(1, sizeof *m);
+    abp_ckpt_array *arrays = NULL, *all = NULL;
+    int narrays = 0, nall = 0, found = 0, rc = -1;
+    abp_train_cfg cfg;
+    if (!m) {
+        abp_fail(err, "%s: out of memory", path);
+        goto done;
+    }
+    if (abp_train_cfg_parse(meta.config ? meta.config : "", &cfg, err) || abp_ckpt_list(ck, &all, &nall, err)) goto done;
+    for (int k = 0; k < nall && !found; k++) found = !strncmp(all[k].path, ABP_CLASSIFIER "/", strlen(ABP_CLASSIFIER) + 1);
+    if (!found) {
+        abp_fail(err, "%s: not a feature network (no /classifier group; a generator checkpoint maps latents to "
+                 "images): train one with abp train --objective classify --labels FILE", path);
+        goto done;
+    }
+    const char *spec = abp_model_spec(cfg.classify.model);
+    if (abp_net_build(spec ? spec : cfg.classify.model, 0, 64, &m->net, err)) {
+        abp_fail_wrap(err, "%s: the classifier it stores", path);
+        goto done;
+    }
+    if (abp_net_ckpt_arrays(&m->net, NULL, ABP_CLASSIFIER, "optimizer/" ABP_CLASSIFIER, &arrays, &narrays, err))
+        goto done;
+    for (int k = 0; k < narrays; k++)
+        if (abp_ckpt_read_array(ck, arrays[k].path, arrays[k].data, arrays[k].ndim, arrays[k].dims, err)) goto done;
+    m->net.training = 0;
+    m->cns = abp_alloc(sizeof(float) * (size_t)(64 * abp_shape_numel(m->net.in_shape)), err);
+    if (!m->cns) goto done;
+    abp_shape pen = m->net.layers[m->net.nlayers - 1].in;
+    snprintf(f->name, sizeof f->name, "classifier");
+    f->c = m->net.in_shape.c, f->h = m->net.in_shape.h, f->w = m->net.in_shape.w;
+    f->dim = (int)abp_shape_numel(pen);
+    f->classes = m->net.out_shape.c;
+    f->map = classifier_features;
+    f->probs = classifier_probs;
+    f->release = classifier_release;
+    f->state = m;
+    m = NULL;
+    rc = 0;
+done:
+    if (m) {
+        abp_net_free(&m->net);
+        free(m);
+    }
+    free(arrays);
+    free(all);
+    abp_ckpt_close(ck);
+    return rc;
+}
