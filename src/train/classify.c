@@ -267,8 +267,8 @@ int abp_features_classifier(const char *path, abp_features *f, abp_err *err) {
     if (abp_train_cfg_parse(meta.config ? meta.config : "", &cfg, err) || abp_ckpt_list(ck, &all, &nall, err)) goto done;
     for (int k = 0; k < nall && !found; k++) found = !strncmp(all[k].path, ABP_CLASSIFIER "/", strlen(ABP_CLASSIFIER) + 1);
     if (!found) {
-        abp_fail(err, "%s: not a feature network (no /classifier group; a generator checkpoint maps latents to "
-                 "images): train one with abp train --objective classify --labels FILE", path);
+        abp_fail(err, "%s: a generator checkpoint (it maps latents to images), not a feature network (no "
+                 "/classifier group): train one with abp train --objective classify --labels FILE", path);
         goto done;
     }
     const char *spec = abp_model_spec(cfg.classify.model);
