@@ -25,3 +25,7 @@ bash "$here/jobs/setup.sh" "$here/build-asan" -DABP_WERROR=ON -DABP_SANITIZE=ON 
 # leak detection is off; every other AddressSanitizer and UBSan check is on.
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 (cd "$here/build-asan" && ctest --output-on-failure --timeout 900)
+
+# Fuzzing: every harness of fuzz/ for 30 s under libFuzzer, ASan and UBSan (about 6 min
+# with the clang build); jobs/fuzz.sh says which crashes fail it.
+bash "$here/jobs/fuzz.sh" 30

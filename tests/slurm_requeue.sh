@@ -204,7 +204,7 @@ finished() {
   esac
   return 1
 }
-wait_for 120 "the requeued job to finish" finished
+wait_for 300 "the requeued job to finish" finished
 echo "slurm: job finished after $(restarts) restart(s)"
 
 # ---- checks

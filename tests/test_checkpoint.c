@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <hdf5.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -440,6 +441,20 @@ static void test_write_errors(const world *w, const char *good) {
     if (w->rank == w->size - 1) s.hi--;
     rc = sample_write(w, &s, good, &err);
     check_failed_naming(rc, &err, good, "rows not covering [0, n)");
+
+    /* Refused before any file is touched: a NaN in an array, and an infinity in the last
+     * rank's latents only (every rank must refuse). */
+    float kept = s.arrays[2].data[7];
+    s.arrays[2].data[7] = NAN;
+    rc = sample_write(w, &s, good, &err);
+    check_failed_naming(rc, &err, "model/03_deconv/weight holds 1 NaN or infinite", "NaN in an array");
+    s.arrays[2].data[7] = kept;
+    if (w->rank == w->size - 1 && s.hi > s.lo) s.latents[0] = INFINITY;
+    rc = sample_write(w, &s, good, &err);
+    check_failed_naming(rc, &err, "/latents rows", "infinity in one rank's latents");
+    if (w->rank == w->size - 1 && s.hi > s.lo) s.latents[0] = latent_value(s.lo, 0);
+    CHECK(!file_exists(tmp), "non-finite values: %s is left behind", tmp);
+    MPI_Barrier(w->comm); /* before rank 0 makes a folder of that name below */
 
     /* Fails creating PATH.tmp: a folder is in the way. */
     if (w->rank == 0) mkdir(tmp, 0755);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "abp/infer.h"
 #include "abp/nn.h"
 #include "abp/rng.h"
 #include "check.h"
@@ -253,7 +254,38 @@ static void test_batchnorm_statistics(void) {
     abp_net_free(&net);
 }
 
+/* A NaN in gives a NaN out of every activation: a select such as x > 0 ? x : 0 would turn
+ * it into 0 and hide a diverged network behind a finite loss (issue 13). */
+static void test_nan_propagates(void) {
+    const char *specs[] = {"z 1x1x4 | relu", "z 1x1x4 | lrelu 0.2", "z 1x1x4 | tanh", "z 1x1x4 | sigmoid",
+                           "z 1x1x4 | bn"};
+    for (int s = 0; s < 5; s++) {
+        abp_net net;
+        abp_err err = {{0}};
+        if (abp_net_build(specs[s], 0, 2, &net, &err)) {
+            CHECK(0, "%s: %s", specs[s], err.msg);
+            continue;
+        }
+        abp_net_init_params(&net, 1);
+        net.training = 1;
+        /* CNS layout: channel 1 of example 0 is NaN, channel 2 of example 1 is -infinity. */
+        float z[8] = {1.0f, -2.0f, NAN, 0.5f, -0.25f, -INFINITY, 3.0f, -1.0f};
+        CHECK(abp_net_forward(&net, z, 2, &err) == 0, "%s: %s", specs[s], err.msg);
+        const float *y = abp_net_output(&net);
+        CHECK(isnan(y[2]), "%s: NaN in, %g out", specs[s], y[2]);
+        /* relu, tanh and sigmoid of -infinity are 0, -1 and 0, as they should be. */
+        CHECK(!isfinite(y[5]) || s == 0 || s == 2 || s == 3, "%s: -infinity in, %g out", specs[s], y[5]);
+        CHECK(isfinite(y[0]) && isfinite(y[6]), "%s: finite in, %g and %g out", specs[s], y[0], y[6]);
+        abp_net_free(&net);
+    }
+    /* ... and the loss of a NaN output is NaN, also at an observed pixel under a mask. */
+    float g[3] = {0.5f, NAN, 0.25f}, y[3] = {0.0f, 0.0f, 0.0f}, mask[3] = {1.0f, 1.0f, 0.0f}, dout[3];
+    CHECK(isnan(abp_residual(g, y, NULL, dout, 3, 1.0f)), "NaN output, finite loss");
+    CHECK(isnan(abp_residual(g, y, mask, dout, 3, 1.0f)), "NaN at an observed pixel, finite masked loss");
+}
+
 int main(void) {
+    test_nan_propagates();
     test_specs();
     test_batchnorm_statistics();
     test_layers();

@@ -25,11 +25,12 @@ typedef struct abp_data_info {
     int64_t n;       /* examples in the source */
     int c, h, w;     /* native size (of the first image, for folders; as stored, for hdf5) */
     char kind[16];   /* "idx", "hdf5", "folder", "image", "wav" */
+    int has_masks;   /* hdf5: the data set stores its own observation masks (/masks) */
 } abp_data_info;
 
 /* What a data path holds, without reading the pixels: an IDX image file (MNIST format,
  * magic 0x00000803, not gzipped), an HDF5 data set made by abp_data_prepare (only its
- * attributes and shapes are read), a folder of images (PNG, JPEG, BMP, PGM/PPM, GIF, TGA;
+ * attributes and shapes are read), a folder of images (PNG, JPEG, BMP, PGM/PPM; GIF and TGA refused;
  * sorted by name, hidden files skipped), a single image file, or a WAV file (one example
  * of 1 x 1 x T, see "sound" below). */
 ABP_MUST_CHECK int abp_data_probe(const char *path, abp_data_info *info, abp_err *err);
@@ -42,6 +43,15 @@ ABP_MUST_CHECK int abp_data_probe(const char *path, abp_data_info *info, abp_err
  * set abp_data_prepare packed it into. */
 ABP_MUST_CHECK int abp_data_load(const char *path, int64_t lo, int64_t hi, int c, int h, int w,
                                  abp_images *out, abp_err *err);
+
+/* The stored masks (/masks of an HDF5 data set made with abp prepare --masks) of examples
+ * [lo, hi), as bytes (1 observed, 0 missing) of c x h x w per example, planar like the
+ * images: h x w must be the stored size (masks are never resized: that would invent
+ * observed values); a stored single channel serves every channel, and of three stored
+ * channels one channel is asked for, a pixel counts as observed only where all three are.
+ * An error names the file if it has no masks or another size. */
+ABP_MUST_CHECK int abp_data_load_masks(const char *path, int64_t lo, int64_t hi, int c, int h, int w,
+                                       uint8_t *masks, abp_err *err);
 
 /* Reports how far abp_data_prepare is: called on every rank, once with done = 0 when the
  * file has been created and then after every collective write, with the examples written
@@ -58,6 +68,9 @@ typedef struct abp_prepare_cfg {
     const char *const *labels;  /* with classes: an IDX labels file (magic 0x00000801) per
                                  * source, holding as many labels as the source examples */
     int c, h, w;                /* the stored shape; 0: the first source's native one */
+    const char *masks;          /* NULL, or a data path (IDX, folder, image) of one mask image
+                                 * per example of the sources (before --limit or classes),
+                                 * of the stored h x w: nonzero = observed; stored as /masks */
     int64_t block;              /* examples per rank per collective write (0: 1024, fewer
                                  * for large images, to bound the memory in flight) */
     abp_prepare_progress progress; /* may be NULL */
@@ -80,6 +93,15 @@ void abp_images_free(abp_images *im);
 
 /* Creates a folder and its missing parents (mkdir -p); an existing folder is fine. */
 ABP_MUST_CHECK int abp_mkdir_p(const char *path, abp_err *err);
+
+/* fsync(2) of a file, and of the folder that holds a path (after a rename in it). */
+ABP_MUST_CHECK int abp_fsync_path(const char *path, abp_err *err);
+ABP_MUST_CHECK int abp_fsync_parent(const char *path, abp_err *err);
+
+/* Checks that `bytes` more fit next to path, by reserving them in a scratch file
+ * PATH.reserve (posix_fallocate) and deleting it: a full disk is then one clear error
+ * before a file is created, rather than a failure deep inside HDF5. */
+ABP_MUST_CHECK int abp_reserve_space(const char *path, int64_t bytes, abp_err *err);
 
 /* ---------------------------------------------------------------- pictures */
 
@@ -247,6 +269,17 @@ ABP_MUST_CHECK int abp_ckpt_read_names(abp_ckpt *ck, int64_t lo, int64_t hi, cha
  * `abp info`; *arrays gets a malloc'd vector (data pointers NULL). */
 ABP_MUST_CHECK int abp_ckpt_list(abp_ckpt *ck, abp_ckpt_array **arrays, int *narrays,
                                  abp_err *err);
+
+/* Reads every dataset of the file and checks it against its crc32 attribute: 0 when all
+ * match (*datasets gets how many were checked; may be NULL), else -1 naming the first
+ * dataset that is damaged, unreadable or has no checksum. Reads the whole file: meant for a
+ * checkpoint opened on MPI_COMM_SELF (abp info --verify, the choice of --resume DIR). */
+ABP_MUST_CHECK int abp_ckpt_verify(abp_ckpt *ck, int *datasets, abp_err *err);
+
+/* The newest checkpoint in a folder that verifies (abp_ckpt_verify): its
+ * checkpoint-ITER.h5 files newest first, then checkpoint.h5. Collective; rank 0 does the
+ * reading and says on stderr which files it skipped and why; every rank gets the path. */
+ABP_MUST_CHECK int abp_ckpt_pick(MPI_Comm comm, const char *dir, char *path, size_t cap, abp_err *err);
 
 void abp_ckpt_close(abp_ckpt *ck);
 

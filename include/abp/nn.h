@@ -54,7 +54,7 @@ typedef struct abp_layer {
 
 /* The gradient buffer has this many spare floats after the parameters' gradients, so that
  * training can add its loss sums (and a stop flag) to the one gradient allreduce. */
-#define ABP_NET_GRAD_EXTRA 8
+#define ABP_NET_GRAD_EXTRA 9
 
 typedef struct abp_net {
     int nlayers;
@@ -84,6 +84,10 @@ typedef struct abp_net {
 ABP_MUST_CHECK int abp_net_build(const char *spec, int latent_dim, int max_batch, abp_net *net,
                                  abp_err *err);
 void abp_net_free(abp_net *net);
+/* Rebuilds the network for batches of up to max_batch, keeping its parameters, running
+ * statistics and mode (a caller that learns the batch it wants only from the output size).
+ * On failure the network is left as it was. */
+ABP_MUST_CHECK int abp_net_set_max_batch(abp_net *net, int max_batch, abp_err *err);
 
 /* The same network for a latent image of h x w (the channels stay): *out gets a malloc'd
  * spec. Only for fully convolutional models (conv, deconv, batch norm, activations), whose

@@ -72,8 +72,16 @@ typedef struct abp_pca {
 } abp_pca;
 
 /* Fits PCA to n rows of D values: eigen-decomposition of the D x D covariance (LAPACK
- * ssyevd), keeping the d leading components. */
+ * dsyevd, in double), keeping the d leading components. */
 ABP_MUST_CHECK int abp_pca_fit(const float *x, int64_t n, int D, int d, abp_pca *pca, abp_err *err);
+/* The same in steps, for data split over ranks (abp pca): sum[D] += the n rows; then, with
+ * mean = the sum over all examples / n_total, scatter[D][D] (upper triangle) += the sum of
+ * (x - mean)(x - mean)^T over the rows; then the fit from the totals of both. */
+void abp_pca_add_sum(const float *x, int64_t n, int D, double *sum);
+ABP_MUST_CHECK int abp_pca_add_scatter(const float *x, int64_t n, int D, const double *mean,
+                                       double *scatter, abp_err *err);
+ABP_MUST_CHECK int abp_pca_from_moments(const double *mean, const double *scatter, int64_t n_total,
+                                        int D, int d, abp_pca *pca, abp_err *err);
 /* out = mean + B^T B (x - mean) for n rows. */
 ABP_MUST_CHECK int abp_pca_reconstruct(const abp_pca *pca, const float *x, float *out, int64_t n,
                                        abp_err *err);

@@ -8,6 +8,7 @@
 
 #include "abp/dist.h"
 #include "abp/error.h"
+#include "abp/infer.h"
 #include "abp/io.h"
 #include "abp/nn.h"
 #include "abp/classify.h"
@@ -73,7 +74,8 @@ ABP_MUST_CHECK int abp_train_cfg_parse(const char *text, abp_train_cfg *cfg, abp
  * OUT/metrics.csv and the objective's pictures (ABP: OUT/samples.png,
  * OUT/reconstructions.png); all ranks write
  * OUT/checkpoint.h5 together. Returns 0, or ABP_STOPPED (after a checkpoint) when a
- * SIGTERM or SIGUSR1 asked it to stop, or -1 with err set (the same on every rank). */
+ * SIGTERM or SIGUSR1 asked it to stop, ABP_DIVERGED (no checkpoint written) when a number
+ * became NaN or infinite, or -1 with err set (the same on every rank). */
 #define ABP_STOPPED 3
 ABP_MUST_CHECK int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err);
 
@@ -88,7 +90,8 @@ ABP_MUST_CHECK int abp_trainer_create(const abp_train_cfg *cfg, abp_dist *d, con
  * Langevin steps, the learning pass, one allreduce, one optimizer step per network, state
  * written back). stop_flag is this rank's vote to stop; *loss_sum gets the global sum of the
  * objective's first loss slot (ABP: the batch's squared error) and *stop whether any rank
- * voted. */
+ * voted. Returns 0, -1 on failure, or ABP_DIVERGED (on every rank) when a number became
+ * non-finite. */
 ABP_MUST_CHECK int abp_trainer_iterate(abp_trainer *t, int64_t iteration, int stop_flag,
                                        double *loss_sum, int *stop, abp_err *err);
 /* The number of observed values in the global batch of the last iteration (all of them
@@ -97,6 +100,121 @@ double abp_trainer_observed(const abp_trainer *t);
 abp_net *abp_trainer_net(abp_trainer *t); /* the model's first network (ABP: the generator) */
 int abp_trainer_batch_share(const abp_trainer *t); /* this rank's share of the global batch */
 void abp_trainer_free(abp_trainer *t);
+
+/* ---------------------------------------------------------------- inference over a data set */
+
+/* The one batch loop of abp reconstruct, complete and recover (src/train/infer_data.c),
+ * data-parallel: each rank infers the latents of its shard of the examples, in batches, on
+ * the energy of the observation (DESIGN §1), with batch norm on running statistics (eval
+ * mode), so an example's result depends neither on the other examples of its batch nor on
+ * the number of ranks. Per-example measures are gathered to rank 0 and summed there in
+ * example order: the printed figures are the same on any number of ranks. */
+
+/* Where each example's chain starts. */
+typedef enum abp_start_kind {
+    ABP_START_PRIOR, /* z ~ N(0, I) from the counter RNG, keyed by (seed, ABP_RNG_TEST_INIT,
+                      * global example id): the paper's start for unseen data */
+    ABP_START_GIVEN  /* the caller's latents of the shard: persistent chains, e.g. those that
+                      * training inferred for these very examples (abp recover --init checkpoint) */
+    /* An encoder start (issue 10: z from q(z | y) of the example) is the next kind: it goes
+     * here and in start_latents() of src/train/infer_data.c, which sees the batch's y. */
+} abp_start_kind;
+
+typedef struct abp_start {
+    abp_start_kind kind;
+    uint64_t seed;  /* PRIOR */
+    const float *z; /* GIVEN: [hi - lo][dz] rows */
+} abp_start;
+
+/* What the caller measures of one example's result: out[0..nmeasures) for the shard's row
+ * `local`, given its g(z) (a row of dy values, planar) and its |A y - A g(z)|^2. Each
+ * measure is summed over all examples; the caller divides. */
+typedef void (*abp_measure_fn)(void *ctx, int64_t local, const float *g, double obs_sse,
+                               double *out);
+
+enum { ABP_MEASURES_MAX = 4 };
+
+typedef struct abp_infer_job {
+    int64_t n, lo, hi;         /* this rank's examples [lo, hi) of n: abp_shard_range_batched
+                                * with `batch`, so that batches do not depend on the ranks */
+    int batch;                 /* examples inferred at once, <= the network's max_batch */
+    /* the observation of the shard, a row per example: */
+    const float *y;            /* pixels (dy values), or with sense the K projections S y */
+    const unsigned char *mask; /* [hi - lo][dy]: 1 observed, 0 missing; NULL: every value */
+    abp_sensing *sense;        /* NULL: y are pixels */
+    abp_start start;
+    abp_langevin lv;
+    abp_measure_fn measure;    /* may be NULL (nmeasures 0) */
+    void *measure_ctx;
+    int nmeasures;             /* <= ABP_MEASURES_MAX */
+    int64_t keep;              /* rank 0 receives g(z) of examples [0, keep): the drawn ones */
+    const char *what;          /* the progress lines' name ("complete"); NULL: none */
+} abp_infer_job;
+
+typedef struct abp_infer_result {
+    double sums[ABP_MEASURES_MAX]; /* on every rank: each measure summed in example order */
+    float *kept;                   /* rank 0: keep rows of g(z) */
+    float *z;                      /* this rank's inferred latents, [hi - lo][dz] rows */
+} abp_infer_result;
+
+/* Collective over d. The network must be in eval mode (as abp_model_load leaves it), for
+ * batches of job->batch. Returns the same result on every rank. */
+ABP_MUST_CHECK int abp_infer_data(abp_dist *d, abp_net *net, const abp_infer_job *job,
+                                  abp_infer_result *res, abp_err *err);
+void abp_infer_result_free(abp_infer_result *res);
+
+/* The masks of examples [lo, hi) of the data set `data`, a byte per value of ys (planar; 1
+ * observed, 0 missing) into *masks (abp_free; NULL when every value is observed): those
+ * --mask generates (spec, seed), or the data set's stored /masks. */
+ABP_MUST_CHECK int abp_shard_masks(const char *data, const abp_mask_spec *spec, uint64_t seed,
+                                   int64_t lo, int64_t hi, abp_shape ys, unsigned char **masks,
+                                   abp_err *err);
+
+/* Draws OUT/metrics.png with gnuplot: metrics.csv's third column (named first: the loss)
+ * on the left axis and its fourth (second: recon_mse, proj_mse, ...) on the right, against
+ * the iteration. Returns 0 drawn, 1 gnuplot is not installed, -1 it failed; msg gets one
+ * line saying which (and how to get gnuplot). Never touches anything but
+ * OUT/metrics.png(.tmp). */
+int abp_plot_metrics(const char *out, const char *first, const char *second, char *msg, size_t msg_size);
+
+/* ---------------------------------------------------------------- progress lines */
+
+/* s seconds as "42s", "3m07s" or "2h05m" ("?" if not finite). */
+void abp_format_duration(double s, char *buf, size_t n);
+
+/* "reconstruct: 300/1000 examples on rank 0  52.3 examples/s  ETA 13s" on stderr, every tenth
+ * of the total, every 30 s, and at the end, once 2 s have passed (quick work prints nothing);
+ * nothing when not active (ranks other than 0). */
+typedef struct abp_progress {
+    const char *what, *unit, *scope; /* "reconstruct", "examples", " on rank 0 (of 3000)" */
+    int64_t total, next_done;
+    double t0, last;
+    int active;
+} abp_progress;
+
+void abp_progress_start(abp_progress *p, int active, const char *what, const char *unit,
+                        int64_t total, const char *scope);
+void abp_progress_update(abp_progress *p, int64_t done);
+
+/* ---------------------------------------------------------------- numerical faults */
+
+/* abp_train's result when a loss, gradient, latent or parameter became NaN or infinite:
+ * the run stopped within that iteration and wrote no checkpoint (src/train/finite.c). */
+#define ABP_DIVERGED 4
+
+/* The NaN and infinite values among n floats. */
+int64_t abp_count_nonfinite(const float *x, int64_t n);
+
+/* After the gradient allreduce (every rank sees the same sums): 0 when the global loss sum,
+ * the summed count of non-finite batch state values (latents) and every gradient of every
+ * network are finite; else ABP_DIVERGED with err naming the iteration, the part (latents,
+ * the loss, or the first network/layer/array whose gradient is not finite) and a hint. */
+struct abp_model;
+ABP_MUST_CHECK int abp_check_learning(const struct abp_model *m, const abp_train_cfg *cfg, int64_t iteration,
+                                      double loss, double bad_state, abp_err *err);
+/* After the optimizer steps: the same for every network's parameters. */
+ABP_MUST_CHECK int abp_check_params(const struct abp_model *m, const abp_train_cfg *cfg, int64_t iteration,
+                                    abp_err *err);
 
 /* ---------------------------------------------------------------- models in checkpoints */
 

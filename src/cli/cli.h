@@ -1,6 +1,8 @@
 /* The abp program: one function per subcommand, each in its own file. Each returns the
  * process exit status: 0 success, 1 failure (err says why), 2 a usage error,
- * 3 stopped by a signal after writing a checkpoint (a batch script can requeue). */
+ * 3 stopped by a signal after writing a checkpoint (a batch script can requeue), 4 training
+ * diverged: a number became NaN or infinite, and no checkpoint was written for it (requeueing
+ * would only diverge again). */
 #ifndef ABP_CLI_H
 #define ABP_CLI_H
 
@@ -9,10 +11,12 @@
 #include "abp/dist.h"
 #include "abp/error.h"
 #include "abp/io.h"
+#include "abp/train.h"
+
 #include "abp/nn.h"
 #include "abp/prior.h"
 
-enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_STOPPED = 3 };
+enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_STOPPED = 3, EXIT_DIVERGED = 4 };
 
 /* A subcommand: abp CMD [options]. */
 typedef int (*cli_command_fn)(int argc, char **argv, abp_dist *d, abp_err *err);
@@ -34,6 +38,28 @@ int cmd_score(int argc, char **argv, abp_dist *d, abp_err *err);
  * holds), converted to c x h x w. */
 ABP_MUST_CHECK int cli_load_first(const char *path, int64_t limit, int c, int h, int w, abp_images *im,
                                   abp_err *err);
+
+/* This rank's shard of the first `limit` examples of a data set (all if 0), in batches of
+ * `batch` (abp_shard_range_batched), converted to c x h x w. Collective: the same result on
+ * every rank. im is empty (n 0) on a rank without examples. */
+typedef struct cli_shard {
+    int64_t n, lo, hi; /* examples [lo, hi) of n */
+    int has_masks;     /* the data set stores its own masks (abp prepare --masks) */
+    abp_images im;
+} cli_shard;
+ABP_MUST_CHECK int cli_load_shard(abp_dist *d, const char *path, int64_t limit, int batch, int c,
+                                  int h, int w, cli_shard *s, abp_err *err);
+
+/* Every rank loads the checkpoint's network (for batches of `batch`; latent_h > 0 resizes
+ * the latent, as abp_model_load_resized) in eval mode, and its settings. Collective. */
+ABP_MUST_CHECK int cli_load_model(abp_dist *d, const char *ckpt, int batch, int latent_h, int latent_w,
+                                  abp_net *net, abp_train_cfg *cfg, abp_err *err);
+
+/* Rank 0 creates --out (mkdir -p); collective. */
+ABP_MUST_CHECK int cli_make_out_dir(abp_dist *d, const char *out, abp_err *err);
+
+/* Sets this rank's BLAS threads: requested if > 0, else the node's cores / its ranks. */
+int cli_set_threads(abp_dist *d, int requested);
 
 /* The prior a command draws latents from (prior_draw.c): --prior and --batchnorm.
  * --prior auto (the default, docs/sampling.md) is gmm:CLI_AUTO_K when the checkpoint holds

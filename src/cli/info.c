@@ -49,10 +49,18 @@ static void print_networks(const abp_ckpt_array *arrays, int narrays) {
         }
 }
 
-static int info_checkpoint(const char *path, abp_err *err) {
+static int info_checkpoint(const char *path, int verify, abp_err *err) {
     abp_ckpt *ck;
     abp_ckpt_meta meta;
     if (abp_ckpt_open(MPI_COMM_SELF, path, &ck, &meta, err)) return -1;
+    if (verify) {
+        /* Only the verdict: a script can test the exit status. */
+        int datasets = 0;
+        int rc = abp_ckpt_verify(ck, &datasets, err);
+        if (rc == 0) printf("%s: verified, the checksums of all %d datasets match\n", path, datasets);
+        abp_ckpt_close(ck);
+        return rc;
+    }
     int64_t n, dims[4];
     int ndim;
     abp_ckpt_array *arrays = NULL;
@@ -92,14 +100,16 @@ static int info_checkpoint(const char *path, abp_err *err) {
 }
 
 int cmd_info(int argc, char **argv, abp_dist *d, abp_err *err) {
-    int help = 0, npos = 0;
+    int help = 0, npos = 0, verify = 0;
     char *pos[1];
-    cli_option none[1];
-    if (cli_parse("info", argc, argv, 2, none, 0, pos, 1, &npos, &help, err)) return EXIT_USAGE;
+    cli_option opts[] = {
+        {"verify", OPT_FLAG, &verify, 0, 0, 0, NULL, "of a checkpoint: read every dataset and check it against its checksum (exit 1 naming the first damaged one)", 0, 0},
+    };
+    if (cli_parse("info", argc, argv, 2, opts, 1, pos, 1, &npos, &help, err)) return EXIT_USAGE;
     if (help || npos == 0) {
         if (d->rank == 0)
-            cli_usage("info", "FILE", "Says what a checkpoint (model, settings, latents) or a data set\n"
-                      "(IDX file, HDF5 data set from abp prepare, image folder, image) holds.", none, 0);
+            cli_usage("info", "FILE [--verify]", "Says what a checkpoint (model, settings, latents) or a data set\n"
+                      "(IDX file, HDF5 data set from abp prepare, image folder, image) holds.", opts, 1);
         if (!help) {
             abp_fail(err, "abp info: which file? (abp info FILE)");
             return EXIT_USAGE;
@@ -119,13 +129,20 @@ int cmd_info(int argc, char **argv, abp_dist *d, abp_err *err) {
      * which. Any other .h5 goes to the data set reader, whose message says what is missing. */
     char format[64] = "";
     if (is_hdf5 && abp_h5_format(path, format, sizeof format, err)) return EXIT_FAILED;
-    if (!strcmp(format, "abp-checkpoint")) return info_checkpoint(path, err) ? EXIT_FAILED : EXIT_OK;
+    if (!strcmp(format, "abp-checkpoint")) return info_checkpoint(path, verify, err) ? EXIT_FAILED : EXIT_OK;
+    if (verify) {
+        abp_fail(err, "abp info --verify: %s is not an abp checkpoint (only checkpoints carry checksums)", path);
+        return EXIT_FAILED;
+    }
     abp_data_info info;
     if (abp_data_probe(path, &info, err)) return EXIT_FAILED;
     printf("%s: %s data, %lld examples of %dx%dx%d (h x w x c)\n", path, info.kind, (long long)info.n,
            info.h, info.w, info.c);
     if (!strcmp(info.kind, "hdf5"))
         printf("  /images uint8 [%lld, %d, %d, %d], one chunk per example; /examples: the source of each row\n",
+               (long long)info.n, info.h, info.w, info.c);
+    if (info.has_masks)
+        printf("  /masks uint8 [%lld, %d, %d, %d]: its own observation masks (1 observed, 0 missing), used by train and complete\n",
                (long long)info.n, info.h, info.w, info.c);
     return EXIT_OK;
 }

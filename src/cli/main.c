@@ -109,7 +109,7 @@ int main(int argc, char **argv) {
         status = commands[index].run(argc, argv, &d, &err);
     }
     fflush(stdout); /* the progress lines come before the error, not after it */
-    if ((status == EXIT_FAILED || status == EXIT_USAGE) && err.msg[0] && d.rank == 0)
+    if ((status == EXIT_FAILED || status == EXIT_USAGE || status == EXIT_DIVERGED) && err.msg[0] && d.rank == 0)
         fprintf(stderr, "abp: %s\n", err.msg);
     MPI_Finalize();
     return status;

@@ -118,7 +118,7 @@ static int check_inputs(const cli_list *sources, const char *out, abp_err *err) 
 
 int cmd_prepare(int argc, char **argv, abp_dist *d, abp_err *err) {
     cli_list sources = {0}, labels = {0};
-    char out[1024] = "", size[64] = "", classes[256] = "";
+    char out[1024] = "", size[64] = "", classes[256] = "", masks[1024] = "";
     int channels = 0, quiet = 0, help = 0;
     int64_t limit = 0;
     cli_option opts[] = {
@@ -130,6 +130,8 @@ int cmd_prepare(int argc, char **argv, abp_dist *d, abp_err *err) {
         {"limit", OPT_INT64, &limit, 0, 0, 1e12, NULL, "only the first N examples of all sources (0: all)", 0, 0},
         {"labels", OPT_LIST, &labels, 0, 0, 0, NULL, "an IDX labels file per source, in the same order (for --classes)", 0, 0},
         {"classes", OPT_STRING, classes, sizeof classes, 0, 0, NULL, "only examples with these labels, e.g. 0-4 or 1,3,7", 0, 0},
+        {"masks", OPT_STRING, masks, sizeof masks, 0, 0, NULL,
+         "IDX file or folder of one mask image per example (nonzero = observed), stored as /masks", 0, 0},
         {"quiet", OPT_FLAG, &quiet, 0, 0, 0, NULL, "no progress lines, only the summary", 0, 0},
     };
     int nopts = (int)(sizeof opts / sizeof opts[0]);
@@ -137,7 +139,7 @@ int cmd_prepare(int argc, char **argv, abp_dist *d, abp_err *err) {
     if (help) {
         if (d->rank == 0)
             cli_usage("prepare", "(--idx FILE | --images DIR)... --out FILE.h5 [--size HxW] [--channels 1|3]\n"
-                      "                    [--labels FILE... --classes LIST]",
+                      "                    [--labels FILE... --classes LIST] [--masks IDX|DIR]",
                       "Packs the sources, concatenated in the order given, into one HDF5 data set:\n"
                       "/images uint8 [n, h, w, c] chunked by example, /examples the source of each row\n"
                       "(the names abp train gives them, so a checkpoint trained on the sources resumes on\n"
@@ -145,7 +147,11 @@ int cmd_prepare(int argc, char **argv, abp_dist *d, abp_err *err) {
                       "resize. Under mpirun each rank decodes its share and all ranks write together.\n"
                       "The file is written as FILE.h5.tmp and renamed when complete. With --classes, only\n"
                       "the examples whose label (from the --labels file of their source) is listed are\n"
-                      "kept, in order, under their original names; --limit then counts kept examples.",
+                      "kept, in order, under their original names; --limit then counts kept examples.\n"
+                      "--masks gives the data its own observation masks (bad pixels, missing regions):\n"
+                      "one mask image per example of the sources, at the stored size, a nonzero pixel\n"
+                      "observed; stored as /masks uint8 [n, h, w, c] (1 observed, 0 missing), which\n"
+                      "abp train and abp complete then use as --mask uses its generated masks.",
                       opts, nopts);
         return EXIT_OK;
     }
@@ -176,14 +182,15 @@ int cmd_prepare(int argc, char **argv, abp_dist *d, abp_err *err) {
     state.start = state.last = MPI_Wtime();
     abp_prepare_cfg cfg = {.sources = sources.value, .nsources = sources.n, .limit = limit,
                            .classes = classes[0] ? keep : NULL, .labels = labels.value, .c = channels,
-                           .h = h, .w = w, .progress = report, .progress_ctx = &state};
+                           .h = h, .w = w, .masks = masks[0] ? masks : NULL, .progress = report,
+                           .progress_ctx = &state};
     abp_data_info written;
     if (abp_data_prepare(d->comm, out, &cfg, &written, err)) return EXIT_FAILED;
     if (d->rank == 0) {
         struct stat st;
         double mb = stat(out, &st) == 0 ? (double)st.st_size / 1e6 : 0.0;
-        printf("wrote %s: %lld images %dx%dx%d, %.1f MB, %.1f s\n", out, (long long)written.n, written.h, written.w,
-               written.c, mb, MPI_Wtime() - state.start);
+        printf("wrote %s: %lld images %dx%dx%d%s, %.1f MB, %.1f s\n", out, (long long)written.n, written.h, written.w,
+               written.c, written.has_masks ? " with their masks" : "", mb, MPI_Wtime() - state.start);
     }
     return EXIT_OK;
 }

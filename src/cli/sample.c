@@ -25,6 +25,20 @@ static int ends_with(const char *s, const char *suffix) {
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
+/* The sample rate for a WAV output: --rate, or the training clip's (named in the
+ * checkpoint's settings), read from its header. */
+static int output_rate(int rate_opt, const abp_train_cfg *cfg, int *rate, abp_err *err) {
+    if (rate_opt > 0) {
+        *rate = rate_opt;
+        return 0;
+    }
+    int64_t frames;
+    if (abp_wav_info(cfg->data, &frames, rate, err))
+        return abp_fail_wrap(err, "abp sample: no sample rate for the WAV output (pass --rate HZ); "
+                                  "the training clip");
+    return 0;
+}
+
 /* OUT names a folder: it ends in '/' or is one. */
 static int is_folder(const char *s) {
     struct stat st;
@@ -51,24 +65,10 @@ static int write_folder(const char *dir, const float *images, int n, abp_shape s
     return 0;
 }
 
-/* The sample rate for a WAV output: --rate, or the training clip's (named in the
- * checkpoint's settings), read from its header. */
-static int output_rate(int rate_opt, const abp_train_cfg *cfg, int *rate, abp_err *err) {
-    if (rate_opt > 0) {
-        *rate = rate_opt;
-        return 0;
-    }
-    int64_t frames;
-    if (abp_wav_info(cfg->data, &frames, rate, err))
-        return abp_fail_wrap(err, "abp sample: no sample rate for the WAV output (pass --rate HZ); "
-                                  "the training clip");
-    return 0;
-}
-
 int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
     char ckpt[1024] = "", out[1024] = "", latent_shape[64] = "";
     char prior_text[32] = "auto";
-    int n = 64, cols = 0, help = 0, rate_opt = 0, wav_float = 0, bn_running = 0;
+    int n = 64, cols = 0, help = 0, rate_opt = 0, wav_float = 0, threads = 0, bn_running = 0;
     int64_t seed = 1;
     cli_option opts[] = {
         {"ckpt", OPT_STRING, ckpt, sizeof ckpt, 0, 0, NULL, "a checkpoint written by abp train", 1, 0},
@@ -86,6 +86,7 @@ int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
          "gaussian or gmm:K: fitted to the checkpoint's latents", 0, 0},
         {"batchnorm", OPT_CHOICE, &bn_running, 0, 0, 0, "prior|running",
          "batch-norm statistics: recomputed on 1000 draws of the prior, or the running ones of training", 0, 0},
+        {"threads", OPT_INT, &threads, 0, 0, 1024, NULL, "BLAS threads per rank (0: cores / ranks on the node)", 0, 0},
     };
     int nopts = (int)(sizeof opts / sizeof opts[0]);
     if (cli_parse("sample", argc, argv, 2, opts, nopts, NULL, 0, NULL, &help, err)) return EXIT_USAGE;
@@ -99,78 +100,100 @@ int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
                       "a full-covariance Gaussian or K-component mixture to the checkpoint's latents\n"
                       "first (docs/sampling.md). --latent-shape 14x14 makes a texture model trained on\n"
                       "7x7 latents synthesize an image twice as large; 1x32 a sound model's clip twice\n"
-                      "as long.",
+                      "as long. Under mpirun each rank makes its share of the samples (sample i's z is\n"
+                      "drawn from the seed and i alone, so the output does not depend on the ranks).",
                       opts, nopts);
         return EXIT_OK;
     }
     int lat_h = 0, lat_w = 0, wav = ends_with(out, ".wav") || ends_with(out, ".WAV");
-    int h5 = ends_with(out, ".h5"), folder = !wav && !h5 && is_folder(out);
     if (latent_shape[0] && parse_latent_shape(latent_shape, &lat_h, &lat_w, err)) return EXIT_USAGE;
-    cli_prior prior = {.recalibrate = !bn_running, .seed = (uint64_t)seed, .verbose = 1};
-    if (cli_prior_parse(&prior, prior_text, "abp sample: --prior", err)) return EXIT_USAGE;
+    int h5 = ends_with(out, ".h5"), folder = !wav && !h5 && is_folder(out);
     if (wav && !opts[2].seen) n = 1;
-    if (d->rank != 0) return EXIT_OK;
-
+    cli_prior prior = {.recalibrate = !bn_running, .seed = (uint64_t)seed, .verbose = d->rank == 0};
+    if (cli_prior_parse(&prior, prior_text, "abp sample: --prior", err)) return EXIT_USAGE;
+    cli_set_threads(d, threads);
     abp_net net;
     abp_train_cfg cfg;
-    abp_ckpt_meta meta;
-    abp_net probe; /* the output size decides the batch: large textures go a few at a time */
-    if (abp_model_load_resized(MPI_COMM_SELF, ckpt, 1, lat_h, lat_w, &probe, &cfg, &meta, err)) return EXIT_FAILED;
-    free(meta.config);
-    int64_t dy_probe = abp_shape_numel(probe.out_shape), per_batch = (1 << 24) / (64 * dy_probe);
-    abp_net_free(&probe);
+    /* Loaded once for one example; the output size then decides the batch (large textures
+     * go a few at a time) and the network is rebuilt for it with the same parameters. */
+    if (cli_load_model(d, ckpt, 1, lat_h, lat_w, &net, &cfg, err)) return EXIT_FAILED;
+    int64_t dz = abp_shape_numel(net.in_shape), dy = abp_shape_numel(net.out_shape), per_batch = (1 << 24) / (64 * dy);
     int batch = n < 64 ? n : 64;
     if (batch > per_batch) batch = per_batch < 1 ? 1 : (int)per_batch;
-    if (abp_model_load_resized(MPI_COMM_SELF, ckpt, batch, lat_h, lat_w, &net, &cfg, &meta, err)) return EXIT_FAILED;
-    free(meta.config);
-    int64_t dz = abp_shape_numel(net.in_shape), dy = abp_shape_numel(net.out_shape);
-    float *rows = NULL, *zb = NULL, *images = NULL;
+    float *rows = NULL, *zb = NULL, *images = NULL, *all = NULL, *all_z = NULL;
     int status = EXIT_FAILED, rate = 0;
+    if (abp_dist_agree(d, abp_net_set_max_batch(&net, batch, err), err)) goto done;
+    /* Every rank fits the same prior (deterministic for the seed) and recomputes the same
+     * batch-norm statistics, so that sample i is the same whichever rank makes it. */
+    if (abp_dist_agree(d, cli_prior_fit(&prior, ckpt, dz, err) ||
+                              cli_prior_recalibrate(&prior, ckpt, lat_h, lat_w, &net, err)
+                          ? abp_fail_wrap(err, "abp sample") : 0, err))
+        goto done;
     if (wav) {
         if (net.out_shape.c != 1 || net.out_shape.h != 1) {
             abp_fail(err, "abp sample: %s: the model makes %dx%dx%d images, not sounds (1 x 1 x T); "
                      "write a .png", out, net.out_shape.h, net.out_shape.w, net.out_shape.c);
             goto done;
         }
-        if (output_rate(rate_opt, &cfg, &rate, err)) goto done;
+        if (abp_dist_agree(d, d->rank == 0 ? output_rate(rate_opt, &cfg, &rate, err) : 0, err)) goto done;
     }
-    rows = abp_alloc(sizeof(float) * (size_t)(n * dz), err);
+    /* This rank's samples: whole batches, as abp_shard_range_batched shares them. */
+    int64_t lo, hi;
+    abp_shard_range_batched(n, batch, d->size, d->rank, &lo, &hi);
+    int64_t mine = hi - lo > 0 ? hi - lo : 1;
+    rows = abp_alloc(sizeof(float) * (size_t)(mine * dz), err);
     zb = rows ? abp_alloc(sizeof(float) * (size_t)(batch * dz), err) : NULL;
-    images = zb ? abp_alloc(sizeof(float) * (size_t)(n * dy), err) : NULL;
-    if (!images) goto done;
-    if (cli_prior_fit(&prior, ckpt, dz, err) || cli_prior_recalibrate(&prior, ckpt, lat_h, lat_w, &net, err)) {
-        abp_fail_wrap(err, "abp sample");
-        goto done;
+    images = zb ? abp_alloc(sizeof(float) * (size_t)(mine * dy), err) : NULL;
+    if (d->rank == 0) all = images ? abp_alloc(sizeof(float) * (size_t)n * (size_t)dy, err) : NULL;
+    if (d->rank == 0 && h5) all_z = all ? abp_alloc(sizeof(float) * (size_t)n * (size_t)dz, err) : NULL;
+    int rc = images && (d->rank != 0 || (all && (!h5 || all_z))) ? 0 : -1;
+    char scope[96] = "";
+    if (d->size > 1) snprintf(scope, sizeof scope, " on rank 0 (of %d on %d ranks)", n, d->size);
+    abp_progress progress;
+    abp_progress_start(&progress, d->rank == 0, "sample", "samples", hi - lo, scope);
+    for (int64_t first = 0; rc == 0 && first < hi - lo; first += batch) {
+        int64_t b = hi - lo - first < batch ? hi - lo - first : batch;
+        cli_prior_draw(&prior, lo + first, b, dz, rows + first * dz);
+        rc = abp_net_generate(&net, rows + first * dz, b, images + first * dy, zb, err);
+        abp_progress_update(&progress, first + b);
     }
-    cli_prior_draw(&prior, 0, n, dz, rows);
-    if (abp_net_generate(&net, rows, n, images, zb, err)) goto done;
-    if (wav) {
-        if (abp_wav_write(out, images, n * dy, rate, wav_float ? ABP_WAV_FLOAT32 : ABP_WAV_PCM16, err)) goto done;
-        printf("sample: wrote %d sample%s of %lld values at %d Hz to %s\n", n, n == 1 ? "" : "s",
-               (long long)dy, rate, out);
-    } else if (h5) {
+    if (abp_dist_agree(d, rc, err) ||
+        abp_dist_gather_rows(d, images, lo, hi, n, sizeof(float) * (size_t)dy, all, err) ||
+        (h5 && abp_dist_gather_rows(d, rows, lo, hi, n, sizeof(float) * (size_t)dz, all_z, err)))
+        goto done;
+    if (d->rank == 0 && wav) {
+        rc = abp_wav_write(out, all, n * dy, rate, wav_float ? ABP_WAV_FLOAT32 : ABP_WAV_PCM16, err);
+        if (rc == 0)
+            printf("sample: wrote %d sample%s of %lld values at %d Hz to %s\n", n, n == 1 ? "" : "s",
+                   (long long)dy, rate, out);
+    } else if (d->rank == 0 && h5) {
         char used[32];
         abp_prior_format(&prior.choice, used, sizeof used);
         abp_samples_info info = {used, (uint64_t)seed, bn_running ? "running" : "prior", ckpt};
-        if (abp_samples_write(out, &info, images, n, net.out_shape.c, net.out_shape.h, net.out_shape.w, rows, dz, err))
-            goto done;
-        printf("sample: wrote %d samples of %dx%dx%d and their latents to %s\n", n, net.out_shape.h,
-               net.out_shape.w, net.out_shape.c, out);
-    } else if (folder) {
-        if (write_folder(out, images, n, net.out_shape, err)) goto done;
-        printf("sample: wrote %d samples of %dx%dx%d to %s, one PNG each\n", n, net.out_shape.h, net.out_shape.w,
-               net.out_shape.c, out);
-    } else {
-        if (abp_png_write_grid(out, images, n, net.out_shape.c, net.out_shape.h, net.out_shape.w, cols, err)) goto done;
-        printf("sample: wrote %d samples of %dx%dx%d to %s\n", n, net.out_shape.h, net.out_shape.w,
-               net.out_shape.c, out);
+        rc = abp_samples_write(out, &info, all, n, net.out_shape.c, net.out_shape.h, net.out_shape.w, all_z, dz, err);
+        if (rc == 0)
+            printf("sample: wrote %d samples of %dx%dx%d and their latents to %s\n", n, net.out_shape.h,
+                   net.out_shape.w, net.out_shape.c, out);
+    } else if (d->rank == 0 && folder) {
+        rc = write_folder(out, all, n, net.out_shape, err);
+        if (rc == 0)
+            printf("sample: wrote %d samples of %dx%dx%d to %s, one PNG each\n", n, net.out_shape.h, net.out_shape.w,
+                   net.out_shape.c, out);
+    } else if (d->rank == 0) {
+        rc = abp_png_write_grid(out, all, n, net.out_shape.c, net.out_shape.h, net.out_shape.w, cols, err);
+        if (rc == 0)
+            printf("sample: wrote %d samples of %dx%dx%d to %s (made on %d rank%s)\n", n, net.out_shape.h, net.out_shape.w,
+                   net.out_shape.c, out, d->size, d->size > 1 ? "s" : "");
     }
+    if (abp_dist_agree(d, rc, err)) goto done;
     status = EXIT_OK;
 done:
     abp_free(rows);
     abp_free(zb);
     abp_free(images);
-    abp_net_free(&net);
+    abp_free(all);
+    abp_free(all_z);
     cli_prior_free(&prior);
+    abp_net_free(&net);
     return status;
 }

@@ -16,7 +16,7 @@ int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err) {
         {"data", OPT_STRING, cfg.data, sizeof cfg.data, 0, 0, NULL, "training data: an IDX file, an image folder, an image, an HDF5 data set or a WAV file", 1, 0},
         {"model", OPT_STRING, cfg.model, sizeof cfg.model, 0, 0, NULL, "a built-in model (mnist28, faces64, faces25, texture, sound) or a spec 'z 30 | linear 7x7x128 | ...'", 0, 0},
         {"out", OPT_STRING, cfg.out, sizeof cfg.out, 0, 0, NULL, "output folder (checkpoint.h5, metrics.csv, PNGs)", 1, 0},
-        {"resume", OPT_STRING, cfg.resume, sizeof cfg.resume, 0, 0, NULL, "continue from this checkpoint", 0, 0},
+        {"resume", OPT_STRING, cfg.resume, sizeof cfg.resume, 0, 0, NULL, "continue from this checkpoint, or from the newest one in this folder that verifies (damaged ones are skipped and named)", 0, 0},
         {"latent-dim", OPT_INT, &cfg.latent_dim, 0, 1, 1 << 20, NULL, "d, overriding the model's (0: the model's own)", 0, 0},
         {"sigma", OPT_FLOAT, &cfg.sigma, 0, 1e-6, 1e6, NULL, "standard deviation of the observation noise", 0, 0},
         {"langevin-steps", OPT_INT, &cfg.langevin_steps, 0, 0, 1e6, NULL, "L, inference steps per learning iteration", 0, 0},
@@ -74,5 +74,5 @@ int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err) {
                abp_blas_kernel_is_weaker() ? " set by OPENBLAS_CORETYPE; this CPU supports the faster " : "",
                abp_blas_kernel_is_weaker() ? abp_blas_best_kernel() : "", threads, threads > 1 ? "s" : "");
     int rc = abp_train(&cfg, d, err);
-    return rc == 0 ? EXIT_OK : rc == ABP_STOPPED ? EXIT_STOPPED : EXIT_FAILED;
+    return rc == 0 ? EXIT_OK : rc == ABP_STOPPED ? EXIT_STOPPED : rc == ABP_DIVERGED ? EXIT_DIVERGED : EXIT_FAILED;
 }

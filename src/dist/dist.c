@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "abp/tensor.h"
@@ -36,6 +37,13 @@ void abp_dist_free(abp_dist *d) { memset(d, 0, sizeof *d); }
 void abp_shard_range(int64_t n, int p, int r, int64_t *lo, int64_t *hi) {
     *lo = n * r / p;
     *hi = n * (r + 1) / p;
+}
+
+void abp_shard_range_batched(int64_t n, int batch, int p, int r, int64_t *lo, int64_t *hi) {
+    int64_t batches = (n + batch - 1) / batch, b_lo, b_hi;
+    abp_shard_range(batches, p, r, &b_lo, &b_hi);
+    *lo = b_lo * batch < n ? b_lo * batch : n;
+    *hi = b_hi * batch < n ? b_hi * batch : n;
 }
 
 int abp_batch_share(int64_t B, int p, int r) { return (int)(B / p + (r < B % p ? 1 : 0)); }
@@ -93,4 +101,58 @@ int abp_dist_threads_per_rank(const abp_dist *d, int requested, char *why, size_
              threads, threads > 1 ? "s" : "", d->node_cores, d->node_cores > 1 ? "s" : "", d->local_size,
              d->local_size > 1 ? "s" : "", own);
     return threads;
+}
+
+int abp_dist_gather_rows(abp_dist *d, const void *mine, int64_t lo, int64_t hi, int64_t want,
+                         size_t row_bytes, void *out, abp_err *err) {
+    if (d->size == 1) {
+        if (want > 0) memcpy(out, mine, row_bytes * (size_t)want);
+        return 0;
+    }
+    /* One derived type per row keeps every count a row count, far below INT_MAX. */
+    int64_t send = want < lo ? 0 : (want < hi ? want : hi) - lo;
+    int counts_ok = want <= INT_MAX && row_bytes <= INT_MAX, rc = -1;
+    int *counts = NULL, *displs = NULL;
+    MPI_Datatype row;
+    if (abp_dist_agree(d, counts_ok ? 0 : abp_fail(err, "gathering %lld rows of %zu bytes: too many", (long long)want, row_bytes), err))
+        return -1;
+    if (MPI_Type_contiguous((int)row_bytes, MPI_BYTE, &row) != MPI_SUCCESS || MPI_Type_commit(&row) != MPI_SUCCESS)
+        return abp_fail(err, "MPI_Type_contiguous of %zu bytes failed", row_bytes);
+    if (d->rank == 0) {
+        counts = malloc(sizeof(int) * (size_t)d->size);
+        displs = malloc(sizeof(int) * (size_t)d->size);
+    }
+    int alloc_ok = d->rank != 0 || (counts && displs);
+    if (abp_dist_agree(d, alloc_ok ? 0 : abp_fail(err, "out of memory"), err)) goto done;
+    int mine_count = (int)send;
+    double t0 = MPI_Wtime();
+    if (MPI_Gather(&mine_count, 1, MPI_INT, counts, 1, MPI_INT, 0, d->comm) != MPI_SUCCESS) {
+        abp_fail(err, "MPI_Gather of row counts failed");
+        goto done;
+    }
+    if (d->rank == 0)
+        for (int r = 0, at = 0; r < d->size; r++) displs[r] = at, at += counts[r];
+    if (MPI_Gatherv(mine, mine_count, row, out, counts, displs, row, 0, d->comm) != MPI_SUCCESS) {
+        abp_fail(err, "MPI_Gatherv of %lld rows failed", (long long)want);
+        goto done;
+    }
+    d->comm_seconds += MPI_Wtime() - t0;
+    rc = 0;
+done:
+    free(counts);
+    free(displs);
+    MPI_Type_free(&row);
+    return rc;
+}
+
+int abp_dist_broadcast(abp_dist *d, void *buf, size_t bytes, abp_err *err) {
+    if (d->size == 1) return 0;
+    double t0 = MPI_Wtime();
+    for (size_t off = 0; off < bytes; off += INT_MAX) {
+        int count = (int)(bytes - off < INT_MAX ? bytes - off : INT_MAX);
+        if (MPI_Bcast((char *)buf + off, count, MPI_BYTE, 0, d->comm) != MPI_SUCCESS)
+            return abp_fail(err, "MPI_Bcast of %zu bytes failed", bytes);
+    }
+    d->comm_seconds += MPI_Wtime() - t0;
+    return 0;
 }

@@ -10,6 +10,12 @@
  *   /latents      float32 [n, latent dims...]; row i belongs to example i
  *   /examples     fixed-length strings [n]: where each example came from
  *
+ * Every dataset carries an attribute crc32 (uint32): zlib's CRC-32 of its data as stored,
+ * so that abp_ckpt_verify can tell a damaged file from a good one, and reading an array
+ * checks it. Why not HDF5's Fletcher32 filter: filters need chunked datasets written
+ * collectively by every rank, while the replicated arrays here are written by rank 0
+ * alone (see below); and a failed filter check surfaces as an anonymous read error.
+ *
  * Who writes what. Arrays that every rank holds (the model, the optimizer state, /config)
  * are written once, by rank 0 alone, with an independent write: the other ranks would
  * only send copies of the same bytes, and a collective call per array would make every
@@ -29,6 +35,7 @@
 #include "abp/io.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,12 +43,14 @@
 #include <unistd.h>
 
 #include <hdf5.h>
+#include <zlib.h>
 
 #include "h5util.h"
 
 #define CKPT_FORMAT "abp-checkpoint"
 #define CKPT_FORMAT_VERSION 1
 #define CKPT_MAX_DIMS 4 /* of one array, and of one latent row */
+#define CKPT_CRC_ATTR "crc32"
 
 struct abp_ckpt {
     MPI_Comm comm;        /* our own duplicate of the caller's communicator */
@@ -78,8 +87,65 @@ static const char *format_shape(char *buf, size_t cap, int ndim, const int64_t *
     return buf;
 }
 
+/* NaN and infinite values among n floats. A checkpoint never holds one: a diverged run
+ * stops before writing (src/train/finite.c), the writer refuses them, and the reader
+ * refuses a file that has them (a damaged or foreign one), naming the array. */
+static int64_t count_nonfinite(const float *x, int64_t n) {
+    int64_t bad = 0;
+    for (int64_t k = 0; k < n; k++) bad += !isfinite(x[k]);
+    return bad;
+}
+
+static int64_t numel(int ndim, const int64_t *dims) {
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= dims[i];
+    return n;
+}
+
 static void to_hsize(int ndim, const int64_t *dims, hsize_t *out) {
     for (int i = 0; i < ndim; i++) out[i] = (hsize_t)dims[i];
+}
+
+/* ---------------------------------------------------------------- checksums */
+
+/* zlib's CRC-32 of n bytes (zlib takes at most UINT_MAX bytes a call). */
+static uint32_t crc_of(const void *data, size_t n) {
+    const unsigned char *p = data;
+    uLong crc = crc32(0L, Z_NULL, 0);
+    while (n > 0) {
+        uInt part = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        crc = crc32(crc, p, part);
+        p += part, n -= part;
+    }
+    return (uint32_t)crc;
+}
+
+static int compare_pieces(const void *a, const void *b) {
+    const uint64_t *x = a, *y = b;
+    return (x[0] > y[0]) - (x[0] < y[0]);
+}
+
+/* The CRC of a dataset whose rows the ranks hold in pieces: each rank's CRC of its own
+ * bytes, gathered and chained in row order with crc32_combine, the same on every rank.
+ * A rank's piece starts at row lo and is `bytes` long. */
+static uint32_t crc_of_rows(MPI_Comm comm, int64_t lo, const void *data, size_t bytes, int *failed) {
+    int size = comm_size(comm);
+    uint64_t mine[3] = {(uint64_t)lo, (uint64_t)bytes, bytes ? crc_of(data, bytes) : 0};
+    uint64_t *all = malloc(sizeof mine * (size_t)size);
+    int ok = all != NULL, all_ok;
+    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, comm);
+    if (!all_ok) {
+        free(all);
+        *failed = 1;
+        return 0;
+    }
+    MPI_Allgather(mine, 3, MPI_UINT64_T, all, 3, MPI_UINT64_T, comm);
+    qsort(all, (size_t)size, sizeof mine, compare_pieces);
+    uLong crc = crc32(0L, Z_NULL, 0);
+    for (int r = 0; r < size; r++)
+        if (all[3 * r + 1] > 0) crc = crc32_combine(crc, (uLong)all[3 * r + 2], (z_off_t)all[3 * r + 1]);
+    free(all);
+    return (uint32_t)crc;
 }
 
 /* ---------------------------------------------------------------- writing: checks */
@@ -114,6 +180,9 @@ static int check_array(const char *path, const abp_ckpt_array *a, abp_err *err) 
         }
     }
     if (!a->data) return abp_fail(err, "%s: array %s has no data", path, a->path);
+    int64_t bad = count_nonfinite(a->data, numel(a->ndim, a->dims));
+    if (bad) return abp_fail(err, "%s: not written: array %s holds %lld NaN or infinite values", path, a->path,
+                             (long long)bad);
     return 0;
 }
 
@@ -143,6 +212,9 @@ static int check_contents(const char *path, const ckpt_contents *c, abp_err *err
     for (int64_t i = 0; i < c->row_hi - c->row_lo; i++)
         if (!c->names[i]) return abp_fail(err, "%s: example name of row %lld is missing", path,
                                           (long long)(c->row_lo + i));
+    int64_t bad = count_nonfinite(c->latents, (c->row_hi - c->row_lo) * numel(c->latent_ndim, c->latent_dims));
+    if (bad) return abp_fail(err, "%s: not written: /latents rows [%lld, %lld) hold %lld NaN or infinite values",
+                             path, (long long)c->row_lo, (long long)c->row_hi, (long long)bad);
     for (int i = 0; i < c->meta->nrows; i++) {
         const abp_ckpt_rows *r = &c->meta->rows[i];
         if (strnlen(r->path, sizeof r->path) == sizeof r->path || !strchr(r->path, '/'))
@@ -154,6 +226,9 @@ static int check_contents(const char *path, const ckpt_contents *c, abp_err *err
         for (int k = 0; k < r->row_ndim; k++)
             if (r->row_dims[k] < 1) return abp_fail(err, "%s: %s: row dimension %d is %lld", path, r->path, k,
                                                     (long long)r->row_dims[k]);
+        int64_t nonfinite = count_nonfinite(r->data, (r->hi - r->lo) * numel(r->row_ndim, r->row_dims));
+        if (nonfinite) return abp_fail(err, "%s: not written: %s holds %lld NaN or infinite values", path, r->path,
+                                       (long long)nonfinite);
     }
     for (int i = 0; i < c->meta->nsteps; i++)
         if (strnlen(c->meta->steps[i].group, sizeof c->meta->steps[i].group) == sizeof c->meta->steps[i].group)
@@ -220,6 +295,7 @@ static char *pack_names(MPI_Comm comm, const char *path, const ckpt_contents *c,
 
 typedef struct writer {
     const char *path; /* the final file name, for messages */
+    MPI_Comm file_comm; /* the ranks writing it */
     hid_t file;
     int rank, nranks;
     hid_t make_parents; /* link creation: create missing groups on the way */
@@ -265,10 +341,18 @@ static hid_t create_dataset(writer *w, const char *name, hid_t type, int ndim, c
     return dset;
 }
 
-/* Data that every rank holds: rank 0 writes it alone (see the top of the file). */
-static void write_replicated(writer *w, hid_t dset, hid_t mem_type, const void *data, const char *what) {
+/* Every rank writes the same checksum attribute: attributes are metadata, made by all. */
+static int write_crc(writer *w, hid_t dset, uint32_t crc, abp_err *err) {
+    return abp_h5util_write_attr(w->path, dset, CKPT_CRC_ATTR, H5T_STD_U32LE, H5T_NATIVE_UINT32, &crc, err);
+}
+
+/* Data that every rank holds: rank 0 writes it alone (see the top of the file); every rank
+ * computes the same checksum of it. */
+static int write_replicated(writer *w, hid_t dset, hid_t mem_type, const void *data, size_t bytes,
+                            const char *what, abp_err *err) {
     if (w->rank == 0 && H5Dwrite(dset, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
         note_data_failure(w, what);
+    return write_crc(w, dset, crc_of(data, bytes), err);
 }
 
 static int write_header(writer *w, const abp_ckpt_meta *meta, abp_err *err) {
@@ -290,12 +374,10 @@ static int write_config(writer *w, const char *config, abp_err *err) {
     if (!config) config = "";
     hid_t type = abp_h5util_fixed_string_type(strlen(config) + 1);
     hid_t dset = type < 0 ? -1 : create_dataset(w, "config", type, 0, NULL, err);
-    if (dset >= 0) {
-        write_replicated(w, dset, type, config, "/config");
-        H5Dclose(dset);
-    }
+    int rc = dset < 0 ? -1 : write_replicated(w, dset, type, config, strlen(config) + 1, "/config", err);
+    if (dset >= 0) H5Dclose(dset);
     if (type >= 0) H5Tclose(type);
-    return dset < 0 ? -1 : 0;
+    return rc;
 }
 
 /* /model and /optimizer exist even when empty, and /optimizer carries the kind and step. */
@@ -317,9 +399,10 @@ static int write_array(writer *w, const abp_ckpt_array *a, abp_err *err) {
     to_hsize(a->ndim, a->dims, dims);
     hid_t dset = create_dataset(w, a->path, H5T_IEEE_F32LE, a->ndim, dims, err);
     if (dset < 0) return -1;
-    write_replicated(w, dset, H5T_NATIVE_FLOAT, a->data, a->path);
+    size_t bytes = sizeof(float) * (size_t)numel(a->ndim, a->dims);
+    int rc = write_replicated(w, dset, H5T_NATIVE_FLOAT, a->data, bytes, a->path, err);
     H5Dclose(dset);
-    return 0;
+    return rc;
 }
 
 /* Writes this rank's rows of a sharded dataset in one collective call. */
@@ -335,8 +418,12 @@ static int write_latents(writer *w, const ckpt_contents *c, abp_err *err) {
     hid_t dset = create_dataset(w, "latents", H5T_IEEE_F32LE, 1 + c->latent_ndim, dims, err);
     if (dset < 0) return -1;
     write_rows(w, dset, H5T_NATIVE_FLOAT, c->row_lo, c->row_hi - c->row_lo, c->latents, "/latents");
+    int failed = 0;
+    size_t bytes = sizeof(float) * (size_t)((c->row_hi - c->row_lo) * numel(c->latent_ndim, c->latent_dims));
+    uint32_t crc = crc_of_rows(w->file_comm, c->row_lo, c->latents, bytes, &failed);
+    int rc = failed ? abp_fail(err, "%s: out of memory for the checksum of /latents", w->path) : write_crc(w, dset, crc, err);
     H5Dclose(dset);
-    return 0;
+    return rc;
 }
 
 /* The extra sharded matrices (/chains/...): one collective write each, like /latents. */
@@ -349,7 +436,13 @@ static int write_more_rows(writer *w, const abp_ckpt_meta *meta, abp_err *err) {
         hid_t dset = create_dataset(w, r->path, H5T_IEEE_F32LE, 1 + r->row_ndim, dims, err);
         if (dset < 0) return -1;
         write_rows(w, dset, H5T_NATIVE_FLOAT, r->lo, r->hi - r->lo, r->data, r->path);
+        int failed = 0;
+        size_t bytes = sizeof(float) * (size_t)((r->hi - r->lo) * numel(r->row_ndim, r->row_dims));
+        uint32_t crc = crc_of_rows(w->file_comm, r->lo, r->data, bytes, &failed);
+        int rc = failed ? abp_fail(err, "%s: out of memory for the checksum of %s", w->path, r->path)
+                        : write_crc(w, dset, crc, err);
         H5Dclose(dset);
+        if (rc < 0) return -1;
     }
     return 0;
 }
@@ -372,12 +465,16 @@ static int write_examples(writer *w, const ckpt_contents *c, const char *packed,
     hsize_t n = (hsize_t)c->n_total;
     hid_t type = abp_h5util_fixed_string_type(width);
     hid_t dset = type < 0 ? -1 : create_dataset(w, "examples", type, 1, &n, err);
+    int rc = dset < 0 ? -1 : 0;
     if (dset >= 0) {
         write_rows(w, dset, type, c->row_lo, c->row_hi - c->row_lo, packed, "/examples");
+        int failed = 0;
+        uint32_t crc = crc_of_rows(w->file_comm, c->row_lo, packed, width * (size_t)(c->row_hi - c->row_lo), &failed);
+        rc = failed ? abp_fail(err, "%s: out of memory for the checksum of /examples", w->path) : write_crc(w, dset, crc, err);
         H5Dclose(dset);
     }
     if (type >= 0) H5Tclose(type);
-    return dset < 0 ? -1 : 0;
+    return rc;
 }
 
 static int write_contents(writer *w, const ckpt_contents *c, const char *packed, size_t width, abp_err *err) {
@@ -394,7 +491,7 @@ static int write_contents(writer *w, const ckpt_contents *c, const char *packed,
 /* Creates tmp through MPI-IO, fills it and closes it. */
 static int write_file(MPI_Comm comm, const char *path, const char *tmp, const ckpt_contents *c,
                       const char *packed, size_t width, abp_err *err) {
-    writer w = {.path = path, .file = -1, .rank = comm_rank(comm), .nranks = comm_size(comm),
+    writer w = {.path = path, .file_comm = comm, .file = -1, .rank = comm_rank(comm), .nranks = comm_size(comm),
                 .make_parents = -1, .no_fill = -1, .collective = -1};
     w.file = abp_h5util_create_file(comm, path, tmp, err);
     if (w.file < 0) return -1;
@@ -413,9 +510,26 @@ static int write_file(MPI_Comm comm, const char *path, const char *tmp, const ck
     return rc;
 }
 
+/* Durable, not just atomic: the file's bytes reach the disk before the rename makes it the
+ * checkpoint (H5Fflush syncs through MPI-IO already, but whether MPI_File_sync is an fsync
+ * is the MPI library's business, so rank 0 makes sure), and the folder is synced after it,
+ * so that a power loss right after a checkpoint cannot take the rename back. */
+/* About how large the file will be: its data, plus room for HDF5's metadata (object
+ * headers, attributes, the superblock) with a margin. */
+static int64_t file_bytes(const ckpt_contents *c, size_t width) {
+    int64_t data = 0;
+    for (int i = 0; i < c->narrays; i++) data += 4 * numel(c->arrays[i].ndim, c->arrays[i].dims);
+    data += 4 * c->n_total * numel(c->latent_ndim, c->latent_dims) + c->n_total * (int64_t)width;
+    data += c->meta->config ? (int64_t)strlen(c->meta->config) : 0;
+    for (int i = 0; i < c->meta->nrows; i++)
+        data += 4 * c->meta->rows[i].n_total * numel(c->meta->rows[i].row_ndim, c->meta->rows[i].row_dims);
+    return data + data / 10 + (int64_t)(c->narrays + c->meta->nrows + 8) * 2048 + (1 << 14);
+}
+
 static int publish(const char *path, const char *tmp, abp_err *err) {
+    if (abp_fsync_path(tmp, err) < 0) return -1;
     if (rename(tmp, path) != 0) return abp_fail(err, "%s: cannot rename %s over it: %s", path, tmp, strerror(errno));
-    return 0;
+    return abp_fsync_parent(path, err);
 }
 
 int abp_ckpt_write(MPI_Comm comm, const char *path, const abp_ckpt_meta *meta, const abp_ckpt_array *arrays,
@@ -431,6 +545,9 @@ int abp_ckpt_write(MPI_Comm comm, const char *path, const abp_ckpt_meta *meta, c
     char *tmp = packed ? abp_h5util_tmp_name(path, err) : NULL;
     int rank = comm_rank(comm);
     int rc = abp_h5util_agree(comm, tmp ? 0 : -1, err);
+    /* A disk without room for the file fails here, before PATH.tmp exists: HDF5 1.10 cannot
+     * close a file whose writes failed with ENOSPC, and crashes at exit on it. */
+    if (rc == 0) rc = abp_h5util_agree(comm, rank == 0 ? abp_reserve_space(path, file_bytes(&c, width), err) : 0, err);
     if (rc == 0) rc = abp_h5util_agree(comm, rank == 0 ? abp_h5util_create_empty(path, tmp, err) : 0, err);
     if (rc == 0) {
         /* This agree() is the barrier: every rank has closed the file before rank 0 renames
@@ -627,6 +744,21 @@ static hid_t open_array(abp_ckpt *ck, const char *name, int ndim, const int64_t 
     return dset;
 }
 
+/* Compares the crc32 attribute of a dataset (if it has one: files from before abp stored
+ * them have none) with the CRC of its bytes, read into data. */
+static int check_crc(abp_ckpt *ck, hid_t dset, const char *name, const void *data, size_t bytes, abp_err *err) {
+    htri_t has = H5Aexists(dset, CKPT_CRC_ATTR);
+    if (has < 0) return abp_fail(err, "%s: cannot look for the checksum of %s", ck->path, name);
+    if (has == 0) return 0;
+    uint32_t stored = 0;
+    if (abp_h5util_read_int_attr(ck->path, dset, name, CKPT_CRC_ATTR, H5T_NATIVE_UINT32, &stored, err) < 0) return -1;
+    uint32_t computed = crc_of(data, bytes);
+    if (computed != stored)
+        return abp_fail(err, "%s: %s fails its checksum (crc32 stored %08x, computed %08x): the file is damaged",
+                        ck->path, name, stored, computed);
+    return 0;
+}
+
 int abp_ckpt_read_array(abp_ckpt *ck, const char *path, float *dst, int ndim, const int64_t *dims, abp_err *err) {
     /* Every rank must make the same HDF5 calls, so bad arguments on one rank stop all. */
     int rc = ndim < 1 || ndim > CKPT_MAX_DIMS || !dims || !dst || !path
@@ -639,6 +771,12 @@ int abp_ckpt_read_array(abp_ckpt *ck, const char *path, float *dst, int ndim, co
      * hand it round, instead of every rank reading the same bytes. */
     if (rc == 0 && H5Dread(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, ck->collective, dst) < 0)
         rc = abp_fail(err, "%s: cannot read %s", ck->path, path);
+    /* Non-finite values first: a diverged run's file (from an abp without this check) gets
+     * the message that says so, whatever its checksum. */
+    int64_t bad = rc == 0 ? count_nonfinite(dst, numel(ndim, dims)) : 0;
+    if (bad) rc = abp_fail(err, "%s: %s holds %lld NaN or infinite values (a diverged or damaged checkpoint; "
+                                "use an earlier one)", ck->path, path, (long long)bad);
+    if (rc == 0) rc = check_crc(ck, dset, path, dst, sizeof(float) * (size_t)numel(ndim, dims), err);
     if (dset >= 0) H5Dclose(dset);
     return abp_h5util_agree(ck->comm, rc, err);
 }
@@ -665,6 +803,10 @@ int abp_ckpt_read_latents(abp_ckpt *ck, int64_t lo, int64_t hi, float *dst, abp_
     hid_t dset = H5Dopen2(ck->file, "latents", H5P_DEFAULT);
     if (dset < 0 || abp_h5util_read_rows(dset, H5T_NATIVE_FLOAT, lo, hi - lo, ck->collective, dst) < 0)
         rc = abp_fail(err, "%s: cannot read rows [%lld, %lld) of /latents", ck->path, (long long)lo, (long long)hi);
+    int64_t bad = rc == 0 ? count_nonfinite(dst, (hi - lo) * numel(ck->latent_ndim, ck->latent_dims)) : 0;
+    if (bad) rc = abp_fail(err, "%s: /latents holds %lld NaN or infinite values in rows [%lld, %lld) (a diverged "
+                                "or damaged checkpoint; use an earlier one)", ck->path, (long long)bad,
+                           (long long)lo, (long long)hi);
     if (dset >= 0) H5Dclose(dset);
     return abp_h5util_agree(ck->comm, rc, err);
 }
@@ -683,6 +825,10 @@ int abp_ckpt_read_rows(abp_ckpt *ck, const char *path, int64_t n_total, int row_
     rc = abp_h5util_agree(ck->comm, dset < 0 ? -1 : 0, err);
     if (rc == 0 && abp_h5util_read_rows(dset, H5T_NATIVE_FLOAT, lo, hi - lo, ck->collective, dst) < 0)
         rc = abp_fail(err, "%s: cannot read rows [%lld, %lld) of %s", ck->path, (long long)lo, (long long)hi, path);
+    int64_t bad = rc == 0 ? count_nonfinite(dst, (hi - lo) * numel(row_ndim, row_dims)) : 0;
+    if (bad) rc = abp_fail(err, "%s: %s holds %lld NaN or infinite values in rows [%lld, %lld) (a diverged or "
+                                "damaged checkpoint; use an earlier one)", ck->path, path, (long long)bad,
+                           (long long)lo, (long long)hi);
     if (dset >= 0) H5Dclose(dset);
     return abp_h5util_agree(ck->comm, rc, err);
 }
@@ -822,4 +968,67 @@ int abp_ckpt_list(abp_ckpt *ck, abp_ckpt_array **arrays, int *narrays, abp_err *
     *arrays = list.items;
     *narrays = list.n;
     return rc;
+}
+
+/* ---------------------------------------------------------------- verifying */
+
+typedef struct verify_walk {
+    abp_ckpt *ck;
+    int failed, checked;
+    abp_err *err;
+} verify_walk;
+
+/* Reads one dataset whole, in its own file type (the bytes as stored), and checks them. */
+static int verify_dataset(verify_walk *v, const char *name) {
+    abp_ckpt *ck = v->ck;
+    hid_t dset = H5Dopen2(ck->file, name, H5P_DEFAULT);
+    hid_t type = dset < 0 ? -1 : H5Dget_type(dset);
+    hid_t space = dset < 0 ? -1 : H5Dget_space(dset);
+    hssize_t points = space < 0 ? -1 : H5Sget_simple_extent_npoints(space);
+    size_t size = type < 0 ? 0 : H5Tget_size(type);
+    int rc = 0;
+    unsigned char *buf = NULL;
+    if (points < 0 || size == 0) rc = abp_fail(v->err, "%s: cannot open /%s", ck->path, name);
+    else if (H5Aexists(dset, CKPT_CRC_ATTR) <= 0)
+        rc = abp_fail(v->err, "%s: /%s has no checksum (an abp older than checksums wrote it, or it was changed)",
+                      ck->path, name);
+    else if (!(buf = malloc((size_t)points * size + 1)))
+        rc = abp_fail(v->err, "%s: out of memory verifying /%s", ck->path, name);
+    else if (H5Dread(dset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+        rc = abp_fail(v->err, "%s: cannot read /%s (the file is damaged)", ck->path, name);
+    else {
+        char where[160];
+        snprintf(where, sizeof where, "/%s", name);
+        rc = check_crc(ck, dset, where, buf, (size_t)points * size, v->err);
+    }
+    free(buf);
+    if (space >= 0) H5Sclose(space);
+    if (type >= 0) H5Tclose(type);
+    if (dset >= 0) H5Dclose(dset);
+    return rc;
+}
+
+static herr_t visit_for_verify(hid_t group, const char *name, const H5L_info_t *info, void *data) {
+    verify_walk *v = data;
+    if (v->failed || info->type != H5L_TYPE_HARD) return 0;
+    H5O_info_t oinfo;
+    if (H5Oget_info_by_name(group, name, &oinfo, H5P_DEFAULT) < 0) {
+        v->failed = 1;
+        abp_fail(v->err, "%s: cannot open /%s (the file is damaged)", v->ck->path, name);
+        return 0;
+    }
+    if (oinfo.type != H5O_TYPE_DATASET) return 0;
+    if (verify_dataset(v, name) < 0) v->failed = 1;
+    else v->checked++;
+    return 0;
+}
+
+int abp_ckpt_verify(abp_ckpt *ck, int *datasets, abp_err *err) {
+    verify_walk v = {.ck = ck, .err = err};
+    if (H5Lvisit(ck->file, H5_INDEX_NAME, H5_ITER_INC, visit_for_verify, &v) < 0 && !v.failed) {
+        v.failed = 1;
+        abp_fail(err, "%s: cannot walk the file (it is damaged)", ck->path);
+    }
+    if (datasets) *datasets = v.checked;
+    return abp_h5util_agree(ck->comm, v.failed ? -1 : 0, err);
 }

@@ -49,7 +49,7 @@ int abp_h5_format(const char *path, char *format, size_t size, abp_err *err) {
 
 struct abp_h5data {
     char *path;        /* for messages */
-    hid_t file, images, examples;
+    hid_t file, images, examples, masks; /* masks: -1 when the data set has none */
     hid_t name_type;   /* the stored string type of /examples */
     int64_t n;
     int c, h, w;
@@ -60,6 +60,7 @@ void abp_h5data_close(abp_h5data *d) {
     if (d->name_type >= 0) H5Tclose(d->name_type);
     if (d->examples >= 0) H5Dclose(d->examples);
     if (d->images >= 0) H5Dclose(d->images);
+    if (d->masks >= 0) H5Dclose(d->masks);
     if (d->file >= 0) H5Fclose(d->file);
     free(d->path);
     free(d);
@@ -120,6 +121,24 @@ static int check_images(abp_h5data *d, abp_err *err) {
     return 0;
 }
 
+/* /masks, if there: uint8 of the very shape of /images. */
+static int check_masks(abp_h5data *d, abp_err *err) {
+    int exists = abp_h5util_link_exists(d->file, "masks");
+    if (exists < 0) return abp_fail(err, "%s: cannot look for /masks (damaged file?)", d->path);
+    if (!exists) return 0;
+    int ndim;
+    int64_t dims[H5S_MAX_RANK];
+    if ((d->masks = abp_h5util_open_dataset(d->path, d->file, "masks", &ndim, dims, err)) < 0) return -1;
+    hid_t type = H5Dget_type(d->masks);
+    int is_uint8 = type >= 0 && H5Tget_class(type) == H5T_INTEGER && H5Tget_size(type) == 1 &&
+                   H5Tget_sign(type) == H5T_SGN_NONE;
+    if (type >= 0) H5Tclose(type);
+    if (!is_uint8 || ndim != RANK_IMAGES || dims[0] != d->n || dims[1] != d->h || dims[2] != d->w || dims[3] != d->c)
+        return abp_fail(err, "%s: /masks is not uint8 of the shape of /images (%lldx%dx%dx%d)", d->path,
+                        (long long)d->n, d->h, d->w, d->c);
+    return 0;
+}
+
 /* /examples: one string per row. */
 static int check_examples(abp_h5data *d, abp_err *err) {
     int ndim;
@@ -145,19 +164,21 @@ int abp_h5data_open(const char *path, abp_h5data **out, abp_data_info *info, abp
         return abp_fail(err, "%s: out of memory", path);
     }
     d->path = copy;
-    d->images = d->examples = d->name_type = -1;
+    d->images = d->examples = d->masks = d->name_type = -1;
     /* The default driver: one process, no MPI, whatever the other ranks are doing. */
     d->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     int rc = d->file < 0 ? abp_fail(err, "%s: truncated or damaged HDF5 file", path) : 0;
     if (rc == 0) rc = check_header(d, err);
     if (rc == 0) rc = check_images(d, err);
     if (rc == 0) rc = check_examples(d, err);
+    if (rc == 0) rc = check_masks(d, err);
     if (rc < 0) {
         abp_h5data_close(d);
         return -1;
     }
     memset(info, 0, sizeof *info);
     info->n = d->n, info->c = d->c, info->h = d->h, info->w = d->w;
+    info->has_masks = d->masks >= 0;
     snprintf(info->kind, sizeof info->kind, "hdf5");
     *out = d;
     return 0;
@@ -179,11 +200,23 @@ int abp_h5data_read(abp_h5data *d, int64_t lo, int64_t count, uint8_t *pixels, c
     return 0;
 }
 
+int abp_h5data_read_masks(abp_h5data *d, int64_t lo, int64_t count, uint8_t *masks, abp_err *err) {
+    abp_h5util_quiet();
+    if (d->masks < 0) return abp_fail(err, "%s: holds no /masks", d->path);
+    if (lo < 0 || count < 0 || lo + count > d->n)
+        return abp_fail(err, "%s: examples [%lld, %lld) are out of range (it holds %lld)", d->path, (long long)lo,
+                        (long long)(lo + count), (long long)d->n);
+    if (count > 0 && abp_h5util_read_rows(d->masks, H5T_NATIVE_UINT8, lo, count, H5P_DEFAULT, masks) < 0)
+        return abp_fail(err, "%s: cannot read rows [%lld, %lld) of /masks (damaged file?)", d->path,
+                        (long long)lo, (long long)(lo + count));
+    return 0;
+}
+
 /* ---------------------------------------------------------------- writing */
 
 struct abp_h5data_writer {
     const char *label;   /* the file's name in messages */
-    hid_t file, images, examples;
+    hid_t file, images, examples, masks; /* masks: -1 without */
     hid_t name_type;     /* fixed-length strings of name_width bytes, in memory and in the file */
     hid_t collective;    /* transfer property list: collective MPI-IO */
     size_t name_width;
@@ -227,13 +260,13 @@ static hid_t create_dataset(abp_h5data_writer *w, const char *name, hid_t type, 
 }
 
 int abp_h5data_create(MPI_Comm comm, const char *file, const char *label, const abp_data_info *shape,
-                      size_t name_width, abp_h5data_writer **out, abp_err *err) {
+                      size_t name_width, int with_masks, abp_h5data_writer **out, abp_err *err) {
     abp_h5util_quiet();
     abp_h5data_writer *w = calloc(1, sizeof *w);
     *out = w;
     if (!w) return abp_fail(err, "%s: out of memory", label);
     w->label = label;
-    w->file = w->images = w->examples = -1;
+    w->file = w->images = w->examples = w->masks = -1;
     w->row_bytes = (size_t)shape->h * shape->w * shape->c;
     w->name_width = name_width;
     w->name_type = abp_h5util_fixed_string_type(name_width);
@@ -250,7 +283,10 @@ int abp_h5data_create(MPI_Comm comm, const char *file, const char *label, const 
     w->images = create_dataset(w, "images", H5T_STD_U8LE, RANK_IMAGES, dims, chunk, err);
     if (w->images < 0) return -1;
     w->examples = create_dataset(w, "examples", w->name_type, 1, dims, NULL, err);
-    return w->examples < 0 ? -1 : 0;
+    if (w->examples < 0) return -1;
+    if (with_masks && (w->masks = create_dataset(w, "masks", H5T_STD_U8LE, RANK_IMAGES, dims, chunk, err)) < 0)
+        return -1;
+    return 0;
 }
 
 /* Packs count names into rows of name_width bytes, zero-padded. */
@@ -274,7 +310,7 @@ static int pack_names(abp_h5data_writer *w, int64_t count, char *const *names, a
 }
 
 int abp_h5data_write(abp_h5data_writer *w, int64_t lo, int64_t count, const uint8_t *pixels, char *const *names,
-                     abp_err *err) {
+                     const uint8_t *masks, abp_err *err) {
     abp_h5util_quiet();
     /* A rank that cannot pack its names still takes part in both collective writes, with no
      * rows, so that the others are not left waiting; it reports afterwards. */
@@ -286,6 +322,9 @@ int abp_h5data_write(abp_h5data_writer *w, int64_t lo, int64_t count, const uint
     if (abp_h5util_write_rows(w->examples, w->name_type, lo, rows, w->collective, w->packed) < 0 && rc == 0)
         rc = abp_fail(err, "%s: cannot write rows [%lld, %lld) of /examples", w->label, (long long)lo,
                       (long long)(lo + count));
+    if (w->masks >= 0 && abp_h5util_write_rows(w->masks, H5T_NATIVE_UINT8, lo, rows, w->collective, masks) < 0 && rc == 0)
+        rc = abp_fail(err, "%s: cannot write rows [%lld, %lld) of /masks", w->label, (long long)lo,
+                      (long long)(lo + count));
     return rc;
 }
 
@@ -295,6 +334,7 @@ int abp_h5data_finish(abp_h5data_writer *w, abp_err *err) {
     int rc = 0;
     if (w->examples >= 0) H5Dclose(w->examples);
     if (w->images >= 0) H5Dclose(w->images);
+    if (w->masks >= 0) H5Dclose(w->masks);
     if (w->file >= 0) {
         /* Flushing syncs the file (MPI_File_sync), so that once it is renamed into place its
          * bytes are on disk, not only in some node's cache. */

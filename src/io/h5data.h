@@ -9,6 +9,8 @@
  *   /examples   fixed-length strings [count]: where each row came from, with the very names
  *               the original source gives ("train-images-idx3-ubyte#17", "cat.png"), so that
  *               a checkpoint trained on the original can be resumed on the packed file
+ *   /masks      (optional: abp prepare --masks) uint8 of the shape of /images, chunked the
+ *               same way: 1 where the value is observed, 0 where it is missing
  *
  * Reading is by one process alone (the HDF5 default driver), so that loading a shard stays
  * a local call like loading from an IDX file; writing is collective, through MPI-IO. */
@@ -44,6 +46,11 @@ ABP_MUST_CHECK int abp_h5data_open(const char *path, abp_h5data **out, abp_data_
 ABP_MUST_CHECK int abp_h5data_read(abp_h5data *h, int64_t lo, int64_t count, uint8_t *pixels,
                                    char **names, abp_err *err);
 
+/* Reads rows [lo, lo + count) of /masks (interleaved, as the pixels); an error if the data
+ * set has none. */
+ABP_MUST_CHECK int abp_h5data_read_masks(abp_h5data *h, int64_t lo, int64_t count, uint8_t *masks,
+                                         abp_err *err);
+
 void abp_h5data_close(abp_h5data *h);
 
 /* ---------------------------------------------------------------- writing */
@@ -57,12 +64,14 @@ typedef struct abp_h5data_writer abp_h5data_writer;
  * result can differ between ranks only for reasons local to one (memory). */
 ABP_MUST_CHECK int abp_h5data_create(MPI_Comm comm, const char *file, const char *label,
                                      const abp_data_info *shape, size_t name_width,
-                                     abp_h5data_writer **out, abp_err *err);
+                                     int with_masks, abp_h5data_writer **out, abp_err *err);
 
 /* Collective: this rank's rows [lo, lo + count) (count may be 0: the rank still takes part)
- * of interleaved pixels and their names, in one collective write per dataset. */
+ * of interleaved pixels, their names and (created with_masks) their masks, in one
+ * collective write per dataset. */
 ABP_MUST_CHECK int abp_h5data_write(abp_h5data_writer *w, int64_t lo, int64_t count,
-                                    const uint8_t *pixels, char *const *names, abp_err *err);
+                                    const uint8_t *pixels, char *const *names,
+                                    const uint8_t *masks, abp_err *err);
 
 /* Collective: flushes (to disk, not only to caches) and closes the file, and frees w. */
 ABP_MUST_CHECK int abp_h5data_finish(abp_h5data_writer *w, abp_err *err);

@@ -1,5 +1,14 @@
 /* Image files as a data source (see images.h): a folder of them, taken in strcmp order of
- * their names, or a single one, which is a data set of one. stb_image decodes them. */
+ * their names, or a single one, which is a data set of one.
+ *
+ * stb_image decodes them, compiled here rather than taken from Debian's libstb: that
+ * library is built with every decoder stb has, and Debian 12's v2.27 has known
+ * memory-safety bugs in its GIF decoder (CVE-2023-45661..45667) and PNM/HDR ones fixed
+ * only in 2.28 (CVE-2021-42715, -42716). Compiling the header ourselves lets us keep only
+ * the formats abp documents and bound the image size; the functions are static, so they
+ * cannot clash with libstb's (which png.c's stb_image_write and pixels.c's resize still
+ * use). Every file is also checked against a pixel limit (abp_image_max_pixels) from its
+ * header before a byte of pixels is allocated. */
 #include "images.h"
 
 #include <dirent.h>
@@ -10,7 +19,29 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+/* The largest side stb accepts (its own default is 2^24): far above any real image, and
+ * small enough that w * h * 4 cannot overflow even before abp's pixel limit is checked. */
+#define STBI_MAX_DIMENSIONS (1 << 17)
+#define STB_IMAGE_STATIC
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_ONLY_PNG
+#define STBI_ONLY_JPEG
+#define STBI_ONLY_BMP
+#define STBI_ONLY_PNM
+#define STBI_NO_LINEAR
+#define STBI_NO_HDR
+#define STBI_FAILURE_USERMSG
+/* stb is third-party code: its own warnings are not ours to fix (and -Werror is on). The
+ * static functions this file does not call are reported only at the end of the file, so
+ * that warning stays off for all of it. */
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 #include <stb/stb_image.h>
+#pragma GCC diagnostic pop
 
 /* A folder holds images with these extensions (compared without case); other files in it,
  * such as a README or a labels file, are skipped rather than refused. */
@@ -154,22 +185,131 @@ int abp_image_files_list(const char *path, int is_folder, abp_image_files *files
 
 /* ---------------------------------------------------------------- decoding */
 
-int abp_image_info(const char *path, int *w, int *h, int *channels, abp_err *err) {
+int64_t abp_image_max_pixels(abp_err *err) {
+    const char *text = getenv("ABP_MAX_PIXELS");
+    if (!text || !*text) return ABP_IMAGE_MAX_PIXELS_DEFAULT;
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (errno || *end || v < 1)
+        return abp_fail(err, "ABP_MAX_PIXELS=%s: expected a number of pixels >= 1", text);
+    return v;
+}
+
+/* The extensions abp lists in folders but whose decoders it leaves out (see the top). */
+static int is_refused_format(const char *path, const char **name) {
+    const char *dot = strrchr(path, '.');
+    if (!dot) return 0;
+    if (strcasecmp(dot + 1, "gif") == 0) *name = "GIF";
+    else if (strcasecmp(dot + 1, "tga") == 0) *name = "TGA";
+    else return 0;
+    return 1;
+}
+
+/* stb_image 2.27 writes past its 257-byte size table when a JPEG Huffman table (a DHT
+ * segment) declares more than 256 codes: found by fuzz/fuzz_images.c, and reached already
+ * by stbi_info. Such a file is refused here before stb sees it. Walks the marker segments
+ * by their lengths, and the scans' entropy-coded data byte by byte (a 0xFF there is always
+ * followed by 0x00 or a marker), so DHT segments between scans are found too. Returns 1 when
+ * the file is no JPEG or its tables are sound; the FILE is rewound. */
+static int jpeg_tables_ok(FILE *f) {
+    int ok = 1, first = getc(f), second;
+    do second = getc(f); while (second == 0xFF); /* stb skips fill bytes before SOI too */
+    if (first == 0xFF && second == 0xD8) {
+        for (int c; ok && (c = getc(f)) != EOF;) {
+            if (c != 0xFF) continue;
+            int m;
+            do m = getc(f); while (m == 0xFF);
+            if (m == EOF || m == 0xD9) break; /* end of image */
+            if (m == 0x00 || m == 0x01 || m == 0xD8 || (m >= 0xD0 && m <= 0xD7)) continue; /* no length */
+            int hi = getc(f), lo = getc(f);
+            if (lo == EOF) break;
+            long left = ((long)hi << 8 | lo) - 2;
+            if (m != 0xC4) {
+                if (left > 0 && fseek(f, left, SEEK_CUR) != 0) break;
+                continue;
+            }
+            while (ok && left >= 17) { /* one table: class/id, 16 counts, the symbols */
+                int codes = 0;
+                (void)getc(f);
+                for (int i = 0; i < 16; i++) {
+                    int count = getc(f);
+                    codes += count == EOF ? 0 : count; /* stb reads 0 past the end */
+                }
+                if (codes > 256) ok = 0;
+                else if (fseek(f, codes, SEEK_CUR) != 0) break;
+                left -= 17 + codes;
+            }
+        }
+    }
+    rewind(f);
+    return ok;
+}
+
+/* Opens an image file and reads its header: refuses the formats abp leaves out and images
+ * of more pixels than the limit, before anything is decoded. The FILE is left at the
+ * start, for stbi_load_from_file. */
+static FILE *open_checked(const char *path, int *w, int *h, int *channels, abp_err *err) {
+    const char *format;
+    if (is_refused_format(path, &format)) {
+        abp_fail(err, "%s: %s images are not read (abp reads PNG, JPEG, BMP, PGM/PPM); convert it, "
+                      "e.g. to PNG", path, format);
+        return NULL;
+    }
+    int64_t limit = abp_image_max_pixels(err);
+    if (limit < 0) return NULL;
     FILE *f = fopen(path, "rb");
-    if (!f) return abp_fail(err, "%s: cannot open (%s)", path, strerror(errno));
-    int ok = stbi_info_from_file(f, w, h, channels);
+    if (!f) {
+        abp_fail(err, "%s: cannot open (%s)", path, strerror(errno));
+        return NULL;
+    }
+    if (!jpeg_tables_ok(f)) {
+        abp_fail(err, "%s: a damaged JPEG (a Huffman table of more than 256 codes)", path);
+        fclose(f);
+        return NULL;
+    }
+    if (!stbi_info_from_file(f, w, h, channels)) {
+        abp_fail(err, "%s: not an image abp reads (PNG, JPEG, BMP, PGM/PPM): %s", path, stb_reason());
+        fclose(f);
+        return NULL;
+    }
+    /* stb 2.27 lets a PNM header of height or width 0 through (found by fuzz_images). */
+    if (*w < 1 || *h < 1) {
+        abp_fail(err, "%s: an image of %d x %d pixels", path, *w, *h);
+        fclose(f);
+        return NULL;
+    }
+    if ((int64_t)*w * *h > limit) {
+        abp_fail(err, "%s: %d x %d = %lld pixels, more than the limit of %lld (raise it with "
+                      "ABP_MAX_PIXELS=N)", path, *w, *h, (long long)*w * *h, (long long)limit);
+        fclose(f);
+        return NULL;
+    }
+    return f;
+}
+
+int abp_image_info(const char *path, int *w, int *h, int *channels, abp_err *err) {
+    FILE *f = open_checked(path, w, h, channels, err);
+    if (!f) return -1;
     fclose(f);
-    if (!ok) return abp_fail(err, "%s: not an image (%s)", path, stb_reason());
     return 0;
 }
 
 int abp_image_decode(const char *path, uint8_t **pixels, int *w, int *h, int *channels,
                      abp_err *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return abp_fail(err, "%s: cannot open (%s)", path, strerror(errno));
+    int iw, ih, ic;
+    *pixels = NULL;
+    FILE *f = open_checked(path, &iw, &ih, &ic, err);
+    if (!f) return -1;
     *pixels = stbi_load_from_file(f, w, h, channels, 0);
     fclose(f);
-    if (!*pixels) return abp_fail(err, "%s: not an image (%s)", path, stb_reason());
+    if (!*pixels) return abp_fail(err, "%s: not an image abp reads (%s)", path, stb_reason());
+    /* The file changed between the header and the pixels: the limit no longer holds. */
+    if (*w != iw || *h != ih) {
+        stbi_image_free(*pixels);
+        *pixels = NULL;
+        return abp_fail(err, "%s: changed while being read", path);
+    }
     return 0;
 }
 

@@ -42,6 +42,7 @@ typedef struct plan {
     int64_t *first;        /* index of each source's first example among all */
     int64_t *count;        /* examples used from each source */
     int64_t *rows;         /* with classes: the kept examples, as indices among all; else NULL */
+    abp_source *masks;     /* --masks: one mask image per example of the concatenation */
     int nsources;
     abp_data_info shape;   /* what is written: n examples of h x w x c */
     int rank, nranks;
@@ -60,6 +61,7 @@ static void free_names(char **names, int64_t n) {
 static void close_sources(plan *p) {
     for (int i = 0; p->sources && i < p->nsources; i++) abp_source_close(p->sources[i]);
     free(p->sources);
+    abp_source_close(p->masks);
     free(p->first);
     free(p->count);
     free(p->rows);
@@ -87,6 +89,32 @@ static int select_classes(plan *p, const abp_prepare_cfg *cfg, const char *out, 
         free(labels);
     }
     p->shape.n = kept;
+    return 0;
+}
+
+/* The masks' source: one image per example of the sources (all of them, so that example i
+ * of the concatenation has mask i whatever the limit or classes keep), at the stored size. */
+static int open_masks(plan *p, const abp_prepare_cfg *cfg, const char *out, abp_err *err) {
+    abp_data_info info;
+    int64_t all = 0;
+    for (int i = 0; i < p->nsources; i++) {
+        abp_data_info src;
+        abp_source *s;
+        if (abp_source_open(cfg->sources[i], &s, &src, err) != 0) return -1;
+        abp_source_close(s);
+        all += src.n;
+    }
+    if (abp_source_open(cfg->masks, &p->masks, &info, err) != 0) return -1;
+    if (strcmp(info.kind, "hdf5") == 0 || strcmp(info.kind, "wav") == 0)
+        return abp_fail(err, "--masks %s: give mask images (IDX, a folder or an image), not a %s file", cfg->masks, info.kind);
+    if (info.n != all)
+        return abp_fail(err, "--masks %s: %lld masks for %lld examples; give one mask per example", cfg->masks,
+                        (long long)info.n, (long long)all);
+    if (info.h != p->shape.h || info.w != p->shape.w)
+        return abp_fail(err, "--masks %s: masks of %dx%d for images stored at %dx%d; masks are not resized", cfg->masks,
+                        info.h, info.w, p->shape.h, p->shape.w);
+    (void)out;
+    p->shape.has_masks = 1;
     return 0;
 }
 
@@ -126,6 +154,8 @@ static int open_sources(plan *p, const abp_prepare_cfg *cfg, const char *out, ab
                         MAX_SIDE);
     if (total < 1)
         return abp_fail(err, "%s: the sources hold no examples%s", out, cfg->classes ? " of the selected classes" : "");
+
+    if (cfg->masks && open_masks(p, cfg, out, err) != 0) return -1;
 
     /* A block of at most BLOCK_BYTES, so that large images do not take gigabytes per rank. */
     int64_t row_bytes = (int64_t)p->shape.h * p->shape.w * p->shape.c;
@@ -168,6 +198,20 @@ static int read_block(plan *p, int64_t lo, int64_t count, uint8_t *pixels, char 
     return 0;
 }
 
+/* The masks of written rows [lo, lo + count), as 1 (nonzero: observed) or 0. */
+static int read_mask_block(plan *p, int64_t lo, int64_t count, uint8_t *masks, abp_err *err) {
+    const abp_data_info *s = &p->shape;
+    size_t row_bytes = (size_t)s->h * s->w * s->c;
+    for (int64_t at = 0, run; at < count; at += run) {
+        int64_t from = p->rows ? p->rows[lo + at] : lo + at;
+        for (run = 1; at + run < count && (p->rows ? p->rows[lo + at + run] : lo + at + run) == from + run; run++) {}
+        if (abp_source_read(p->masks, from, run, s->c, s->h, s->w, masks + (size_t)at * row_bytes, NULL, err) != 0)
+            return -1;
+    }
+    for (size_t k = 0; k < (size_t)count * row_bytes; k++) masks[k] = masks[k] != 0;
+    return 0;
+}
+
 /* /examples holds fixed-length strings (HDF5 1.10 cannot write variable-length data in
  * parallel), as wide as the longest name on any rank: each rank looks at its own names
  * before anything is written. */
@@ -206,7 +250,8 @@ static int write_rounds(MPI_Comm comm, plan *p, abp_h5data_writer *w, const char
     size_t row_bytes = (size_t)p->shape.h * p->shape.w * p->shape.c;
     uint8_t *pixels = malloc((size_t)p->block * row_bytes);
     char **names = calloc((size_t)p->block, sizeof *names);
-    int rc = pixels && names ? 0
+    uint8_t *masks = p->masks ? malloc((size_t)p->block * row_bytes) : NULL;
+    int rc = pixels && names && (!p->masks || masks) ? 0
                              : abp_fail(err, "%s: out of memory for a block of %lld examples", out, (long long)p->block);
     rc = abp_h5util_agree(comm, rc, err);
 
@@ -216,7 +261,8 @@ static int write_rounds(MPI_Comm comm, plan *p, abp_h5data_writer *w, const char
         int64_t lo = p->lo + k * p->block;
         int64_t count = lo >= p->hi ? 0 : p->hi - lo < p->block ? p->hi - lo : p->block;
         int mine = read_block(p, lo, count, pixels, names, err);
-        int wrote = abp_h5data_write(w, lo, mine == 0 ? count : 0, pixels, names, mine == 0 ? err : NULL);
+        if (mine == 0 && masks) mine = read_mask_block(p, lo, count, masks, err);
+        int wrote = abp_h5data_write(w, lo, mine == 0 ? count : 0, pixels, names, masks, mine == 0 ? err : NULL);
         rc = abp_h5util_agree(comm, mine != 0 ? mine : wrote, err);
         for (int64_t i = 0; i < count; i++) {
             free(names[i]);
@@ -226,6 +272,7 @@ static int write_rounds(MPI_Comm comm, plan *p, abp_h5data_writer *w, const char
     }
     free(pixels);
     free(names);
+    free(masks);
     return rc;
 }
 
@@ -265,7 +312,7 @@ static int write_file(MPI_Comm comm, plan *p, const char *out, const abp_prepare
     }
 
     abp_h5data_writer *w = NULL;
-    rc = abp_h5util_agree(comm, abp_h5data_create(comm, tmp, out, &p->shape, width, &w, err), err);
+    rc = abp_h5util_agree(comm, abp_h5data_create(comm, tmp, out, &p->shape, width, p->masks != NULL, &w, err), err);
     if (rc == 0 && cfg->progress) cfg->progress(&p->shape, 0, cfg->progress_ctx);
     if (rc == 0) rc = write_rounds(comm, p, w, out, cfg, err);
     /* Every rank closes, also after a failure: closing is collective. This agree() is the

@@ -327,3 +327,33 @@ void abp_images_free(abp_images *im) {
     abp_free(im->data);
     memset(im, 0, sizeof *im);
 }
+
+int abp_data_load_masks(const char *path, int64_t lo, int64_t hi, int c, int h, int w, uint8_t *masks,
+                        abp_err *err) {
+    abp_source *s;
+    abp_data_info info;
+    if (abp_source_open(path, &s, &info, err) != 0) return -1;
+    int rc = check_range(path, info.n, lo, &hi, err);
+    if (rc == 0 && !info.has_masks) rc = abp_fail(err, "%s: holds no /masks (make them with abp prepare --masks)", path);
+    if (rc == 0 && (info.h != h || info.w != w))
+        rc = abp_fail(err, "%s: its masks are %dx%d but the model makes %dx%d images; prepare the data at that --size",
+                      path, info.h, info.w, h, w);
+    size_t pixels = (size_t)h * w, stored_row = pixels * (size_t)info.c;
+    uint8_t *stored = rc == 0 ? malloc(hi > lo ? (size_t)(hi - lo) * stored_row : 1) : NULL;
+    if (rc == 0 && !stored) rc = abp_fail(err, "%s: out of memory for the masks of %lld examples", path, (long long)(hi - lo));
+    if (rc == 0) rc = abp_h5data_read_masks(s->h5, lo, hi - lo, stored, err);
+    /* interleaved h x w x stored c -> planar c x h x w */
+    for (int64_t i = 0; rc == 0 && i < hi - lo; i++) {
+        const uint8_t *in = stored + (size_t)i * stored_row;
+        uint8_t *out = masks + (size_t)i * pixels * (size_t)c;
+        for (size_t p = 0; p < pixels; p++) {
+            int all = 1;
+            for (int k = 0; k < info.c; k++) all &= in[p * (size_t)info.c + (size_t)k] != 0;
+            for (int ch = 0; ch < c; ch++)
+                out[(size_t)ch * pixels + p] = info.c == c ? in[p * (size_t)info.c + (size_t)ch] != 0 : (uint8_t)all;
+        }
+    }
+    free(stored);
+    abp_source_close(s);
+    return rc;
+}

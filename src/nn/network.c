@@ -144,6 +144,21 @@ fail:
     return -1;
 }
 
+int abp_net_set_max_batch(abp_net *net, int max_batch, abp_err *err) {
+    abp_net bigger;
+    if (abp_net_build(net->spec, 0, max_batch, &bigger, err)) return -1;
+    /* The same spec gives the same layout of parameters and buffers. */
+    memcpy(bigger.params, net->params, sizeof(float) * (size_t)net->nparams);
+    if (net->nbuffers) memcpy(bigger.buffers, net->buffers, sizeof(float) * (size_t)net->nbuffers);
+    bigger.training = net->training;
+    bigger.update_running = net->update_running;
+    bigger.sum = net->sum;
+    bigger.sum_ctx = net->sum_ctx;
+    abp_net_free(net);
+    *net = bigger;
+    return 0;
+}
+
 void abp_net_free(abp_net *net) {
     if (net->layers)
         for (int i = 0; i < net->nlayers; i++) abp_free(net->layers[i].batch_mean);

@@ -13,14 +13,14 @@ void abp_pointwise_forward(const abp_layer *l, const float *restrict x, float *r
                            int64_t count) {
     const float slope = l->slope;
     switch (l->kind) {
+    /* Written so that a NaN input gives a NaN output: `x > 0 ? x : 0` would turn it into 0,
+     * and a network with NaN weights would then print a finite loss (issue 13). Both forms
+     * still vectorise as a compare and a blend. */
     case ABP_RELU:
-        for (int64_t k = 0; k < count; k++) y[k] = x[k] > 0.0f ? x[k] : 0.0f;
+        for (int64_t k = 0; k < count; k++) y[k] = x[k] <= 0.0f ? 0.0f : x[k];
         break;
     case ABP_LRELU:
-        for (int64_t k = 0; k < count; k++) { /* exact, and vectorises as max and min */
-            float pos = x[k] > 0.0f ? x[k] : 0.0f, neg = x[k] < 0.0f ? x[k] : 0.0f;
-            y[k] = pos + slope * neg;
-        }
+        for (int64_t k = 0; k < count; k++) y[k] = x[k] < 0.0f ? slope * x[k] : x[k];
         break;
     case ABP_TANH:
         for (int64_t k = 0; k < count; k++) y[k] = tanhf(x[k]);

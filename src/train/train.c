@@ -25,6 +25,7 @@ static void on_stop_signal(int sig) { (void)sig; stop_requested = 1; }
 /* The loop's own spare floats of the allreduce, after the objective's slots. */
 #define SLOT_STOP ABP_OBJ_SLOTS        /* any rank voted to stop */
 #define SLOT_OBSERVED (ABP_OBJ_SLOTS + 1) /* observed values in the batch */
+#define SLOT_NONFINITE (ABP_OBJ_SLOTS + 2) /* NaN or infinite values in the batch's state */
 
 struct abp_trainer {
     const abp_train_cfg *cfg;
@@ -184,17 +185,15 @@ static int setup_local(trainer *t, const abp_images *given, abp_err *err) {
         if (!t->proj || !t->pb) return -1;
         abp_sensing_project_rows(&t->sense, t->data.data, t->n_local, t->proj);
     }
-    if (t->mask.kind != ABP_MASK_NONE) {
-        /* Each example's mask is a pure function of (seed, example id): made once for the
-         * shard, like the projections, and only gathered in the iteration. */
-        t->masks = abp_alloc((size_t)(t->n_local * dy), err);
-        t->mrows = t->masks ? abp_alloc(sizeof(float) * (size_t)(t->b_local * dy), err) : NULL;
+    /* Each example's mask, generated from (seed, example id) or stored with the data: made
+     * once for the shard, like the projections, and only gathered in the iteration. */
+    if (abp_shard_masks(given ? NULL : cfg->data, &t->mask, cfg->seed, t->lo, t->hi, t->ys, &t->masks, err)) return -1;
+    if (t->masks && cfg->sense > 0)
+        return abp_fail(err, "--sense %d: %s holds its own masks; choose one observation", cfg->sense, cfg->data);
+    if (t->masks) {
+        t->mrows = abp_alloc(sizeof(float) * (size_t)(t->b_local * dy), err);
         t->mb = t->mrows ? abp_alloc(sizeof(float) * (size_t)(t->b_local * dy), err) : NULL;
         if (!t->mb) return -1;
-        for (int64_t i = 0; i < t->n_local; i++) {
-            abp_mask_make(&t->mask, cfg->seed, t->lo + i, t->ys.c, t->ys.h, t->ys.w, t->mrows);
-            for (int64_t e = 0; e < dy; e++) t->masks[i * dy + e] = t->mrows[e] != 0.0f;
-        }
     }
     /* A sound is written back as WAV at its rate (write_pictures). */
     int64_t frames;
@@ -244,7 +243,17 @@ static int resume(trainer *t, abp_err *err) {
     abp_ckpt_meta meta;
     char **names = NULL;
     int rc = -1;
+    /* --resume DIR: the newest checkpoint in it that verifies (abp_ckpt_pick). */
+    char picked[1200];
     const char *path = t->cfg->resume;
+    struct stat st;
+    int is_dir = t->d->rank == 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    MPI_Bcast(&is_dir, 1, MPI_INT, 0, t->d->comm);
+    if (is_dir) {
+        if (abp_ckpt_pick(t->d->comm, path, picked, sizeof picked, err)) return -1;
+        path = picked;
+        if (t->d->rank == 0 && !t->cfg->quiet) printf("abp train: resuming from %s\n", path);
+    }
     if (abp_ckpt_open(t->d->comm, path, &ck, &meta, err)) return -1;
     int64_t n_ck, dims[4];
     int ndim;
@@ -332,6 +341,7 @@ static int publish_checkpoint(const char *out, int64_t iteration, int keep, abp_
     }
     if (rename(tmp, newest) != 0)
         return abp_fail(err, "%s: cannot replace (%s)", newest, strerror(errno));
+    if (abp_fsync_parent(newest, err)) return -1; /* the rename survives a power loss */
     DIR *dir = opendir(out);
     if (!dir) return abp_fail(err, "%s: cannot list (%s)", out, strerror(errno));
     int64_t *older = NULL;
@@ -419,13 +429,6 @@ static void choose_batch(trainer *t, int64_t iter) {
     for (int i = 0; i < t->b_local; i++) t->batch_ids[i] = t->lo + t->batch_idx[i];
 }
 
-static void format_duration(double s, char *buf, size_t n) {
-    if (s < 0 || !isfinite(s)) snprintf(buf, n, "?");
-    else if (s < 60) snprintf(buf, n, "%.0fs", s);
-    else if (s < 3600) snprintf(buf, n, "%dm%02ds", (int)s / 60, (int)s % 60);
-    else snprintf(buf, n, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
-}
-
 /* A fresh run refuses an --out that already holds results: nothing earlier is overwritten. */
 static int check_fresh_out(const abp_train_cfg *cfg, abp_err *err) {
     const char *names[] = {"checkpoint.h5", "metrics.csv"};
@@ -482,6 +485,16 @@ static FILE *open_metrics(const abp_train_cfg *cfg, const abp_metric *cols, int 
     return f;
 }
 
+/* The NaN and infinite values of this rank's batch state rows and chains. */
+static int64_t count_bad_state(const trainer *t) {
+    int64_t bad = 0;
+    for (int k = 0; k < t->layout.nexample; k++)
+        bad += abp_count_nonfinite(t->state_b[k], t->b_local * abp_shape_numel(t->layout.example[k].shape));
+    for (int k = 0; k < t->layout.nchain; k++)
+        bad += abp_count_nonfinite(t->chain[k], (t->chain_hi - t->chain_lo) * abp_shape_numel(t->layout.chain[k].shape));
+    return bad;
+}
+
 int abp_trainer_iterate(abp_trainer *t, int64_t it, int stop_flag, double *loss_sum, int *stop,
                         abp_err *err) {
     int64_t dy = abp_shape_numel(t->ys);
@@ -526,8 +539,13 @@ int abp_trainer_iterate(abp_trainer *t, int64_t it, int stop_flag, double *loss_
      * and the observed count; then every network's optimizer step. */
     extra[SLOT_STOP] = stop_flag ? 1.0f : 0.0f;
     extra[SLOT_OBSERVED] = (float)observed; /* exact: counts below 2^24 per rank */
+    extra[SLOT_NONFINITE] = (float)count_bad_state(t);
     if (abp_dist_sum_floats(t->d, arena->grads, arena->nparams + ABP_NET_GRAD_EXTRA, err)) return -1;
+    /* A NaN stops the run here, before it reaches the parameters or the state (finite.c). */
+    int fault = abp_check_learning(&t->model, t->cfg, it, extra[0], extra[SLOT_NONFINITE], err);
+    if (fault) return fault;
     abp_model_step(&t->model);
+    if ((fault = abp_check_params(&t->model, t->cfg, it, err))) return fault;
     /* The batch's state rows go back to their examples */
     for (int k = 0; k < t->layout.nexample; k++) {
         int64_t row = abp_shape_numel(t->layout.example[k].shape);
@@ -609,8 +627,11 @@ int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
     for (int64_t it = t->start_iter; it < cfg->iters; it++) {
         double it_start = abp_now(), comm_start = d->comm_seconds;
         double loss_sum;
-        int stop_now;
-        if (abp_trainer_iterate(t, it, stop_requested, &loss_sum, &stop_now, err)) goto done;
+        int stop_now, status = abp_trainer_iterate(t, it, stop_requested, &loss_sum, &stop_now, err);
+        if (status) {
+            rc = status == ABP_DIVERGED ? ABP_DIVERGED : -1;
+            goto done;
+        }
         double learn_end = abp_now();
         /* a checkpoint when one is due or a signal asked for it */
         int want_ckpt = stop_now || (cfg->checkpoint_every > 0 && (it + 1) % cfg->checkpoint_every == 0 &&
@@ -642,7 +663,7 @@ int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
             if (!cfg->quiet && ((it + 1) % every == 0 || it + 1 == cfg->iters || now - last_print > 30)) {
                 double rate = (double)(it + 1 - t->start_iter) / (now - t0);
                 char eta[32];
-                format_duration((double)(cfg->iters - it - 1) / rate, eta, sizeof eta);
+                abp_format_duration((double)(cfg->iters - it - 1) / rate, eta, sizeof eta);
                 printf("iter %lld/%lld  epoch %lld", (long long)(it + 1), (long long)cfg->iters, (long long)epoch);
                 for (int k = 0; k < ncols; k++) {
                     printf("  ");
@@ -666,6 +687,13 @@ int abp_train(const abp_train_cfg *cfg, abp_dist *d, abp_err *err) {
         if (abp_dist_agree(d, pic, err)) goto done;
         if (d->rank == 0 && !cfg->quiet)
             printf("wrote %s/checkpoint.h5, %s, %s/metrics.csv\n", cfg->out, written, cfg->out);
+        if (d->rank == 0) { /* a picture of metrics.csv; it never fails training */
+            char note[1400];
+            fclose(metrics);
+            metrics = NULL;
+            abp_plot_metrics(cfg->out, cols[0].column, ncols > 1 ? cols[1].column : cols[0].column, note, sizeof note);
+            if (!cfg->quiet) printf("%s\n", note);
+        }
     } else if (d->rank == 0) {
         printf("stopped by signal after a checkpoint; run the same command with --resume %s/checkpoint.h5 to go on\n", cfg->out);
     }

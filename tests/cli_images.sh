@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The image decoders refuse what abp does not read, in one line naming the file: GIF and
+# TGA files (their stb decoders are compiled out), a GIF named .png, a PNG header claiming
+# 30000 x 30000 pixels (refused from its header, before any pixel is allocated), a side
+# beyond STBI_MAX_DIMENSIONS, and any image over ABP_MAX_PIXELS; a folder with one such
+# file is refused by abp train and abp prepare alike, and a raised limit lets a large
+# image through. The crafted files are made here, a few bytes each (stb skips PNG CRCs).
+# Usage: cli_images.sh ABP SRCDIR
+set -uo pipefail
+abp=$1 src=$2
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+pass=0 failed=0
+ok() { pass=$((pass + 1)); }
+fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
+
+# expect NAME EXPECTED-TEXT -- COMMAND...: exit non-zero, one stderr line containing the text.
+expect() {
+  local name=$1 want=$2; shift 3
+  local err rc
+  err=$("$@" 2>&1 >/dev/null); rc=$?
+  if [ $rc -eq 0 ]; then fail "$name: exit 0"; return; fi
+  if [ "$(printf '%s\n' "$err" | grep -c .)" -ne 1 ]; then fail "$name: expected one line, got: $err"; return; fi
+  if grep -qF -- "$want" <<<"$err"; then ok; else fail "$name: '$err' does not mention '$want'"; fi
+}
+
+# png_header W H: a PNG signature and an IHDR chunk of a W x H grey image (no pixels).
+png_header() {
+  printf '\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR'
+  printf "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 >> 24 & 255)) $(($1 >> 16 & 255)) $(($1 >> 8 & 255)) $(($1 & 255)))"
+  printf "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($2 >> 24 & 255)) $(($2 >> 16 & 255)) $(($2 >> 8 & 255)) $(($2 & 255)))"
+  printf '\x08\x00\x00\x00\x00\x00\x00\x00\x00'
+}
+# An 8 x 8 two-colour GIF89a that any GIF decoder reads.
+printf 'GIF89a\x08\x00\x08\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00\x2c\x00\x00\x00\x00\x08\x00\x08\x00\x00\x02\x02\x44\x01\x00\x3b' > "$tmp/a.gif"
+# An uncompressed 2 x 2 true-colour TGA.
+{ printf '\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x02\x00\x18\x00'; head -c 12 /dev/zero; } > "$tmp/a.tga"
+cp "$tmp/a.gif" "$tmp/gif-named.png"
+png_header 30000 30000 > "$tmp/huge.png"
+png_header 200000 1 > "$tmp/wide.png"
+real=$src/datasets/tree/frame-000.png   # 64 x 64 RGB
+
+expect "GIF"               "a.gif: GIF images are not read"  -- "$abp" train --data "$tmp/a.gif" --out "$tmp/o1"
+expect "TGA"               "a.tga: TGA images are not read"  -- "$abp" train --data "$tmp/a.tga" --out "$tmp/o2"
+expect "GIF named .png"    "gif-named.png: not an image abp reads" -- "$abp" train --data "$tmp/gif-named.png" --out "$tmp/o3"
+expect "30000 x 30000 PNG" "huge.png: 30000 x 30000 = 900000000 pixels, more than the limit of 67108864" -- "$abp" train --data "$tmp/huge.png" --out "$tmp/o4"
+expect "side over STBI_MAX_DIMENSIONS" "wide.png: not an image abp reads" -- env ABP_MAX_PIXELS=1000000000 "$abp" train --data "$tmp/wide.png" --out "$tmp/o5"
+expect "lowered limit"     "frame-000.png: 64 x 64 = 4096 pixels, more than the limit of 4095" -- env ABP_MAX_PIXELS=4095 "$abp" train --data "$real" --out "$tmp/o6"
+expect "nonsense limit"    "ABP_MAX_PIXELS=lots"             -- env ABP_MAX_PIXELS=lots "$abp" train --data "$real" --out "$tmp/o7"
+
+# A folder of good images with one GIF among them: refused, naming the GIF (not skipped).
+mkdir "$tmp/folder"
+cp "$src"/datasets/tree/frame-00[0-3].png "$tmp/folder/"
+cp "$tmp/a.gif" "$tmp/folder/frame-002b.gif"
+model="z 2 | linear 4x4x4 | bn | lrelu 0.2 | deconv 3 k4 s2 p1 | tanh"
+expect "train, folder with a GIF"   "frame-002b.gif: GIF images are not read" -- "$abp" train --data "$tmp/folder" --model "$model" --batch 2 --iters 1 --out "$tmp/o8"
+expect "prepare, folder with a GIF" "frame-002b.gif: GIF images are not read" -- "$abp" prepare --out "$tmp/p.h5" --images "$tmp/folder"
+# ... and a huge header among them.
+rm "$tmp/folder/frame-002b.gif"; cp "$tmp/huge.png" "$tmp/folder/frame-002b.png"
+expect "prepare, folder with a huge PNG" "frame-002b.png: 30000 x 30000" -- "$abp" prepare --out "$tmp/p.h5" --images "$tmp/folder"
+[ ! -e "$tmp/p.h5" ] && [ ! -e "$tmp/p.h5.tmp" ] && ok || fail "a refused prepare left a file"
+
+# Without the bad file the folder trains, and at the limit exactly an image is accepted.
+rm "$tmp/folder/frame-002b.png"
+if ABP_MAX_PIXELS=4096 "$abp" train --data "$tmp/folder" --model "$model" --batch 2 --iters 1 --langevin-steps 1 \
+     --out "$tmp/o9" --quiet; then ok; else fail "a folder of 64 x 64 PNGs at ABP_MAX_PIXELS=4096 was refused"; fi
+if "$abp" prepare --out "$tmp/p.h5" --images "$tmp/folder" > /dev/null; then ok; else fail "prepare refused a good folder"; fi
+
+echo "cli_images: $pass passed, $failed failed"
+[ $failed -eq 0 ]
