@@ -13,6 +13,7 @@
 #include "abp/infer.h"
 #include "abp/io.h"
 #include "abp/nn.h"
+#include "abp/classify.h"
 
 /* ---------------------------------------------------------------- optimizers */
 
@@ -61,6 +62,7 @@ typedef struct abp_train_cfg {
     int quiet;
     abp_descriptor_cfg descriptor; /* --objective descriptor and coop (abp/descriptor.h) */
     abp_encoder_cfg encoder; /* --encoder, --init, --encoder-lr (abp/encoder.h) */
+    abp_classify_cfg classify; /* --objective classify's options (abp/classify.h) */
 } abp_train_cfg;
 
 void abp_train_defaults(abp_train_cfg *cfg);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "abp/classify.h"
 #include "abp/score.h"
 #include "abp/train.h"
 #include "cli.h"
@@ -84,9 +85,7 @@ static int make_features(const char *spec, const abp_images *ref, abp_features *
     char format[64] = "";
     abp_err probe = {{0}};
     if (abp_h5_format(spec, format, sizeof format, &probe) == 0 && !strcmp(format, "abp-checkpoint"))
-        return abp_fail(err, "abp score: --features %s: a generator checkpoint (it maps latents to images), not a "
-                        "feature network; until abp train --objective classify exists use --features pixels or "
-                        "pca:K", spec);
+        return abp_features_classifier(spec, f, err) ? abp_fail_wrap(err, "abp score: --features") : 0;
     return abp_fail(err, "abp score: --features '%s' is not pixels, pca:K or a feature-network checkpoint", spec);
 }
 
@@ -98,6 +97,30 @@ static int features_of(abp_features *f, const char *what, const abp_images *im, 
         *out = NULL;
         return abp_fail_wrap(err, "abp score");
     }
+    return 0;
+}
+
+/* The classifier's mean top-class probability over the samples, and class coverage: the
+ * fraction of classes that are the top class of at least one sample. */
+static int print_confidence(abp_features *f, const abp_images *im, abp_err *err) {
+    float *p = abp_alloc(sizeof(float) * (size_t)(im->n * f->classes), err);
+    int *seen = calloc((size_t)f->classes, sizeof *seen);
+    if (!p || !seen || f->probs(f, im->data, im->n, p, err)) {
+        abp_free(p);
+        free(seen);
+        return seen ? -1 : abp_fail(err, "abp score: out of memory");
+    }
+    double confidence = 0.0;
+    int covered = 0;
+    for (int64_t i = 0; i < im->n; i++) {
+        int best = 0;
+        for (int k = 1; k < f->classes; k++) best = p[i * f->classes + k] > p[i * f->classes + best] ? k : best;
+        confidence += p[i * f->classes + best] / (double)im->n;
+        covered += !seen[best]++;
+    }
+    printf("confidence=%.4f\ncoverage=%.4f\n", confidence, (double)covered / f->classes);
+    abp_free(p);
+    free(seen);
     return 0;
 }
 
@@ -175,6 +198,8 @@ int cmd_score(int argc, char **argv, abp_dist *d, abp_err *err) {
     printf("fd=%.6g\nkid=%.6g\nprecision=%.4f\nrecall=%.4f\n", fd, kid, precision, recall);
     if (f.classes == 0)
         printf("# confidence and coverage: omitted, the %s features are not a classifier\n", f.name);
+    else if (print_confidence(&f, &samples, err))
+        goto done;
     if (train_path[0]) {
         double nn_samples, nn_ref;
         if (load_native("--train", train_path, 0, &train, err)) goto done;

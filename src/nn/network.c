@@ -52,6 +52,11 @@ static const struct {
                         "linear 60"},
     {"faces64-encoder", "z 64x64x3 | conv 64 k5 s2 | bn | lrelu 0.2 | conv 128 k5 s2 | bn | lrelu 0.2 | "
                         "conv 256 k5 s2 | bn | lrelu 0.2 | conv 512 k5 s2 | bn | lrelu 0.2 | linear 200"},
+    /* The feature network of abp score for 28x28 digits (--objective classify): two strided
+     * convolutions and a 128-wide layer whose activations are the features, then 10 logits.
+     * No batch norm: the features of one image must not depend on the others in its batch. */
+    {"classify28", "z 28x28x1 | conv 32 k5 s2 | lrelu 0.2 | conv 64 k5 s2 | lrelu 0.2 | linear 128 | "
+                   "lrelu 0.2 | linear 10"},
 };
 #define NUM_BUILTIN (int)(sizeof builtin_models / sizeof builtin_models[0])
 
@@ -62,8 +67,9 @@ const char *abp_model_spec(const char *name) {
 }
 
 const char *const *abp_model_names(void) {
-    static const char *const names[] = {"mnist28", "faces64", "faces25", "texture", "sound",
-                                        "mnist28-encoder", "faces64-encoder", NULL};
+    /* The generators only: encoders, descriptors and classifiers are found by abp_model_spec
+     * too, but they are not models one samples from. */
+    static const char *const names[] = {"mnist28", "faces64", "faces25", "texture", "sound", NULL};
     return names;
 }
 

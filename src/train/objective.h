@@ -120,5 +120,6 @@ ABP_MUST_CHECK int abp_encoder_pair_create(const abp_objective_env *env, abp_mod
 /* samples.png and reconstructions.png (rows: data, g(mu), g(z) of the per-example state). */
 ABP_MUST_CHECK int abp_encoder_pictures(abp_net *g, abp_net *enc, uint64_t seed, const abp_picture_env *env,
                                         char *written, size_t cap, abp_err *err);
+extern const abp_objective_ops abp_objective_classify; /* classify.c */
 
 #endif
