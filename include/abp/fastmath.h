@@ -46,7 +46,10 @@ static inline float abp_tanhf(float x) {
 static inline float abp_expf(float x) {
     x = x > 88.0f ? 88.0f : x;
     x = x < -87.0f ? -87.0f : x;
-    float n = floorf(x * 1.44269504088896341f + 0.5f); /* round(x / ln 2) */
+    /* NaN passes both clamps; n must still be an integer (a NaN converted to int32_t is
+     * undefined), so n is taken from 0 and the NaN travels on through r into the result. */
+    float xn = x == x ? x : 0.0f;
+    float n = floorf(xn * 1.44269504088896341f + 0.5f); /* round(x / ln 2) */
     /* r = x - n ln2 in two pieces (Cody-Waite), exact for the n that occur */
     float r = x - n * 0.693359375f;
     r = r - n * -2.12194440e-4f;
