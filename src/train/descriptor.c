@@ -32,6 +32,34 @@ typedef struct abp_descriptor {
     int max_batch;
 } abp_descriptor;
 
+int abp_descriptor_net_create(const abp_objective_env *env, abp_model *model, int max_batch, uint64_t seed,
+                              abp_net **f, abp_err *err) {
+    const abp_train_cfg *cfg = env->cfg;
+    const abp_descriptor_cfg *dc = &cfg->descriptor;
+    const char *spec = abp_model_spec(dc->spec);
+    abp_opt_cfg opt = {.kind = cfg->optimizer, .lr = dc->lr, .beta1 = dc->beta1, .momentum = cfg->momentum};
+    if (abp_model_add(model, DESCRIPTOR, spec ? spec : dc->spec, 0, max_batch, &opt, f, err))
+        return abp_fail_wrap(err, "--descriptor");
+    abp_net_init_params(*f, seed);
+    (*f)->sum = env->sum;
+    (*f)->sum_ctx = env->sum_ctx;
+    return 0;
+}
+
+int abp_descriptor_learn(abp_net *f, const float *obs, int nobs, float scale_obs, const float *syn, int nsyn,
+                         float scale_syn, double *sum_obs, double *sum_syn, abp_image_ws *ws, abp_err *err) {
+    *sum_obs = *sum_syn = 0.0;
+    if (nobs > 0 && abp_descriptor_grad(f, obs, nobs, scale_obs, NULL, 1, sum_obs, ws, err)) return -1;
+    if (nsyn > 0 && abp_descriptor_grad(f, syn, nsyn, scale_syn, NULL, 1, sum_syn, ws, err)) return -1;
+    /* The last layer's bias adds a constant to f, which Z absorbs: its ML gradient is exactly
+     * zero (mean of 1 minus mean of 1). Left to rounding it would be noise of order 1e-9 that
+     * Adam turns into steps of the full learning rate, different for every rank count. */
+    abp_layer *top = &f->layers[f->nlayers - 1];
+    if (top->dbias)
+        for (int64_t k = 0; k < top->nbias; k++) top->dbias[k] = 0.0f;
+    return 0;
+}
+
 static void destroy(void *self) {
     abp_descriptor *o = self;
     if (!o) return;
@@ -55,13 +83,7 @@ static int create(const abp_objective_env *env, abp_model *model, abp_objective_
     o->M = o->dc->cd ? 0 : o->dc->chains;
     /* A rank holds at most ceil(M / ranks) <= M chains; one network serves both sets. */
     o->max_batch = env->b_local > o->M ? env->b_local : (int)o->M;
-    const char *spec = abp_model_spec(o->dc->spec);
-    abp_opt_cfg opt = {.kind = cfg->optimizer, .lr = o->dc->lr, .beta1 = o->dc->beta1, .momentum = cfg->momentum};
-    if (abp_model_add(model, DESCRIPTOR, spec ? spec : o->dc->spec, 0, o->max_batch, &opt, &o->f, err))
-        return abp_fail_wrap(err, "--descriptor");
-    abp_net_init_params(o->f, cfg->seed);
-    o->f->sum = env->sum;
-    o->f->sum_ctx = env->sum_ctx;
+    if (abp_descriptor_net_create(env, model, o->max_batch, cfg->seed, &o->f, err)) return -1;
     o->is = o->f->in_shape;
     if (abp_image_ws_init(&o->ws, o->f, err)) return -1;
     o->syn = abp_alloc(sizeof(float) * (size_t)(o->max_batch * abp_shape_numel(o->is)), err);
@@ -112,18 +134,10 @@ static int iterate(void *self, abp_batch *b, abp_err *err) {
     o->lv.iteration = (uint32_t)b->iteration;
     if (abp_langevin_images(f, o->syn, m, o->ids, &o->lv, &o->ws, err)) return -1;
     /* 2. the learning gradient: -(1/B) sum_obs df/dw + (1/M) sum_syn df/dw */
-    double sum_obs = 0.0, sum_syn = 0.0;
-    if (b->b > 0 &&
-        abp_descriptor_grad(f, b->obs->y, b->b, -1.0f / (float)b->B, NULL, 1, &sum_obs, &o->ws, err))
+    double sum_obs, sum_syn;
+    if (abp_descriptor_learn(f, b->obs->y, b->b, -1.0f / (float)b->B, o->syn, m, (float)(1.0 / count_syn), &sum_obs,
+                             &sum_syn, &o->ws, err))
         return -1;
-    if (m > 0 && abp_descriptor_grad(f, o->syn, m, (float)(1.0 / count_syn), NULL, 1, &sum_syn, &o->ws, err))
-        return -1;
-    /* The last layer's bias adds a constant to f, which Z absorbs: its ML gradient is exactly
-     * zero (mean of 1 minus mean of 1). Left to rounding it would be noise of order 1e-9 that
-     * Adam turns into steps of the full learning rate, different for every rank count. */
-    abp_layer *top = &f->layers[f->nlayers - 1];
-    if (top->dbias)
-        for (int64_t k = 0; k < top->nbias; k++) top->dbias[k] = 0.0f;
     b->slots[0] = (float)sum_obs;
     b->slots[1] = (float)sum_syn;
     /* 3. the chains keep their revised images */

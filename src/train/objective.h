@@ -18,7 +18,7 @@
 /* Of the arena's ABP_NET_GRAD_EXTRA spare floats the objective owns the first ABP_OBJ_SLOTS;
  * the loop keeps the rest (its stop vote and the observed-value count). */
 #define ABP_OBJ_SLOTS 6
-#define ABP_OBJ_MAX_METRICS 4
+#define ABP_OBJ_MAX_METRICS 5
 
 /* What an objective is told when it is made. */
 typedef struct abp_objective_env {
@@ -121,5 +121,19 @@ ABP_MUST_CHECK int abp_encoder_pair_create(const abp_objective_env *env, abp_mod
 ABP_MUST_CHECK int abp_encoder_pictures(abp_net *g, abp_net *enc, uint64_t seed, const abp_picture_env *env,
                                         char *written, size_t cap, abp_err *err);
 extern const abp_objective_ops abp_objective_classify; /* classify.c */
+extern const abp_objective_ops abp_objective_coop;     /* coop.c */
+
+/* The descriptor of --descriptor (abp_descriptor_cfg) built into model as "descriptor" for
+ * batches up to max_batch, with its own optimizer (--descriptor-lr, --descriptor-beta1),
+ * parameters drawn from seed, its sum set (descriptor.c; shared by coop.c). */
+ABP_MUST_CHECK int abp_descriptor_net_create(const abp_objective_env *env, abp_model *model, int max_batch,
+                                             uint64_t seed, abp_net **f, abp_err *err);
+/* The descriptor's maximum-likelihood learning gradient, added into f's gradients:
+ * scale_obs * sum_obs df/dw + scale_syn * sum_syn df/dw (scale_obs = -1/B and scale_syn = 1/M
+ * for the loss mean_syn f - mean_obs f), the last layer's bias gradient set to its exact 0.
+ * *sum_obs, *sum_syn get the sums of f over the two sets (either count may be 0). */
+ABP_MUST_CHECK int abp_descriptor_learn(abp_net *f, const float *obs, int nobs, float scale_obs, const float *syn,
+                                        int nsyn, float scale_syn, double *sum_obs, double *sum_syn,
+                                        abp_image_ws *ws, abp_err *err);
 
 #endif
