@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "abp/coop.h"
 #include "abp/descriptor.h"
 #include "abp/dist.h"
 #include "abp/encoder.h"
@@ -61,6 +62,7 @@ typedef struct abp_train_cfg {
                            * the shard (the results are the same; not stored in /config) */
     int quiet;
     abp_descriptor_cfg descriptor; /* --objective descriptor and coop (abp/descriptor.h) */
+    abp_coop_cfg coop;     /* --objective coop's own options (abp/coop.h) */
     abp_encoder_cfg encoder; /* --encoder, --init, --encoder-lr (abp/encoder.h) */
     abp_classify_cfg classify; /* --objective classify's options (abp/classify.h) */
 } abp_train_cfg;

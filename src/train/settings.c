@@ -23,6 +23,7 @@ void abp_train_defaults(abp_train_cfg *cfg) {
     cfg->keep_checkpoints = 3;
     snprintf(cfg->mask, sizeof cfg->mask, "none");
     abp_descriptor_defaults(&cfg->descriptor);
+    abp_coop_defaults(&cfg->coop);
     abp_encoder_defaults(&cfg->encoder);
     abp_classify_defaults(&cfg->classify);
 }
@@ -55,6 +56,7 @@ char *abp_train_cfg_format(const abp_train_cfg *cfg, const char *spec) {
     abp_classify_format(&cfg->classify, s, cap);
     /* ABP's /config stays as it was: only the objectives with a descriptor record its options */
     if (strcmp(cfg->objective, "abp") != 0) abp_descriptor_format(&cfg->descriptor, s, cap);
+    if (strcmp(cfg->objective, "coop") == 0) abp_coop_format(&cfg->coop, s, cap);
     if (strcmp(cfg->objective, "abp") != 0) { /* ABP's /config stays as it was */
         char *enc = abp_encoder_cfg_format(&cfg->encoder), *both = enc ? realloc(s, strlen(s) + strlen(enc) + 1) : NULL;
         if (!both) {
@@ -104,6 +106,7 @@ int abp_train_cfg_parse(const char *text, abp_train_cfg *cfg, abp_err *err) {
             else if (abp_classify_parse(&cfg->classify, k, v)) { /* the classifier's own keys */ }
             else if (!strcmp(k, "objective")) snprintf(cfg->objective, sizeof cfg->objective, "%s", v);
             else if (abp_descriptor_parse(&cfg->descriptor, k, v)) {}
+            else if (abp_coop_parse(&cfg->coop, k, v)) { /* coop's own (abp/coop.h) */ }
             else if (abp_encoder_cfg_parse_key(&cfg->encoder, k, v)) { /* the encoder's (abp/encoder.h) */ }
             /* Unknown keys come from newer versions; they do not change the model. */
         }
