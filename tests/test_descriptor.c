@@ -151,6 +151,7 @@ static void test_learning_gradient(void) {
     float *syn = malloc(sizeof(float) * M * D);
     abp_rows_to_cns(r.chains, syn, M, f->in_shape);
     double worst = 0;
+    int kinks = 0;
     /* small: after the Langevin steps some pre-activations sit near lrelu's kink */
     const float h = 1e-3f;
     for (int64_t k = 0; k < f->nparams; k++) {
@@ -163,9 +164,21 @@ static void test_learning_gradient(void) {
         f->params[k] = keep;
         double fd = (L[0] - L[1]) / (2 * h), g = f->grads[k];
         double e = fabs(fd - g) / (fabs(fd) + fabs(g) + 1e-3);
+        /* A kink of lrelu inside [w - h, w + h] (which parameters have one depends on the RNG's
+         * draws) spoils the central difference; the gradient is then the one-sided difference
+         * on w's side. Counted, so that the test cannot pass on one-sided differences alone. */
+        if (e >= 2e-2) {
+            double c = score_sum(f, syn, M) / M - score_sum(f, r.obs, N) / N;
+            double up = (L[0] - c) / h, down = (c - L[1]) / h;
+            double eu = fabs(up - g) / (fabs(up) + fabs(g) + 1e-3), ed = fabs(down - g) / (fabs(down) + fabs(g) + 1e-3);
+            double one = eu < ed ? eu : ed;
+            if (one < e) kinks++, e = one;
+        }
         if (e > worst) worst = e;
     }
     CHECK(worst < 2e-2, "learning gradient worst relative error %g", worst);
+    CHECK(kinks <= 2, "%d of %lld parameters have a kink within h: the test lost its resolution", kinks,
+          (long long)f->nparams);
     CHECK(fabs(slots[0] - score_sum(f, r.obs, N)) < 1e-3 * (1 + fabs(slots[0])), "slot 0 is sum f(obs)");
     CHECK(fabs(slots[1] - score_sum(f, syn, M)) < 1e-3 * (1 + fabs(slots[1])), "slot 1 is sum f(syn)");
     free(syn);
