@@ -2,8 +2,9 @@
 # HiABP on the bundled digits (Sun, Liu and Zhou 2021; docs/encoder.md): the hierarchical rows
 # of Table 1 and Figure 7.
 #  (a) train, with --objective iabp and the same settings each, IABP L = 1 (mnist28 and its
-#      encoder), HiABP L = 2 (the spec of docs/encoder.md) and HiABP L = 3 (hiabp-mnist28 and
-#      hiabp-mnist28-encoder); every model has d = 30 in all;
+#      encoder; and hiabp-mnist28's layers without latent layers, the control), HiABP L = 2 (the
+#      spec of docs/encoder.md) and HiABP L = 3 (hiabp-mnist28 and hiabp-mnist28-encoder); every
+#      model has d = 30 in all;
 #  (b) test reconstruction MSE per pixel ([0, 1] scale) on the first TEST_N t10k digits: with
 #      the encoder's start and T Langevin steps ([E+L]) and the encoder alone ([E], T = 0) when
 #      abp reconstruct has --init encoder; always also from N(0, I) with STEPS Langevin steps
@@ -14,7 +15,7 @@
 #
 #   bash jobs/experiments/hiabp.sh [OUT]     (default runs/hiabp)
 #
-# Writes OUT/table.md, OUT/commands.txt (every abp command it ran), OUT/L{1,2,3}/ (the runs,
+# Writes OUT/table.md, OUT/commands.txt (every abp command it ran), OUT/L{1,1d,2,3}/ (the runs,
 # samples.png) and OUT/vary-layer-{1,2,3}.png. Finished trainings and measurements are reused
 # (a rerun continues); remove OUT to start over.
 #
@@ -47,10 +48,15 @@ log=$out/commands.txt
 # The three models; every one has d = 30 (mnist28's), so the rows differ in structure only.
 l2_model="z 22 | linear 7x7x128 | bn | lrelu 0.2 | deconv 64 k5 s2 | bn | lrelu 0.2 | latent 8 | deconv 32 k3 s1 | bn | lrelu 0.2 | deconv 1 k5 s2 | tanh"
 l2_encoder="z 28x28x1 | conv 64 k5 s2 | bn | lrelu 0.2 | head 8 | conv 128 k5 s2 | bn | lrelu 0.2 | linear 256 | lrelu 0.2 | linear 44"
-models=(L1 L2 L3)
-declare -A model=([L1]=mnist28 [L2]="$l2_model" [L3]=hiabp-mnist28)
-declare -A encoder=([L1]=auto [L2]="$l2_encoder" [L3]=auto)
-declare -A label=([L1]="IABP (L = 1, mnist28)" [L2]="HiABP (L = 2, spec)" [L3]="HiABP (L = 3, hiabp-mnist28)")
+# L1d is the control: hiabp-mnist28's layers with all 30 numbers at the top (no latent layers),
+# so that L1d against L2 and L3 is the hierarchy alone, mnist28 against L1d the extra layers.
+l1d_model="z 30 | linear 7x7x128 | bn | lrelu 0.2 | deconv 64 k5 s2 | bn | lrelu 0.2 | deconv 32 k3 s1 | bn | lrelu 0.2 | deconv 1 k5 s2 | tanh"
+l1d_encoder="z 28x28x1 | conv 64 k5 s2 | bn | lrelu 0.2 | conv 128 k5 s2 | bn | lrelu 0.2 | linear 256 | lrelu 0.2 | linear 60"
+models=(L1 L1d L2 L3)
+declare -A model=([L1]=mnist28 [L1d]="$l1d_model" [L2]="$l2_model" [L3]=hiabp-mnist28)
+declare -A encoder=([L1]=auto [L1d]="$l1d_encoder" [L2]="$l2_encoder" [L3]=auto)
+declare -A label=([L1]="IABP (L = 1, mnist28)" [L1d]="IABP (L = 1, hiabp-mnist28's layers)" [L2]="HiABP (L = 2, spec)"
+                  [L3]="HiABP (L = 3, hiabp-mnist28)")
 
 run() { echo "$*" >> "$log"; "$@"; }
 mse() { sed -n 's/.*mse=\([0-9.]*\).*/\1/p' <<< "$1"; }
@@ -102,6 +108,22 @@ for level in 1 2 3; do
     run "$abp" sample --ckpt "$out/L3/checkpoint.h5" --out "$out/vary-layer-$level.png" --n 64 --cols 8 \
       --vary-layer $level --prior normal > /dev/null
 done
+# How much each level moves the image: the mean over rows and pixels of the standard
+# deviation along a row of its --vary-layer grid ([0, 1] scale; python3's standard library).
+spread_py='import re, sys, statistics
+v = [float(t) for t in re.split(r"[,\s]+", open(sys.argv[1]).read().strip()) if t]
+cols, n = int(sys.argv[2]), int(sys.argv[3]); per = len(v) // n
+print("%.4f" % statistics.mean(statistics.pstdev(v[(r * cols + c) * per + p] / 2 for c in range(cols))
+                               for r in range(n // cols) for p in range(per)))'
+spreads=()
+for level in 1 2 3; do
+  [ -e "$out/vary-layer-$level.h5" ] ||
+    run "$abp" sample --ckpt "$out/L3/checkpoint.h5" --out "$out/vary-layer-$level.h5" --n 64 --cols 8 \
+      --vary-layer $level --prior normal > /dev/null
+  h5dump -d /samples -m %.6g -y -w 0 -o "$out/vary-layer-$level.txt" "$out/vary-layer-$level.h5" > /dev/null
+  spreads+=("level $level: $(python3 -c "$spread_py" "$out/vary-layer-$level.txt" 8 64)")
+done
+echo "along-row spread of the --vary-layer grids (L = 3): ${spreads[*]}" | tee "$out/spread.txt"
 {
   echo "| model | test MSE [E] | test MSE [E+L], T = $T | test MSE, $steps steps from N(0, I) | last training recon_mse |"
   echo "|---|---|---|---|---|"
