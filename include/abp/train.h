@@ -8,6 +8,7 @@
 
 #include "abp/descriptor.h"
 #include "abp/dist.h"
+#include "abp/ebm_prior.h"
 #include "abp/encoder.h"
 #include "abp/error.h"
 #include "abp/infer.h"
@@ -63,6 +64,7 @@ typedef struct abp_train_cfg {
     abp_descriptor_cfg descriptor; /* --objective descriptor and coop (abp/descriptor.h) */
     abp_encoder_cfg encoder; /* --encoder, --init, --encoder-lr (abp/encoder.h) */
     abp_classify_cfg classify; /* --objective classify's options (abp/classify.h) */
+    abp_latent_prior_cfg prior; /* --prior normal|ebm and the EBM prior's options (abp/ebm_prior.h) */
 } abp_train_cfg;
 
 void abp_train_defaults(abp_train_cfg *cfg);

@@ -82,8 +82,9 @@ int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
         {"rate", OPT_INT, &rate_opt, 0, 0, 1000000, NULL, "WAV sample rate in Hz (0: the training clip's)", 0, 0},
         {"wav-format", OPT_CHOICE, &wav_float, 0, 0, 0, "pcm16|float", "WAV samples: 16-bit PCM or 32-bit float", 0, 0},
         {"prior", OPT_STRING, prior_text, sizeof prior_text, 0, 0, NULL,
-         "auto: gmm:10 when the checkpoint has 100 latents or more, else normal; normal: N(0, I); "
-         "gaussian or gmm:K: fitted to the checkpoint's latents", 0, 0},
+         "auto: ebm when the checkpoint learned its prior (train --prior ebm), else gmm:10 when it has 100 latents "
+         "or more, else normal; normal: N(0, I); gaussian or gmm:K: fitted to the checkpoint's latents; ebm: "
+         "the learned prior, by short-run Langevin from N(0, I)", 0, 0},
         {"batchnorm", OPT_CHOICE, &bn_running, 0, 0, 0, "prior|running",
          "batch-norm statistics: recomputed on 1000 draws of the prior, or the running ones of training", 0, 0},
         {"langevin-steps", OPT_INT, &steps, 0, 0, 10000000, NULL, "a descriptor checkpoint: Langevin steps on the images", 0, 0},
@@ -101,7 +102,8 @@ int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
                       "(/samples float32 [n, h, w, c] on [-1, 1], /z the latents); as a WAV file when\n"
                       "OUT ends in .wav (a model of 1 x 1 x T signals). --prior gaussian or gmm:K fits\n"
                       "a full-covariance Gaussian or K-component mixture to the checkpoint's latents\n"
-                      "first (docs/sampling.md). --latent-shape 14x14 makes a texture model trained on\n"
+                      "first; --prior ebm (what auto picks for such a checkpoint) draws z by short-run\n"
+                      "Langevin on the prior learned by abp train --prior ebm (docs/sampling.md). --latent-shape 14x14 makes a texture model trained on\n"
                       "7x7 latents synthesize an image twice as large; 1x32 a sound model's clip twice\n"
                       "as long. Under mpirun each rank makes its share of the samples (sample i's z is\n"
                       "drawn from the seed and i alone, so the output does not depend on the ranks).",
@@ -167,8 +169,8 @@ int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
     abp_progress_start(&progress, d->rank == 0, "sample", "samples", hi - lo, scope);
     for (int64_t first = 0; rc == 0 && first < hi - lo; first += batch) {
         int64_t b = hi - lo - first < batch ? hi - lo - first : batch;
-        cli_prior_draw(&prior, lo + first, b, dz, rows + first * dz);
-        rc = abp_net_generate(&net, rows + first * dz, b, images + first * dy, zb, err);
+        rc = cli_prior_draw(&prior, lo + first, b, dz, rows + first * dz, err);
+        if (rc == 0) rc = abp_net_generate(&net, rows + first * dz, b, images + first * dy, zb, err);
         abp_progress_update(&progress, first + b);
     }
     if (abp_dist_agree(d, rc, err) ||

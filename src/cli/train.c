@@ -56,6 +56,11 @@ int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err) {
         {"encoder", OPT_STRING, cfg.encoder.spec, sizeof cfg.encoder.spec, 0, 0, NULL, "iabp, vae: the encoder q(z | x): auto (the model's built-in mirror), mnist28-encoder, faces64-encoder or a spec ending in 2d numbers", 0, 0},
         {"init", OPT_STRING, cfg.encoder.init, sizeof cfg.encoder.init, 0, 0, NULL, "iabp: where each iteration's chains start: encoder, persistent or prior", 0, 0},
         {"encoder-lr", OPT_FLOAT, &cfg.encoder.lr, 0, 0, 100, NULL, "iabp, vae: the encoder's learning rate", 0, 0},
+        {"prior", OPT_STRING, cfg.prior.kind, sizeof cfg.prior.kind, 0, 0, NULL, "the latent prior: normal (N(0, I)) or ebm (exp(f(z)) N(0, I), f an MLP learned with the generator; objective abp)", 0, 0},
+        {"prior-net", OPT_STRING, cfg.prior.spec, sizeof cfg.prior.spec, 0, 0, NULL, "--prior ebm: f(z), ebm-prior (linear 200, lrelu, linear 200, lrelu, linear 1) or a spec ending in linear 1", 0, 0},
+        {"prior-steps", OPT_INT, &cfg.prior.steps, 0, 0, 1e6, NULL, "--prior ebm: Langevin steps of each prior sample from N(0, I) (the paper: 60)", 0, 0},
+        {"prior-step-size", OPT_FLOAT, &cfg.prior.step_size, 0, 0, 100, NULL, "--prior ebm: s in z <- z + s^2/2 (df/dz - z) + s e (the paper: 0.4)", 0, 0},
+        {"prior-lr", OPT_FLOAT, &cfg.prior.lr, 0, 0, 100, NULL, "--prior ebm: the prior's learning rate (the paper: 2e-5; its optimizer and beta1 are the generator's)", 0, 0},
     };
     int nopts = (int)(sizeof opts / sizeof opts[0]);
     if (cli_parse("train", argc, argv, 2, opts, nopts, NULL, 0, NULL, &help, err)) return EXIT_USAGE;
@@ -70,6 +75,10 @@ int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err) {
     }
     if (!abp_train_has_objective(cfg.objective)) {
         abp_fail(err, "abp train: --objective %s: unknown; expected one of: %s", cfg.objective, abp_train_objectives());
+        return EXIT_USAGE;
+    }
+    if (abp_latent_prior_check(&cfg.prior, cfg.objective, err)) {
+        abp_fail_wrap(err, "abp train");
         return EXIT_USAGE;
     }
     abp_chain_init init;

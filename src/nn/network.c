@@ -57,6 +57,11 @@ static const struct {
      * No batch norm: the features of one image must not depend on the others in its batch. */
     {"classify28", "z 28x28x1 | conv 32 k5 s2 | lrelu 0.2 | conv 64 k5 s2 | lrelu 0.2 | linear 128 | "
                    "lrelu 0.2 | linear 10"},
+    /* The latent energy-based prior f_a(z) of abp train --prior ebm (Pang et al. 2020): the
+     * paper's MLP of two 200-wide hidden layers with leaky ReLU and one output. Its z is
+     * replaced by the generator's latent (abp_ebm_prior_build). No batch norm: the energy of
+     * one chain must not depend on the other chains. */
+    {"ebm-prior", "z 30 | linear 200 | lrelu 0.2 | linear 200 | lrelu 0.2 | linear 1"},
 };
 #define NUM_BUILTIN (int)(sizeof builtin_models / sizeof builtin_models[0])
 

@@ -25,6 +25,7 @@ void abp_train_defaults(abp_train_cfg *cfg) {
     abp_descriptor_defaults(&cfg->descriptor);
     abp_encoder_defaults(&cfg->encoder);
     abp_classify_defaults(&cfg->classify);
+    abp_latent_prior_defaults(&cfg->prior);
 }
 
 /* The shortest decimal that reads back as the same float: "0.3", not "0.300000012". */
@@ -37,7 +38,8 @@ static const char *float_text(float v, char *buf, size_t n) {
 }
 
 char *abp_train_cfg_format(const abp_train_cfg *cfg, const char *spec) {
-    size_t cap = strlen(spec) + strlen(cfg->data) + strlen(cfg->descriptor.spec) + 1536 + sizeof cfg->classify;
+    size_t cap = strlen(spec) + strlen(cfg->data) + strlen(cfg->descriptor.spec) + 1536 + sizeof cfg->classify +
+                 strlen(cfg->prior.spec) + 256;
     char *s = malloc(cap), f[5][32];
     if (!s) return NULL;
     snprintf(s, cap,
@@ -53,6 +55,7 @@ char *abp_train_cfg_format(const abp_train_cfg *cfg, const char *spec) {
              float_text(cfg->momentum, f[4], 32),
              (unsigned long long)cfg->seed, (long long)cfg->checkpoint_every, cfg->mask, cfg->sense, cfg->objective);
     abp_classify_format(&cfg->classify, s, cap);
+    abp_latent_prior_format(&cfg->prior, s, cap); /* nothing for --prior normal */
     /* ABP's /config stays as it was: only the objectives with a descriptor record its options */
     if (strcmp(cfg->objective, "abp") != 0) abp_descriptor_format(&cfg->descriptor, s, cap);
     if (strcmp(cfg->objective, "abp") != 0) { /* ABP's /config stays as it was */
@@ -104,6 +107,7 @@ int abp_train_cfg_parse(const char *text, abp_train_cfg *cfg, abp_err *err) {
             else if (abp_classify_parse(&cfg->classify, k, v)) { /* the classifier's own keys */ }
             else if (!strcmp(k, "objective")) snprintf(cfg->objective, sizeof cfg->objective, "%s", v);
             else if (abp_descriptor_parse(&cfg->descriptor, k, v)) {}
+            else if (abp_latent_prior_parse(&cfg->prior, k, v)) { /* --prior ebm's (abp/ebm_prior.h) */ }
             else if (abp_encoder_cfg_parse_key(&cfg->encoder, k, v)) { /* the encoder's (abp/encoder.h) */ }
             /* Unknown keys come from newer versions; they do not change the model. */
         }

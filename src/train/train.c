@@ -134,6 +134,7 @@ static int setup_local(trainer *t, const abp_images *given, abp_err *err) {
 
     t->ops = abp_objective_find(cfg->objective);
     if (!t->ops) return abp_fail(err, "--objective %s: unknown; expected one of: %s", cfg->objective, abp_objective_names());
+    if (abp_latent_prior_check(&cfg->prior, cfg->objective, err)) return -1;
     abp_objective_env env = {.cfg = cfg, .b_local = t->b_local, .B = t->B, .n_total = t->n_total,
                              .sum = abp_dist_sum_doubles, .sum_ctx = t->d};
     if (t->ops->create(&env, &t->model, &t->layout, &t->obj, err)) return -1;
@@ -290,6 +291,10 @@ static int resume(trainer *t, abp_err *err) {
         }
         if (strcmp(was.objective, t->cfg->objective) != 0) {
             abp_fail(err, "%s was trained with --objective %s; resume it with the same --objective", path, was.objective);
+            goto done;
+        }
+        if (strcmp(was.prior.kind, t->cfg->prior.kind) != 0) {
+            abp_fail(err, "%s was trained with --prior %s; resume it with the same --prior", path, was.prior.kind);
             goto done;
         }
     }
