@@ -73,6 +73,19 @@ ABP_MUST_CHECK int abp_ebm_prior_score(abp_net *f, const float *z, int n, double
 ABP_MUST_CHECK int abp_ebm_prior_grad(abp_net *f, const float *z, int n, float scale, float *dz,
                                       int want_param_grads, double *sum, abp_ebm_ws *ws, abp_err *err);
 
+/* f_a's maximum-likelihood gradient as a loss, added into f->grads (f->max_batch >= 2n):
+ *     d/da [ scale sum_i f(prior_i) - scale sum_i f(post_i) ]
+ * for n posterior latents post and n prior samples prior (CNS each), in one pass over the
+ * interleaved batch (post_0, prior_0, post_1, prior_1, ...) built in pair (room for 2n
+ * latents). Interleaved, the two terms of a gradient that is zero in exact arithmetic — the
+ * bias of a unit on the same side of lrelu's kink for both chains of every pair, f's top
+ * bias always — cancel pair by pair in floats too, so the sum is exactly 0 on any split of
+ * the pairs over ranks (Adam would turn rounding noise there into full-size steps that
+ * differ with the rank count). *sum_post and *sum_prior get sum f over each set. */
+ABP_MUST_CHECK int abp_ebm_prior_learn(abp_net *f, const float *post, const float *prior, int n, float scale,
+                                       double *sum_post, double *sum_prior, float *pair, abp_ebm_ws *ws,
+                                       abp_err *err);
+
 /* What abp_langevin's prior hook gets (abp/infer.h): the prior network and its buffers. */
 typedef struct abp_ebm_hook {
     abp_net *f;

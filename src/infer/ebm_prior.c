@@ -92,6 +92,33 @@ int abp_ebm_prior_grad(abp_net *f, const float *z, int n, float scale, float *dz
     return abp_net_backward(f, ws->dout, n, dz, want_param_grads, err);
 }
 
+int abp_ebm_prior_learn(abp_net *f, const float *post, const float *prior, int n, float scale, double *sum_post,
+                        double *sum_prior, float *pair, abp_ebm_ws *ws, abp_err *err) {
+    abp_shape zs = f->in_shape;
+    int64_t pix = abp_shape_pixels(zs);
+    if (2 * n > f->max_batch)
+        return abp_fail(err, "the prior's learning pass needs room for %d chains, it has %d", 2 * n, f->max_batch);
+    /* CNS [c][n][pix] -> [c][2n][pix], chain 2i the posterior's i, 2i + 1 the prior's */
+    for (int c = 0; c < zs.c; c++)
+        for (int i = 0; i < n; i++) {
+            memcpy(pair + ((int64_t)c * 2 * n + 2 * i) * pix, post + ((int64_t)c * n + i) * pix, sizeof(float) * (size_t)pix);
+            memcpy(pair + ((int64_t)c * 2 * n + 2 * i + 1) * pix, prior + ((int64_t)c * n + i) * pix,
+                   sizeof(float) * (size_t)pix);
+        }
+    if (abp_net_forward(f, pair, 2 * n, err)) return -1;
+    const float *out = abp_net_output(f);
+    double sp = 0.0, sq = 0.0;
+    for (int i = 0; i < n; i++) {
+        sp += out[2 * i];
+        sq += out[2 * i + 1];
+        ws->dout[2 * i] = -scale;
+        ws->dout[2 * i + 1] = scale;
+    }
+    *sum_post = sp;
+    *sum_prior = sq;
+    return abp_net_backward(f, ws->dout, 2 * n, NULL, 1, err);
+}
+
 int abp_ebm_prior_hook(void *ctx, const float *z, int n, float *dU, abp_err *err) {
     abp_ebm_hook *h = ctx;
     double sum;

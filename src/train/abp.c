@@ -34,6 +34,7 @@ typedef struct abp_objective {
     abp_ebm_hook hook;    /* what the posterior Langevin's prior_grad gets */
     abp_ebm_langevin plv; /* the prior chains' short run */
     float *zp;            /* the batch's prior chains, CNS */
+    float *zpair;         /* posterior and prior chains interleaved (abp_ebm_prior_learn), 2 b */
 } abp_objective;
 
 static void destroy(void *self) {
@@ -42,6 +43,7 @@ static void destroy(void *self) {
     abp_infer_ws_free(&o->ws);
     abp_ebm_ws_free(&o->ews);
     abp_free(o->zp);
+    abp_free(o->zpair);
     abp_free(o->zb);
     abp_free(o->dout);
     free(o);
@@ -53,7 +55,8 @@ static int create_prior(abp_objective *o, const abp_objective_env *env, abp_mode
     char *spec = NULL;
     if (abp_ebm_prior_spec(cfg->prior.spec, o->zs, &spec, err)) return -1;
     abp_opt_cfg opt = {.kind = cfg->optimizer, .lr = cfg->prior.lr, .beta1 = cfg->beta1, .momentum = cfg->momentum};
-    int rc = abp_model_add(model, PRIOR, spec, 0, env->b_local, &opt, &o->f, err);
+    /* room for the learning pass's 2 b chains (posterior and prior, interleaved) */
+    int rc = abp_model_add(model, PRIOR, spec, 0, 2 * env->b_local, &opt, &o->f, err);
     free(spec);
     if (rc) return abp_fail_wrap(err, "--prior-net");
     if (abp_ebm_prior_check(o->f, o->zs, err)) return -1;
@@ -62,7 +65,8 @@ static int create_prior(abp_objective *o, const abp_objective_env *env, abp_mode
     o->f->sum_ctx = env->sum_ctx;
     if (abp_ebm_ws_init(&o->ews, o->f, err)) return -1;
     o->zp = abp_alloc(sizeof(float) * (size_t)(env->b_local * abp_shape_numel(o->zs)), err);
-    if (!o->zp) return -1;
+    o->zpair = o->zp ? abp_alloc(sizeof(float) * (size_t)(2 * env->b_local * abp_shape_numel(o->zs)), err) : NULL;
+    if (!o->zpair) return -1;
     o->hook = (abp_ebm_hook){.f = o->f, .ws = &o->ews};
     o->lv.prior_grad = abp_ebm_prior_hook;
     o->lv.prior_ctx = &o->hook;
@@ -119,18 +123,11 @@ static int learn_prior(abp_objective *o, abp_batch *b, abp_err *err) {
     abp_rows_to_cns(o->ews.noise, o->zp, b->b, o->zs);
     o->plv.iteration = (uint32_t)b->iteration;
     if (abp_ebm_prior_langevin(f, o->zp, b->b, b->ids, &o->plv, &o->ews, err)) return -1;
-    /* maximum likelihood as a loss: -(1/B) sum_post df/da + (1/B) sum_prior df/da */
+    /* maximum likelihood as a loss: -(1/B) sum_post df/da + (1/B) sum_prior df/da, pair by
+     * pair, so that what is zero in exact arithmetic (f's top bias, which Z absorbs) is zero */
     double sum_post = 0.0, sum_prior = 0.0;
-    float inv_B = 1.0f / (float)b->B;
-    if (abp_ebm_prior_grad(f, o->zb, b->b, -inv_B, NULL, 1, &sum_post, &o->ews, err) ||
-        abp_ebm_prior_grad(f, o->zp, b->b, inv_B, NULL, 1, &sum_prior, &o->ews, err))
+    if (abp_ebm_prior_learn(f, o->zb, o->zp, b->b, 1.0f / (float)b->B, &sum_post, &sum_prior, o->zpair, &o->ews, err))
         return -1;
-    /* The last layer's bias adds a constant to f, which Z absorbs: its gradient is exactly
-     * zero (mean of 1 minus mean of 1). Left to rounding it would be noise that Adam turns
-     * into steps of the full learning rate, different for every rank count. */
-    abp_layer *top = &f->layers[f->nlayers - 1];
-    if (top->dbias)
-        for (int64_t k = 0; k < top->nbias; k++) top->dbias[k] = 0.0f;
     b->slots[1] = (float)sum_post;
     b->slots[2] = (float)sum_prior;
     return 0;
@@ -192,7 +189,7 @@ static int pictures(void *self, const abp_picture_env *env, char *written, size_
         /* through the learned prior, as abp sample draws (its noise never drawn in training) */
         abp_ebm_langevin lv = o->plv;
         lv.iteration = UINT32_MAX;
-        if (abp_ebm_prior_draw(o->f, &lv, 0, total, rows, o->zp, &o->ews, err)) goto done;
+        if (abp_ebm_prior_draw(o->f, &lv, 0, total, rows, o->zpair, &o->ews, err)) goto done;
     } else {
         for (int i = 0; i < total; i++) abp_rng_normal(o->cfg->seed, ABP_RNG_PRIOR, (uint32_t)i, 0, 0, rows + i * dz, dz);
     }
