@@ -4,7 +4,7 @@
 # with --prior ebm, everything else as the priors experiment's model (1000 iterations, batch
 # 64, lr 1e-3, 2 ranks), then scored as that experiment scores its priors: abp score with the
 # pca:50 and pixels features, 1000 samples against the 1000 held-out test digits, for each
-# batch-norm choice; and, on the same generator, gmm:10 fitted to its latents (so that what
+# batch-norm choice; and, on the same generator, N(0, I) and gmm:10 fitted to its latents (so that what
 # the EBM adds is told apart from what training with it did to the generator). A picture row
 # of 10 samples each.
 #   bash jobs/experiments/ebm-prior.sh [OUT]      (default runs/ebm-prior)
@@ -43,7 +43,7 @@ score() {
 field() { grep "^$2=" "$1" | cut -d= -f2; }
 
 rows=()
-for prior in ebm gmm:10; do
+for prior in ebm normal gmm:10; do
   for bn in running prior; do
     name=${prior//:/}-$bn
     for features in pca:50 pixels; do
