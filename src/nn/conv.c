@@ -21,25 +21,33 @@ static void valid_run(int ow, int iw, int s, int p, int k, int *x0, int *x1) {
 
 /* A strided image row read or written at x*sw + off is, split by phase, contiguous: the
  * values at positions m*sw + r (phase r) sit side by side in a "phase-split" copy of the
- * row, phase 0 first. start[r] is where phase r begins; since x*sw + off =
- * (x + q)*sw + r for off = q*sw + r with 0 <= r < sw, position x*sw + off is element
- * x + q of phase r. So with strides above 1 im2col becomes a de-interleave of each input
- * row and then memcpy's, and col2im contiguous adds into a phase-split accumulator and one
- * interleave per output row: loops the compiler vectorises, where the direct strided form
- * (row[x*sw + off]) is a scalar gather or scatter (most of what im2col and col2im cost). */
-enum { PHASE_ROW_MAX = 16384, PHASE_MAX = 64 }; /* one row on a thread's stack (64 KB); wider
-                                                  * rows and strides take the direct loops */
+ * row, phase 0 first. start[r] is where phase r begins; since x*sw + off = (x + q)*sw + r
+ * for off = q*sw + r with 0 <= r < sw, position x*sw + off is element x + q of phase r.
+ * So with strides above 1 im2col becomes a de-interleave of each input plane and then
+ * memcpy's, and col2im contiguous adds into a phase-split accumulator and one interleave
+ * per plane: loops the compiler vectorises, where the direct strided form (row[x*sw + off])
+ * is a scalar gather or scatter. */
+enum { PHASE_PLANE_MAX = 16384, PHASE_MAX = 64 }; /* one plane on a thread's stack (64 KB);
+                                                    * larger planes and strides take the
+                                                    * direct loops */
+
+/* Per kernel column kj: the run [x0, x1) of valid positions, and off = kj - pw as q, r. */
+typedef struct kernel_column {
+    int x0, x1, q, r;
+} kernel_column;
+
+static void kernel_columns(int ow, int iw, int sw, int pw, int kw, kernel_column *kc) {
+    for (int kj = 0; kj < kw; kj++) {
+        int off = kj - pw, r = ((off % sw) + sw) % sw;
+        valid_run(ow, iw, sw, pw, kj, &kc[kj].x0, &kc[kj].x1);
+        kc[kj].r = r;
+        kc[kj].q = (off - r) / sw;
+    }
+}
 
 static void phase_starts(int iw, int sw, int *start) {
     start[0] = 0;
     for (int r = 1; r < sw; r++) start[r] = start[r - 1] + (iw - (r - 1) + sw - 1) / sw;
-}
-
-/* off = q*sw + r with 0 <= r < sw (off may be negative). */
-static void split_offset(int off, int sw, int *q, int *r) {
-    int rr = ((off % sw) + sw) % sw;
-    *r = rr;
-    *q = (off - rr) / sw;
 }
 
 static void deinterleave_row(const float *restrict row, float *restrict split, int iw, int sw,
@@ -63,7 +71,7 @@ static void deinterleave_row(const float *restrict row, float *restrict split, i
 
 static void interleave_row(const float *restrict split, float *restrict row, int iw, int sw,
                            const int *start) {
-    if (sw == 2) { /* the generators' stride: one loop that writes the row in order */
+    if (sw == 2) {
         const float *even = split, *odd = split + start[1];
         int half = iw / 2;
         for (int m = 0; m < half; m++) {
@@ -82,43 +90,48 @@ static void interleave_row(const float *restrict split, float *restrict row, int
 
 /* Both loops run over (channel, example) pairs in parallel: each pair reads one input plane
  * and writes its own rows of the columns (im2col) or its own output plane (col2im), so no
- * two threads touch the same float. */
+ * two threads touch the same float, and col2im adds the kernel positions of a pixel in the
+ * same order (ki, kj ascending, from +0) on any number of threads, split or not. */
 void abp_im2col(const float *img, float *cols, int c, int n, int ih, int iw, int oh, int ow,
                 int kh, int kw, int sh, int sw, int ph, int pw) {
     int64_t ncols = (int64_t)n * oh * ow, plane = (int64_t)oh * ow;
-    const int split = sw > 1 && iw <= PHASE_ROW_MAX && sw <= PHASE_MAX;
+    const int split = sw > 1 && (int64_t)ih * iw <= PHASE_PLANE_MAX && sw <= PHASE_MAX && kw <= PHASE_MAX;
     int start[PHASE_MAX] = {0};
-    if (split) phase_starts(iw, sw, start);
+    kernel_column kc[PHASE_MAX];
+    if (split) {
+        phase_starts(iw, sw, start);
+        kernel_columns(ow, iw, sw, pw, kw, kc);
+    }
 #pragma omp parallel for collapse(2) schedule(static) if ((int64_t)c * kh * kw * ncols >= ABP_PARALLEL_MIN)
     for (int ch = 0; ch < c; ch++)
         for (int i = 0; i < n; i++) {
             const float *src = img + ((int64_t)ch * n + i) * ih * iw;
-            float rowbuf[PHASE_ROW_MAX]; /* 64 KB of this thread's stack */
+            float buf[PHASE_PLANE_MAX]; /* the plane, its rows phase-split; 64 KB of stack */
+            if (split)
+                for (int y = 0; y < ih; y++) deinterleave_row(src + (int64_t)y * iw, buf + (int64_t)y * iw, iw, sw, start);
             for (int ki = 0; ki < kh; ki++)
-                for (int y = 0; y < oh; y++) {
-                    int iy = y * sh - ph + ki;
-                    float *dst = cols + (int64_t)(ch * kh + ki) * kw * ncols + i * plane + (int64_t)y * ow;
-                    if (iy < 0 || iy >= ih) { /* a row of padding: zeros for every kj */
-                        for (int kj = 0; kj < kw; kj++) memset(dst + kj * ncols, 0, sizeof(float) * (size_t)ow);
-                        continue;
-                    }
-                    const float *row = src + (int64_t)iy * iw;
-                    if (split) deinterleave_row(row, rowbuf, iw, sw, start);
-                    for (int kj = 0; kj < kw; kj++, dst += ncols) {
-                        int x0, x1, off = kj - pw;
+                for (int kj = 0; kj < kw; kj++) {
+                    float *dst = cols + ((int64_t)(ch * kh + ki) * kw + kj) * ncols + i * plane;
+                    int x0, x1, off = kj - pw;
+                    if (split) {
+                        x0 = kc[kj].x0, x1 = kc[kj].x1;
+                    } else {
                         valid_run(ow, iw, sw, pw, kj, &x0, &x1);
-                        if (x0 >= x1) {
+                    }
+                    for (int y = 0; y < oh; y++, dst += ow) {
+                        int iy = y * sh - ph + ki;
+                        if (iy < 0 || iy >= ih || x0 >= x1) {
                             memset(dst, 0, sizeof(float) * (size_t)ow);
                             continue;
                         }
                         for (int x = 0; x < x0; x++) dst[x] = 0.0f;
                         if (sw == 1) {
-                            memcpy(dst + x0, row + x0 + off, sizeof(float) * (size_t)(x1 - x0));
+                            memcpy(dst + x0, src + (int64_t)iy * iw + x0 + off, sizeof(float) * (size_t)(x1 - x0));
                         } else if (split) {
-                            int q, r;
-                            split_offset(off, sw, &q, &r);
-                            memcpy(dst + x0, rowbuf + start[r] + x0 + q, sizeof(float) * (size_t)(x1 - x0));
+                            const float *from = buf + ((int64_t)iy * iw + start[kc[kj].r] + kc[kj].q + x0);
+                            memcpy(dst + x0, from, sizeof(float) * (size_t)(x1 - x0));
                         } else {
+                            const float *row = src + (int64_t)iy * iw;
                             for (int x = x0; x < x1; x++) dst[x] = row[x * sw + off];
                         }
                         for (int x = x1; x < ow; x++) dst[x] = 0.0f;
@@ -127,56 +140,51 @@ void abp_im2col(const float *img, float *cols, int c, int n, int ih, int iw, int
         }
 }
 
-/* Overwrites img. Each output row is summed in a phase-split accumulator (see above) and
- * written once. A pixel gets the kernel positions that reach it in the order ki, then kj,
- * ascending, starting from +0: the same floats as adding the columns' rows in that order
- * into a zeroed image, on any number of threads. */
+/* Overwrites img (it zeroes each output plane first, in the same pass). */
 void abp_col2im(const float *cols, float *img, int c, int n, int ih, int iw, int oh, int ow,
                 int kh, int kw, int sh, int sw, int ph, int pw) {
     int64_t ncols = (int64_t)n * oh * ow, plane = (int64_t)oh * ow;
-    const int split = iw <= PHASE_ROW_MAX && sw <= PHASE_MAX;
+    const int split = sw > 1 && (int64_t)ih * iw <= PHASE_PLANE_MAX && sw <= PHASE_MAX && kw <= PHASE_MAX;
     int start[PHASE_MAX] = {0};
-    if (split) phase_starts(iw, sw, start);
+    kernel_column kc[PHASE_MAX];
+    if (split) {
+        phase_starts(iw, sw, start);
+        kernel_columns(ow, iw, sw, pw, kw, kc);
+    }
 #pragma omp parallel for collapse(2) schedule(static) if ((int64_t)c * kh * kw * ncols >= ABP_PARALLEL_MIN)
     for (int ch = 0; ch < c; ch++)
         for (int i = 0; i < n; i++) {
             float *dst = img + ((int64_t)ch * n + i) * ih * iw;
-            const float *base = cols + (int64_t)ch * kh * kw * ncols + i * plane;
-            if (!split) { /* rows too wide for the stack: add into the image directly */
-                memset(dst, 0, sizeof(float) * (size_t)ih * (size_t)iw);
-                for (int ki = 0; ki < kh; ki++)
-                    for (int kj = 0; kj < kw; kj++) {
-                        const float *src = base + (int64_t)(ki * kw + kj) * ncols;
-                        int x0, x1, off = kj - pw;
+            float buf[PHASE_PLANE_MAX]; /* the sums, rows phase-split; 64 KB of stack */
+            float *acc = split ? buf : dst;
+            memset(acc, 0, sizeof(float) * (size_t)ih * (size_t)iw);
+            for (int ki = 0; ki < kh; ki++)
+                for (int kj = 0; kj < kw; kj++) {
+                    const float *src = cols + ((int64_t)(ch * kh + ki) * kw + kj) * ncols + i * plane;
+                    int x0, x1, off = kj - pw;
+                    if (split) {
+                        x0 = kc[kj].x0, x1 = kc[kj].x1;
+                    } else {
                         valid_run(ow, iw, sw, pw, kj, &x0, &x1);
-                        for (int y = 0; y < oh; y++, src += ow) {
-                            int iy = y * sh - ph + ki;
-                            if (iy < 0 || iy >= ih) continue;
-                            float *row = dst + (int64_t)iy * iw;
+                    }
+                    for (int y = 0; y < oh; y++, src += ow) {
+                        int iy = y * sh - ph + ki;
+                        if (iy < 0 || iy >= ih) continue;
+                        float *row = acc + (int64_t)iy * iw;
+                        if (sw == 1) {
+                            for (int x = x0; x < x1; x++) row[x + off] += src[x];
+                        } else if (split) {
+                            float *restrict a = row;
+                            const float *restrict b = src;
+                            int at = start[kc[kj].r] + kc[kj].q; /* >= 0 at every valid x */
+                            for (int x = x0; x < x1; x++) a[at + x] += b[x];
+                        } else {
                             for (int x = x0; x < x1; x++) row[x * sw + off] += src[x];
                         }
                     }
-                continue;
-            }
-            float acc[PHASE_ROW_MAX]; /* 64 KB of this thread's stack */
-            for (int iy = 0; iy < ih; iy++) {
-                for (int e = 0; e < iw; e++) acc[e] = 0.0f;
-                for (int ki = 0; ki < kh; ki++) {
-                    int t = iy + ph - ki; /* = y * sh for the kernel row ki that reaches iy */
-                    if (t < 0 || t % sh) continue;
-                    int y = t / sh;
-                    if (y >= oh) continue;
-                    for (int kj = 0; kj < kw; kj++) {
-                        const float *restrict src = base + (int64_t)(ki * kw + kj) * ncols + (int64_t)y * ow;
-                        int x0, x1, q, r;
-                        valid_run(ow, iw, sw, pw, kj, &x0, &x1);
-                        split_offset(kj - pw, sw, &q, &r);
-                        float *restrict a = acc + start[r];
-                        for (int x = x0; x < x1; x++) a[x + q] += src[x];
-                    }
                 }
-                interleave_row(acc, dst + (int64_t)iy * iw, iw, sw, start);
-            }
+            if (split)
+                for (int y = 0; y < ih; y++) interleave_row(buf + (int64_t)y * iw, dst + (int64_t)y * iw, iw, sw, start);
         }
 }
 
