@@ -5,7 +5,7 @@
  * im2col copies x[ch][i][y*sh - ph + ki][x*sw - pw + kj] (0 outside the image), col2im zeroes
  * the image and adds every column's value into its pixel, kernel positions (ki, kj) in
  * ascending order. Both must give the same floats for strides 1 to 10, paddings, 1-D rows,
- * rows too wide for the phase split, and on 1 and 2 threads. */
+ * rows too short or too wide for the phase split, and on 1 and 2 threads. */
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,8 +90,11 @@ int main(void) {
      * the image is the deconv's output (2x the grid), p = 2, and the output padding of 1
      * leaves the last row and column to fewer kernel positions. */
     check_geometry("deconv k5 s2 (16x16 from 8x8)", 4, 5, 16, 16, 5, 5, 2, 2, 2, 2);
-    check_geometry("deconv k5 s2, odd size", 3, 4, 13, 13, 5, 5, 2, 2, 2, 2);
-    check_geometry("conv k4 s2 p1", 3, 4, 14, 14, 4, 4, 2, 2, 1, 1);
+    check_geometry("deconv k5 s2, odd size", 3, 4, 17, 19, 5, 5, 2, 2, 2, 2);
+    check_geometry("conv k4 s2 p1", 3, 4, 28, 28, 4, 4, 2, 2, 1, 1);
+    /* rows under 16 take the direct loops */
+    check_geometry("deconv k5 s2 (8x8 from 4x4)", 3, 4, 8, 8, 5, 5, 2, 2, 2, 2);
+    check_geometry("deconv k5 s2, odd size 13", 3, 4, 13, 13, 5, 5, 2, 2, 2, 2);
     check_geometry("conv k3 s1 p1", 3, 6, 9, 11, 3, 3, 1, 1, 1, 1);
     check_geometry("conv k5 s3 p0, uneven strides", 2, 3, 17, 20, 5, 5, 2, 3, 0, 0);
     check_geometry("deconv1d k25 s10 (1-D)", 2, 3, 1, 200, 1, 25, 1, 10, 0, 12);
