@@ -92,7 +92,8 @@ int main(void) {
     check_geometry("deconv k5 s2 (16x16 from 8x8)", 4, 5, 16, 16, 5, 5, 2, 2, 2, 2);
     check_geometry("deconv k5 s2, odd size", 3, 4, 17, 19, 5, 5, 2, 2, 2, 2);
     check_geometry("conv k4 s2 p1", 3, 4, 28, 28, 4, 4, 2, 2, 1, 1);
-    /* rows under 16 take the direct loops */
+    check_geometry("deconv k5 s2 (32x32 from 16x16)", 3, 4, 32, 32, 5, 5, 2, 2, 2, 2);
+    /* rows under 16 (col2im) and 32 (im2col) take the direct loops */
     check_geometry("deconv k5 s2 (8x8 from 4x4)", 3, 4, 8, 8, 5, 5, 2, 2, 2, 2);
     check_geometry("deconv k5 s2, odd size 13", 3, 4, 13, 13, 5, 5, 2, 2, 2, 2);
     check_geometry("conv k3 s1 p1", 3, 6, 9, 11, 3, 3, 1, 1, 1, 1);

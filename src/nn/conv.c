@@ -31,10 +31,11 @@ enum { PHASE_PLANE_MAX = 16384, PHASE_MAX = 64 }; /* one plane on a thread's sta
                                                     * larger planes and strides take the
                                                     * direct loops */
 
-/* Rows shorter than 16 gain nothing from the split: faces64's first deconvolution (8 x 8
- * from 4 x 4) ran its col2im and im2col 1.25x slower split (CPU time, min of 12, load 17). */
-static int phase_split_pays(int ih, int iw, int sw, int kw) {
-    return sw > 1 && iw >= 16 && (int64_t)ih * iw <= PHASE_PLANE_MAX && sw <= PHASE_MAX && kw <= PHASE_MAX;
+/* Short rows gain nothing from the split (CPU time, min of 12 calls, faces64's shapes at load
+ * 11-21): an 8-wide row ran col2im and im2col 1.25x slower split, a 16-wide one im2col
+ * 1.1-1.4x slower but col2im 0.6-0.9x, and from 32 wide both are 0.6-0.75x. */
+static int phase_split_pays(int ih, int iw, int sw, int kw, int min_width) {
+    return sw > 1 && iw >= min_width && (int64_t)ih * iw <= PHASE_PLANE_MAX && sw <= PHASE_MAX && kw <= PHASE_MAX;
 }
 
 /* Per kernel column kj: the run [x0, x1) of valid positions, and off = kj - pw as q, r. */
@@ -94,6 +95,97 @@ static void interleave_row(const float *restrict split, float *restrict row, int
     }
 }
 
+/* One (channel, example) plane of im2col: src is its ih x iw image, dst its first column row
+ * (row (ki, kj) at dst + (ki*kw + kj) * ncols). The direct form: strided reads. */
+static void im2col_plane_direct(const float *src, float *cols, int64_t ncols, int ih, int iw, int oh,
+                                int ow, int kh, int kw, int sh, int sw, int ph, int pw) {
+    for (int ki = 0; ki < kh; ki++)
+        for (int kj = 0; kj < kw; kj++) {
+            float *dst = cols + (int64_t)(ki * kw + kj) * ncols;
+            int x0, x1, off = kj - pw;
+            valid_run(ow, iw, sw, pw, kj, &x0, &x1);
+            for (int y = 0; y < oh; y++, dst += ow) {
+                int iy = y * sh - ph + ki;
+                if (iy < 0 || iy >= ih || x0 >= x1) {
+                    memset(dst, 0, sizeof(float) * (size_t)ow);
+                    continue;
+                }
+                const float *row = src + (int64_t)iy * iw;
+                for (int x = 0; x < x0; x++) dst[x] = 0.0f;
+                if (sw == 1) {
+                    memcpy(dst + x0, row + x0 + off, sizeof(float) * (size_t)(x1 - x0));
+                } else {
+                    for (int x = x0; x < x1; x++) dst[x] = row[x * sw + off];
+                }
+                for (int x = x1; x < ow; x++) dst[x] = 0.0f;
+            }
+        }
+}
+
+/* The same, phase-split: the plane is de-interleaved into buf once, then every run a memcpy. */
+static void im2col_plane_split(const float *src, float *cols, int64_t ncols, int ih, int iw, int oh,
+                               int ow, int kh, int kw, int sh, int sw, int ph, const int *start,
+                               const kernel_column *kc, float *buf) {
+    for (int y = 0; y < ih; y++) deinterleave_row(src + (int64_t)y * iw, buf + (int64_t)y * iw, iw, sw, start);
+    for (int ki = 0; ki < kh; ki++)
+        for (int kj = 0; kj < kw; kj++) {
+            float *dst = cols + (int64_t)(ki * kw + kj) * ncols;
+            int x0 = kc[kj].x0, x1 = kc[kj].x1, at = start[kc[kj].r] + kc[kj].q;
+            for (int y = 0; y < oh; y++, dst += ow) {
+                int iy = y * sh - ph + ki;
+                if (iy < 0 || iy >= ih || x0 >= x1) {
+                    memset(dst, 0, sizeof(float) * (size_t)ow);
+                    continue;
+                }
+                for (int x = 0; x < x0; x++) dst[x] = 0.0f;
+                memcpy(dst + x0, buf + ((int64_t)iy * iw + at + x0), sizeof(float) * (size_t)(x1 - x0));
+                for (int x = x1; x < ow; x++) dst[x] = 0.0f;
+            }
+        }
+}
+
+/* One plane of col2im, direct: zero the image plane, add every column row into it. */
+static void col2im_plane_direct(const float *cols, float *dst, int64_t ncols, int ih, int iw, int oh,
+                                int ow, int kh, int kw, int sh, int sw, int ph, int pw) {
+    memset(dst, 0, sizeof(float) * (size_t)ih * (size_t)iw);
+    for (int ki = 0; ki < kh; ki++)
+        for (int kj = 0; kj < kw; kj++) {
+            const float *src = cols + (int64_t)(ki * kw + kj) * ncols;
+            int x0, x1, off = kj - pw;
+            valid_run(ow, iw, sw, pw, kj, &x0, &x1);
+            for (int y = 0; y < oh; y++, src += ow) {
+                int iy = y * sh - ph + ki;
+                if (iy < 0 || iy >= ih) continue;
+                float *row = dst + (int64_t)iy * iw;
+                if (sw == 1) {
+                    for (int x = x0; x < x1; x++) row[x + off] += src[x];
+                } else {
+                    for (int x = x0; x < x1; x++) row[x * sw + off] += src[x];
+                }
+            }
+        }
+}
+
+/* The same, phase-split: the sums in buf (rows phase-split, contiguous adds), then the plane
+ * interleaved into dst once. Same order of additions per pixel as the direct form. */
+static void col2im_plane_split(const float *cols, float *dst, int64_t ncols, int ih, int iw, int oh,
+                               int ow, int kh, int kw, int sh, int sw, int ph, const int *start,
+                               const kernel_column *kc, float *restrict buf) {
+    memset(buf, 0, sizeof(float) * (size_t)ih * (size_t)iw);
+    for (int ki = 0; ki < kh; ki++)
+        for (int kj = 0; kj < kw; kj++) {
+            const float *restrict src = cols + (int64_t)(ki * kw + kj) * ncols;
+            int x0 = kc[kj].x0, x1 = kc[kj].x1, at = start[kc[kj].r] + kc[kj].q; /* at + x >= 0 */
+            for (int y = 0; y < oh; y++, src += ow) {
+                int iy = y * sh - ph + ki;
+                if (iy < 0 || iy >= ih) continue;
+                float *restrict row = buf + (int64_t)iy * iw;
+                for (int x = x0; x < x1; x++) row[at + x] += src[x];
+            }
+        }
+    for (int y = 0; y < ih; y++) interleave_row(buf + (int64_t)y * iw, dst + (int64_t)y * iw, iw, sw, start);
+}
+
 /* Both loops run over (channel, example) pairs in parallel: each pair reads one input plane
  * and writes its own rows of the columns (im2col) or its own output plane (col2im), so no
  * two threads touch the same float, and col2im adds the kernel positions of a pixel in the
@@ -101,7 +193,7 @@ static void interleave_row(const float *restrict split, float *restrict row, int
 void abp_im2col(const float *img, float *cols, int c, int n, int ih, int iw, int oh, int ow,
                 int kh, int kw, int sh, int sw, int ph, int pw) {
     int64_t ncols = (int64_t)n * oh * ow, plane = (int64_t)oh * ow;
-    const int split = phase_split_pays(ih, iw, sw, kw);
+    const int split = phase_split_pays(ih, iw, sw, kw, 32);
     int start[PHASE_MAX] = {0};
     kernel_column kc[PHASE_MAX];
     if (split) {
@@ -112,45 +204,21 @@ void abp_im2col(const float *img, float *cols, int c, int n, int ih, int iw, int
     for (int ch = 0; ch < c; ch++)
         for (int i = 0; i < n; i++) {
             const float *src = img + ((int64_t)ch * n + i) * ih * iw;
-            float buf[PHASE_PLANE_MAX]; /* the plane, its rows phase-split; 64 KB of stack */
-            if (split)
-                for (int y = 0; y < ih; y++) deinterleave_row(src + (int64_t)y * iw, buf + (int64_t)y * iw, iw, sw, start);
-            for (int ki = 0; ki < kh; ki++)
-                for (int kj = 0; kj < kw; kj++) {
-                    float *dst = cols + ((int64_t)(ch * kh + ki) * kw + kj) * ncols + i * plane;
-                    int x0, x1, off = kj - pw;
-                    if (split) {
-                        x0 = kc[kj].x0, x1 = kc[kj].x1;
-                    } else {
-                        valid_run(ow, iw, sw, pw, kj, &x0, &x1);
-                    }
-                    for (int y = 0; y < oh; y++, dst += ow) {
-                        int iy = y * sh - ph + ki;
-                        if (iy < 0 || iy >= ih || x0 >= x1) {
-                            memset(dst, 0, sizeof(float) * (size_t)ow);
-                            continue;
-                        }
-                        for (int x = 0; x < x0; x++) dst[x] = 0.0f;
-                        if (sw == 1) {
-                            memcpy(dst + x0, src + (int64_t)iy * iw + x0 + off, sizeof(float) * (size_t)(x1 - x0));
-                        } else if (split) {
-                            const float *from = buf + ((int64_t)iy * iw + start[kc[kj].r] + kc[kj].q + x0);
-                            memcpy(dst + x0, from, sizeof(float) * (size_t)(x1 - x0));
-                        } else {
-                            const float *row = src + (int64_t)iy * iw;
-                            for (int x = x0; x < x1; x++) dst[x] = row[x * sw + off];
-                        }
-                        for (int x = x1; x < ow; x++) dst[x] = 0.0f;
-                    }
-                }
+            float *dst = cols + (int64_t)ch * kh * kw * ncols + i * plane;
+            if (split) {
+                float buf[PHASE_PLANE_MAX]; /* the plane, its rows phase-split; 64 KB of stack */
+                im2col_plane_split(src, dst, ncols, ih, iw, oh, ow, kh, kw, sh, sw, ph, start, kc, buf);
+            } else {
+                im2col_plane_direct(src, dst, ncols, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw);
+            }
         }
 }
 
-/* Overwrites img (it zeroes each output plane first, in the same pass). */
+/* Overwrites img. */
 void abp_col2im(const float *cols, float *img, int c, int n, int ih, int iw, int oh, int ow,
                 int kh, int kw, int sh, int sw, int ph, int pw) {
     int64_t ncols = (int64_t)n * oh * ow, plane = (int64_t)oh * ow;
-    const int split = phase_split_pays(ih, iw, sw, kw);
+    const int split = phase_split_pays(ih, iw, sw, kw, 16);
     int start[PHASE_MAX] = {0};
     kernel_column kc[PHASE_MAX];
     if (split) {
@@ -161,36 +229,13 @@ void abp_col2im(const float *cols, float *img, int c, int n, int ih, int iw, int
     for (int ch = 0; ch < c; ch++)
         for (int i = 0; i < n; i++) {
             float *dst = img + ((int64_t)ch * n + i) * ih * iw;
-            float buf[PHASE_PLANE_MAX]; /* the sums, rows phase-split; 64 KB of stack */
-            float *acc = split ? buf : dst;
-            memset(acc, 0, sizeof(float) * (size_t)ih * (size_t)iw);
-            for (int ki = 0; ki < kh; ki++)
-                for (int kj = 0; kj < kw; kj++) {
-                    const float *src = cols + ((int64_t)(ch * kh + ki) * kw + kj) * ncols + i * plane;
-                    int x0, x1, off = kj - pw;
-                    if (split) {
-                        x0 = kc[kj].x0, x1 = kc[kj].x1;
-                    } else {
-                        valid_run(ow, iw, sw, pw, kj, &x0, &x1);
-                    }
-                    for (int y = 0; y < oh; y++, src += ow) {
-                        int iy = y * sh - ph + ki;
-                        if (iy < 0 || iy >= ih) continue;
-                        float *row = acc + (int64_t)iy * iw;
-                        if (sw == 1) {
-                            for (int x = x0; x < x1; x++) row[x + off] += src[x];
-                        } else if (split) {
-                            float *restrict a = row;
-                            const float *restrict b = src;
-                            int at = start[kc[kj].r] + kc[kj].q; /* >= 0 at every valid x */
-                            for (int x = x0; x < x1; x++) a[at + x] += b[x];
-                        } else {
-                            for (int x = x0; x < x1; x++) row[x * sw + off] += src[x];
-                        }
-                    }
-                }
-            if (split)
-                for (int y = 0; y < ih; y++) interleave_row(buf + (int64_t)y * iw, dst + (int64_t)y * iw, iw, sw, start);
+            const float *src = cols + (int64_t)ch * kh * kw * ncols + i * plane;
+            if (split) {
+                float buf[PHASE_PLANE_MAX]; /* the sums, rows phase-split; 64 KB of stack */
+                col2im_plane_split(src, dst, ncols, ih, iw, oh, ow, kh, kw, sh, sw, ph, start, kc, buf);
+            } else {
+                col2im_plane_direct(src, dst, ncols, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw);
+            }
         }
 }
 
