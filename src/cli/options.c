@@ -104,6 +104,12 @@ int cli_parse(const char *cmd, int argc, char **argv, int first, cli_option *opt
     return 0;
 }
 
+int cli_seen(const cli_option *opts, int nopts, const char *name) {
+    for (int k = 0; k < nopts; k++)
+        if (!strcmp(opts[k].name, name) && opts[k].seen) return 1;
+    return 0;
+}
+
 static void print_default(const cli_option *o) {
     switch (o->type) {
     case OPT_STRING:
