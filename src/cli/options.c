@@ -141,7 +141,7 @@ void cli_usage(const char *cmd, const char *synopsis, const char *description,
         /* At least two spaces after the left column, wherever it ends: abp man splits there. */
         printf("  %-30s%s%s", left, strlen(left) >= 30 ? "  " : " ", o->help);
         if (o->required) printf(" (required)");
-        else print_default(o);
+        else if (!strstr(o->help, "(default:")) print_default(o); /* a help that says its default */
         printf("\n");
     }
 }
