@@ -9,8 +9,8 @@
 #            ABP, persistent      --objective iabp --init persistent; test: the same
 #            IABP [E]             --objective iabp; test: g(mu) (--init encoder --langevin-steps 0)
 #            IABP [E+L]           the same model; test: T Langevin steps from mu (--init encoder)
-#          all trained for ITERS iterations with the same settings (the paper's: T Langevin
-#          steps of size STEP, sigma 0.3, batch 100, Adamax), and 64 samples from the prior of
+#          all trained for ITERS iterations with the same settings (the paper's T Langevin
+#          steps of size STEP, sigma 0.3 and Adamax; batch BATCH), and 64 samples from the prior of
 #          each (OUT/ROW/samples.png); the paper's MNIST column beside. HiABP rows (L = 2, 3)
 #          are a marked hook below (issue 10 §2, another branch).
 #          The ABP rows train with --objective iabp so that every row runs the same code with
@@ -28,29 +28,32 @@
 # ran), a folder per model. Finished trainings and measurements are reused (a one-line .txt
 # per measurement), so an interrupted run continues; remove OUT to start over.
 #
-# Environment (defaults: a small run, about half an hour of 2 cores here):
-#   ITERS=200          learning iterations of every model   (the paper: 300000)
-#   N=2000             training digits                      (all the bundled ones)
-#   TEST_N=200         digits reconstructed per measurement (the bundled t10k has 1000)
-#   BATCH=100 T=15 STEP=0.15 SIGMA=0.3                       (the paper's)
+# Environment (defaults: a small run, about 45 minutes here with table1 and table3 side by
+# side, PARTS=table1 and PARTS=table3 on one OUT, then PARTS=cost; 2 cores shared at load 9-22):
+#   ITERS=100          learning iterations of every model   (the paper: 300000)
+#   N=1000             training digits                      (2000 are bundled)
+#   TEST_N=100         digits reconstructed per measurement (the bundled t10k has 1000)
+#   BATCH=50           examples per iteration               (the paper: 100)
+#   T=15 STEP=0.15 SIGMA=0.3                                 (the paper's)
 #   OPTIMIZER=adamax BETA1=0.9 LR=1e-3                       (the paper: Adamax, lr 3e-4 for both
 #                                                             networks over 3e5 updates; a short
 #                                                             run learns little at 3e-4)
 #   ABP_STEPS=300      test steps of the ABP rows           (the ABP paper: 300)
 #   TABLE3_T="5 10 15 30"
 #   COST_ABP_STEPS="10 30 100 300"  COST_IABP_STEPS="0 5 15 30 100"
-#   RANKS=1 THREADS=2  MPI ranks of training, threads per process
+#   RANKS=1 THREADS=1  MPI ranks of training, threads per process
 #   PARTS="table1 table3 cost"
 # The paper's scale on a cluster node (hours):
-#   ITERS=300000 LR=3e-4 N=60000 TEST_N=1000 RANKS=4 bash jobs/experiments/iabp.sh runs/iabp-full
+#   ITERS=300000 LR=3e-4 BATCH=100 N=60000 TEST_N=1000 RANKS=4 THREADS=2 \
+#     bash jobs/experiments/iabp.sh runs/iabp-full
 # (with the full MNIST as --data: DATA=train-images-idx3-ubyte TEST_DATA=t10k-images-idx3-ubyte)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-$here/runs/iabp}
-iters=${ITERS:-200} n=${N:-2000} test_n=${TEST_N:-200} batch=${BATCH:-100} T=${T:-15} step=${STEP:-0.15}
+iters=${ITERS:-100} n=${N:-1000} test_n=${TEST_N:-100} batch=${BATCH:-50} T=${T:-15} step=${STEP:-0.15}
 sigma=${SIGMA:-0.3} optimizer=${OPTIMIZER:-adamax} beta1=${BETA1:-0.9} lr=${LR:-1e-3} abp_steps=${ABP_STEPS:-300}
 table3_t=${TABLE3_T:-5 10 15 30} cost_abp=${COST_ABP_STEPS:-10 30 100 300} cost_iabp=${COST_IABP_STEPS:-0 5 15 30 100}
-ranks=${RANKS:-1} threads=${THREADS:-2} parts=${PARTS:-table1 table3 cost}
+ranks=${RANKS:-1} threads=${THREADS:-1} parts=${PARTS:-table1 table3 cost}
 data=${DATA:-$here/datasets/mnist-small/train-images-idx3-ubyte}
 test_data=${TEST_DATA:-$here/datasets/mnist-small/t10k-images-idx3-ubyte}
 [ "$(id -u)" -ne 0 ] || export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
