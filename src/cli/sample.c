@@ -69,6 +69,7 @@ int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
     char ckpt[1024] = "", out[1024] = "", latent_shape[64] = "";
     char prior_text[32] = "auto", size[64] = "";
     int n = 64, cols = 0, help = 0, rate_opt = 0, wav_float = 0, threads = 0, bn_running = 0, steps = 100, from_chains = 0;
+    int quiet = 0;
     int64_t seed = 1;
     cli_option opts[] = {
         {"ckpt", OPT_STRING, ckpt, sizeof ckpt, 0, 0, NULL, "a checkpoint written by abp train", 1, 0},
@@ -90,6 +91,7 @@ int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
         {"from-chains", OPT_FLAG, &from_chains, 0, 0, 0, NULL, "a descriptor checkpoint: start from its stored chains, not from the reference", 0, 0},
         {"size", OPT_STRING, size, sizeof size, 0, 0, NULL, "a descriptor checkpoint: HxW images (fully convolutional descriptors; default: as trained)", 0, 0},
         {"threads", OPT_INT, &threads, 0, 0, 1024, NULL, "BLAS threads per rank (0: cores / ranks on the node)", 0, 0},
+        {"quiet", OPT_FLAG, &quiet, 0, 0, 0, NULL, "a generator checkpoint: print nothing but errors", 0, 0},
     };
     int nopts = (int)(sizeof opts / sizeof opts[0]);
     if (cli_parse("sample", argc, argv, 2, opts, nopts, NULL, 0, NULL, &help, err)) return EXIT_USAGE;
@@ -112,7 +114,8 @@ int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
     if (latent_shape[0] && parse_latent_shape(latent_shape, &lat_h, &lat_w, err)) return EXIT_USAGE;
     int h5 = ends_with(out, ".h5"), folder = !wav && !h5 && is_folder(out);
     if (wav && !opts[2].seen) n = 1;
-    cli_prior prior = {.recalibrate = !bn_running, .seed = (uint64_t)seed, .verbose = d->rank == 0};
+    int talk = d->rank == 0 && !quiet; /* rank 0 says what it did */
+    cli_prior prior = {.recalibrate = !bn_running, .seed = (uint64_t)seed, .verbose = talk};
     if (cli_prior_parse(&prior, prior_text, "abp sample: --prior", err)) return EXIT_USAGE;
     cli_set_threads(d, threads);
     /* A descriptor checkpoint samples by Langevin dynamics on images (rank 0 alone). */
@@ -164,7 +167,7 @@ int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
     char scope[96] = "";
     if (d->size > 1) snprintf(scope, sizeof scope, " on rank 0 (of %d on %d ranks)", n, d->size);
     abp_progress progress;
-    abp_progress_start(&progress, d->rank == 0, "sample", "samples", hi - lo, scope);
+    abp_progress_start(&progress, talk, "sample", "samples", hi - lo, scope);
     for (int64_t first = 0; rc == 0 && first < hi - lo; first += batch) {
         int64_t b = hi - lo - first < batch ? hi - lo - first : batch;
         cli_prior_draw(&prior, lo + first, b, dz, rows + first * dz);
@@ -177,7 +180,7 @@ int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
         goto done;
     if (d->rank == 0 && wav) {
         rc = abp_wav_write(out, all, n * dy, rate, wav_float ? ABP_WAV_FLOAT32 : ABP_WAV_PCM16, err);
-        if (rc == 0)
+        if (rc == 0 && talk)
             printf("sample: wrote %d sample%s of %lld values at %d Hz to %s\n", n, n == 1 ? "" : "s",
                    (long long)dy, rate, out);
     } else if (d->rank == 0 && h5) {
@@ -185,17 +188,17 @@ int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
         abp_prior_format(&prior.choice, used, sizeof used);
         abp_samples_info info = {used, (uint64_t)seed, bn_running ? "running" : "prior", ckpt};
         rc = abp_samples_write(out, &info, all, n, net.out_shape.c, net.out_shape.h, net.out_shape.w, all_z, dz, err);
-        if (rc == 0)
+        if (rc == 0 && talk)
             printf("sample: wrote %d samples of %dx%dx%d and their latents to %s\n", n, net.out_shape.h,
                    net.out_shape.w, net.out_shape.c, out);
     } else if (d->rank == 0 && folder) {
         rc = write_folder(out, all, n, net.out_shape, err);
-        if (rc == 0)
+        if (rc == 0 && talk)
             printf("sample: wrote %d samples of %dx%dx%d to %s, one PNG each\n", n, net.out_shape.h, net.out_shape.w,
                    net.out_shape.c, out);
     } else if (d->rank == 0) {
         rc = abp_png_write_grid(out, all, n, net.out_shape.c, net.out_shape.h, net.out_shape.w, cols, err);
-        if (rc == 0)
+        if (rc == 0 && talk)
             printf("sample: wrote %d samples of %dx%dx%d to %s (made on %d rank%s)\n", n, net.out_shape.h, net.out_shape.w,
                    net.out_shape.c, out, d->size, d->size > 1 ? "s" : "");
     }
