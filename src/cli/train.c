@@ -54,7 +54,7 @@ int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err) {
     int inference = 0, optimizer = 0, help = 0;
     cli_option opts[] = {
         {"data", OPT_STRING, cfg.data, sizeof cfg.data, 0, 0, NULL, "training data: an IDX file, an image folder, an image, an HDF5 data set or a WAV file", 1, 0},
-        {"model", OPT_STRING, cfg.model, sizeof cfg.model, 0, 0, NULL, "a built-in model (mnist28, faces64, faces25, texture, sound) or a spec 'z 30 | linear 7x7x128 | ...'", 0, 0},
+        {"model", OPT_STRING, cfg.model, sizeof cfg.model, 0, 0, NULL, "a built-in model (mnist28, hiabp-mnist28, faces64, faces25, texture, sound) or a spec 'z 30 | linear 7x7x128 | ...'", 0, 0},
         {"out", OPT_STRING, cfg.out, sizeof cfg.out, 0, 0, NULL, "output folder (checkpoint.h5, metrics.csv, PNGs)", 1, 0},
         {"resume", OPT_STRING, cfg.resume, sizeof cfg.resume, 0, 0, NULL, "continue from this checkpoint, or from the newest one in this folder that verifies (damaged ones are skipped and named)", 0, 0},
         {"latent-dim", OPT_INT, &cfg.latent_dim, 0, 1, 1 << 20, NULL, "d, overriding the model's (0: the model's own)", 0, 0},
@@ -91,7 +91,7 @@ int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err) {
         {"descriptor-lr", OPT_FLOAT, &cfg.descriptor.lr, 0, 0, 100, NULL, "the descriptor's learning rate", 0, 0},
         {"descriptor-beta1", OPT_FLOAT, &cfg.descriptor.beta1, 0, 0, 0.999999, NULL, "the descriptor's Adam beta1", 0, 0},
         {"cd", OPT_FLAG, &cfg.descriptor.cd, 0, 0, 0, NULL, "contrastive divergence: the descriptor's chains start at the batch's observed images", 0, 0},
-        {"encoder", OPT_STRING, cfg.encoder.spec, sizeof cfg.encoder.spec, 0, 0, NULL, "iabp, vae: the encoder q(z | x): auto (the model's built-in mirror), mnist28-encoder, faces64-encoder or a spec ending in 2d numbers", 0, 0},
+        {"encoder", OPT_STRING, cfg.encoder.spec, sizeof cfg.encoder.spec, 0, 0, NULL, "iabp, vae: the encoder q(z | x): auto (the model's built-in mirror), mnist28-encoder, faces64-encoder, hiabp-mnist28-encoder or a spec ending in 2d numbers ('head N' layers give a hierarchical model's lower levels)", 0, 0},
         {"init", OPT_STRING, cfg.encoder.init, sizeof cfg.encoder.init, 0, 0, NULL, "iabp: where each iteration's chains start: encoder, persistent or prior", 0, 0},
         {"encoder-lr", OPT_FLOAT, &cfg.encoder.lr, 0, 0, 100, NULL, "iabp, vae: the encoder's learning rate", 0, 0},
     };

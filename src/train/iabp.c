@@ -61,6 +61,7 @@ int abp_encoder_pair_create(const abp_objective_env *env, abp_model *model, abp_
     if (abp_shape_numel(p->enc->out_shape) != 2 * (int64_t)zs.c)
         return abp_fail(err, "--encoder: its last layer gives %lld numbers, but a latent of %d needs %d (mu, log sigma^2)",
                         (long long)abp_shape_numel(p->enc->out_shape), zs.c, 2 * zs.c);
+    if (p->enc->nheads && abp_encoder_check_levels(p->g, p->enc, err)) return abp_fail_wrap(err, "--encoder");
     abp_net_init_params(p->g, cfg->seed);
     abp_net_init_params(p->enc, cfg->seed + 1); /* another seed: the encoder's own draws */
     p->g->sum = p->enc->sum = env->sum;
