@@ -33,17 +33,21 @@
 #                    here 1 thread ran 3-4x faster than 2)           [ranks x T]
 #   --factor F       target = F x the larger final error            [1.2]
 #   --abp-args "..." extra arguments of abp train: the switch for a variant of abp's
-#                    training, e.g. the encoder-initialised one once it exists
+#                    training, e.g. "--objective iabp" (the encoder-initialised one)
+#   --recon-args "..." extra arguments of abp reconstruct (after --eval-steps, so they win),
+#                    e.g. "--init encoder --langevin-steps 10" (T steps from the encoder)
 #   --label NAME     what to call that variant in the output        [abp]
+#   --encoder        the encoder-initialised run in one switch: --abp-args "--objective iabp"
+#                    --recon-args "--init encoder --langevin-steps 10" --label iabp
 # The default run takes about 5 minutes on 2 cores here (the peer most of it).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 iters=200 every=20 limit=2000 test_n=100 eval_steps=100 lr=1e-3 ranks=1 threads= peer_threads= factor=1.2
-abp_args= label=abp out=
+abp_args= recon_args= label=abp out=
 abp=$here/build/abp peer=$here/bench/abp_torch_quality.py
 data=$here/datasets/mnist-small
 die() { echo "time-to-quality: $*" >&2; exit 1; }
-usage() { sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
   case $1 in
     --iters) iters=$2; shift ;;
@@ -57,6 +61,8 @@ while [ $# -gt 0 ]; do
     --peer-threads) peer_threads=$2; shift ;;
     --factor) factor=$2; shift ;;
     --abp-args) abp_args=$2; shift ;;
+    --recon-args) recon_args=$2; shift ;;
+    --encoder) abp_args="--objective iabp" recon_args="--init encoder --langevin-steps 10" label=iabp ;;
     --label) label=$2; shift ;;
     -h|--help) usage 0 ;;
     -*) echo "time-to-quality: unknown option '$1'" >&2; usage 2 ;;
@@ -98,8 +104,9 @@ awk -F, 'NR > 1 {io += $8; print $1, $5 - io}' "$out/abp/metrics.csv" > "$out/ab
 : > "$out/abp-curve.txt"
 for ckpt in "$out"/abp/checkpoint-*.h5; do
   it=$(basename "$ckpt" .h5); it=$((10#${it#checkpoint-}))
+  # shellcheck disable=SC2086  # --recon-args is a list of words
   line=$(run "$abp" reconstruct --ckpt "$ckpt" --data "$data/t10k-images-idx3-ubyte" --limit "$test_n" \
-           --langevin-steps "$eval_steps" --out "$out/abp/recon-$it") || die "abp reconstruct failed"
+           --langevin-steps "$eval_steps" $recon_args --out "$out/abp/recon-$it") || die "abp reconstruct failed"
   mse=$(sed -n 's/.*mse=\([0-9.e+-]*\).*/\1/p' <<< "$line" | tail -1)
   [ -n "$mse" ] || die "no mse= in abp reconstruct's output: $line"
   sec=$(awk -v it="$it" '$1 == it {print $2}' "$out/abp/train-seconds.txt")

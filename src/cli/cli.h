@@ -64,6 +64,11 @@ ABP_MUST_CHECK int cli_load_shard(abp_dist *d, const char *path, int64_t limit, 
 ABP_MUST_CHECK int cli_load_model(abp_dist *d, const char *ckpt, int batch, int latent_h, int latent_w,
                                   abp_net *net, abp_train_cfg *cfg, abp_err *err);
 
+/* Every rank loads the checkpoint's encoder (abp_encoder_load; cfg and g from cli_load_model)
+ * for batches of `batch`, in eval mode. Collective. */
+ABP_MUST_CHECK int cli_load_encoder(abp_dist *d, const char *ckpt, const abp_train_cfg *cfg, const abp_net *g,
+                                    int batch, abp_net *enc, abp_err *err);
+
 /* Rank 0 creates --out (mkdir -p); collective. */
 ABP_MUST_CHECK int cli_make_out_dir(abp_dist *d, const char *out, abp_err *err);
 

@@ -69,9 +69,9 @@ int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err) {
         {"sense", OPT_INT, &cfg.sense, 0, 0, 1000000, NULL, "train on compressed data: each example observed only through K random projections S y (0: off)", 0, 0},
         {"full-batch", OPT_FLAG, &cfg.full_batch, 0, 0, 0, NULL, "every example in every iteration (the paper's algorithm)", 0, 0},
         {"limit", OPT_INT64, &cfg.limit, 0, 0, 1e12, NULL, "use only the first N examples (0: all)", 0, 0},
-        {"optimizer", OPT_CHOICE, &optimizer, 0, 0, 0, "adam|sgd", "Adam, or SGD with momentum", 0, 0},
+        {"optimizer", OPT_CHOICE, &optimizer, 0, 0, 0, "adam|sgd|adamax", "Adam, SGD with momentum, or Adamax (the HiABP paper's, with --beta1 0.9)", 0, 0},
         {"lr", OPT_FLOAT, &cfg.lr, 0, 0, 100, NULL, "learning rate", 0, 0},
-        {"beta1", OPT_FLOAT, &cfg.beta1, 0, 0, 0.999999, NULL, "Adam's beta1", 0, 0},
+        {"beta1", OPT_FLOAT, &cfg.beta1, 0, 0, 0.999999, NULL, "Adam's and Adamax's beta1", 0, 0},
         {"momentum", OPT_FLOAT, &cfg.momentum, 0, 0, 0.999999, NULL, "SGD momentum", 0, 0},
         {"seed", OPT_INT64, &cfg.seed, 0, 0, 9.2e18, NULL, "seed of every random draw", 0, 0},
         {"checkpoint-every", OPT_INT64, &cfg.checkpoint_every, 0, 0, 1e12, NULL, "also checkpoint every K iterations (0: only at the end)", 0, 0},
@@ -129,7 +129,12 @@ int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err) {
         return EXIT_USAGE;
     }
     cfg.inference_gd = inference == 1;
-    cfg.optimizer = optimizer == 1 ? ABP_OPT_SGD : ABP_OPT_ADAM;
+    cfg.optimizer = (abp_opt_kind)optimizer; /* the choices are in the enum's order */
+    /* On --resume the encoder's settings come from the checkpoint; those given here are
+     * checked against it (src/train/train.c). */
+    cfg.encoder.given = (cli_seen(opts, nopts, "encoder") ? ABP_ENCODER_GIVEN_SPEC : 0) |
+                        (cli_seen(opts, nopts, "init") ? ABP_ENCODER_GIVEN_INIT : 0) |
+                        (cli_seen(opts, nopts, "encoder-lr") ? ABP_ENCODER_GIVEN_LR : 0);
     char why[256];
     int threads = abp_threads_set(abp_dist_threads_per_rank(d, cfg.threads, why, sizeof why));
     if (d->rank == 0 && !cfg.quiet)

@@ -50,7 +50,7 @@ char *abp_train_cfg_format(const abp_train_cfg *cfg, const char *spec) {
              spec, cfg->data, float_text(cfg->sigma, f[0], 32), cfg->langevin_steps,
              float_text(cfg->step_size, f[1], 32),
              cfg->inference_gd ? "gd" : "langevin", (long long)cfg->iters, (long long)cfg->batch,
-             cfg->full_batch, (long long)cfg->limit, cfg->optimizer == ABP_OPT_SGD ? "sgd" : "adam",
+             cfg->full_batch, (long long)cfg->limit, abp_opt_kind_name(cfg->optimizer),
              float_text(cfg->lr, f[2], 32), float_text(cfg->beta1, f[3], 32),
              float_text(cfg->momentum, f[4], 32),
              (unsigned long long)cfg->seed, (long long)cfg->checkpoint_every, cfg->mask, cfg->sense, cfg->objective);
@@ -99,7 +99,10 @@ int abp_train_cfg_parse(const char *text, abp_train_cfg *cfg, abp_err *err) {
             else if (!strcmp(k, "batch")) cfg->batch = atoll(v);
             else if (!strcmp(k, "full-batch")) cfg->full_batch = atoi(v);
             else if (!strcmp(k, "limit")) cfg->limit = atoll(v);
-            else if (!strcmp(k, "optimizer")) cfg->optimizer = !strcmp(v, "sgd") ? ABP_OPT_SGD : ABP_OPT_ADAM;
+            else if (!strcmp(k, "optimizer")) {
+                if (abp_opt_kind_parse(v, &cfg->optimizer))
+                    return abp_fail(err, "checkpoint config: --optimizer=%s: unknown (written by a newer abp?)", v);
+            }
             else if (!strcmp(k, "lr")) cfg->lr = strtof(v, NULL);
             else if (!strcmp(k, "beta1")) cfg->beta1 = strtof(v, NULL);
             else if (!strcmp(k, "momentum")) cfg->momentum = strtof(v, NULL);
