@@ -229,7 +229,10 @@ static int jpeg_tables_ok(FILE *f) {
                 if (left > 0 && fseek(f, left, SEEK_CUR) != 0) break;
                 continue;
             }
-            while (ok && left >= 17) { /* one table: class/id, 16 counts, the symbols */
+            /* stb reads another table while any length is left, even fewer than the 17
+             * bytes of a table's head: it then reads the head from what follows (found by
+             * fuzz_images from the JPEG seeds: a table of 0 codes in a 19-byte segment). */
+            while (ok && left > 0) { /* one table: class/id, 16 counts, the symbols */
                 int codes = 0;
                 (void)getc(f);
                 for (int i = 0; i < 16; i++) {
