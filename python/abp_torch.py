@@ -28,6 +28,9 @@ is PyTorch's NCHW):
   conv C kAxB sAxB pAxB        nn.Conv2d (weight [out][in][kh][kw])
   bn                           nn.BatchNorm2d(eps=1e-5, momentum=0.1), running statistics
   relu | lrelu S | tanh | sigmoid | reshape HxWxC
+  latent N                     a hierarchical code (HiABP): N more channels, this level's own
+                               N-vector tiled over the positions; the latent row is then the
+                               top code followed by every latent layer's code in spec order
 Run as a script, it prints the network and a sample's range:
     /usr/bin/python3 python/abp_torch.py CHECKPOINT [N]
 """
@@ -106,6 +109,21 @@ class _Linear(nn.Module):
         return self.fc(x.reshape(x.shape[0], -1)).reshape(x.shape[0], *self.out_shape)
 
 
+class _Latent(nn.Module):
+    """abp's latent N: columns [offset, offset + N) of the latent row, tiled over the
+    positions of the features coming down and concatenated after their channels.
+    AbpGenerator.forward hands each its code before running the chain."""
+
+    def __init__(self, offset, size):
+        super().__init__()
+        self.offset, self.size = offset, size
+        self.code = None
+
+    def forward(self, x):
+        code = self.code.reshape(x.shape[0], self.size, 1, 1).expand(-1, -1, x.shape[2], x.shape[3])
+        return torch.cat([x, code.to(x.dtype)], dim=1)
+
+
 def _conv_geometry(kind, words):
     one_d = kind == "deconv1d"
     channels = int(words[0])
@@ -125,10 +143,12 @@ def _conv_geometry(kind, words):
 
 def build_network(spec, group=None):
     """nn.Sequential for spec, with the arrays of the h5py group (e.g. f["model"]) if given;
-    returns (network, latent shape, output shape), shapes as (C, H, W)."""
+    returns (network, latent shape, output shape), shapes as (C, H, W). With latent layers
+    the latent is one vector per example, (d, 1, 1), d = the top code and every code."""
     latent, layers = parse_spec(spec)
     shape = latent
     modules = []
+    offset = int(np.prod(latent))
     for index, (kind, words) in enumerate(layers):
         name = f"{index:02d}_{'deconv' if kind == 'deconv1d' else 'bn' if kind == 'batchnorm' else kind}"
         arrays = group[name] if group is not None and name in group else {}
@@ -164,6 +184,11 @@ def build_network(spec, group=None):
         elif kind == "reshape":
             shape = _shape(words[0])
             m, params = _Reshape(shape), {}
+        elif kind == "latent":
+            size = int(words[0])
+            m, params = _Latent(offset, size), {}
+            offset += size
+            shape = (c + size, h, w)
         else:
             raise ValueError(f"layer {index}: unknown kind '{kind}'")
         if group is not None:
@@ -179,6 +204,8 @@ def build_network(spec, group=None):
                 with torch.no_grad():
                     tensor.copy_(value)
         modules.append(m)
+    if offset > int(np.prod(latent)):
+        latent = (offset, 1, 1)
     return nn.Sequential(*modules), latent, shape
 
 
@@ -190,9 +217,15 @@ class AbpGenerator(nn.Module):
         super().__init__()
         self.spec = spec
         self.net, self.latent_shape, self.output_shape = build_network(spec, group)
+        self.top_shape = parse_spec(spec)[0]
+        self.codes = [m for m in self.net if isinstance(m, _Latent)]
 
     def forward(self, z):
-        return self.net(z.reshape(z.shape[0], *self.latent_shape))
+        rows = z.reshape(z.shape[0], -1)
+        for m in self.codes:
+            m.code = rows[:, m.offset:m.offset + m.size]
+        top = rows[:, :int(np.prod(self.top_shape))]
+        return self.net(top.reshape(z.shape[0], *self.top_shape))
 
     def sample_latents(self, n, generator=None):
         return torch.randn(n, *self.latent_shape, generator=generator)
@@ -215,7 +248,7 @@ def load_generator(path):
 def load_latents(path):
     """The latents of every training example, (n, C, H, W): /latents rows in planar order."""
     with h5py.File(path, "r") as f:
-        latent, _ = parse_spec(read_config(f)["model"])
+        _, latent, _ = build_network(read_config(f)["model"])
         rows = np.asarray(f["latents"], dtype=np.float32)
     return torch.from_numpy(rows.reshape(rows.shape[0], *latent))
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # abp prepare --labels --classes: only the examples of the listed classes, in order, under
 # their original names and with their original pixels (checked against the IDX files with
-# od), the same bytes on 1 and 2 ranks, --limit counting kept examples, two sources with a
+# od) and labels (/labels), the same bytes on 1 and 2 ranks, --limit counting kept examples, two sources with a
 # labels file each; and bad --classes values, a labels file whose count does not match its
 # images, and the other misuses, each one line and no file left. Usage: cli_classes.sh ABP SRCDIR
 set -uo pipefail
@@ -39,6 +39,10 @@ want=$(labels "$train_labels" | awk '$1 <= 4 { print NR - 1 }')
 got=$(names "$tmp/a.h5")
 [ "$got" = "$want" ] && ok || fail "rows are not exactly the digits 0-4, in order ($(echo "$got" | head -3 | tr '\n' ' ')...)"
 h5dump -a /count "$tmp/a.h5" | grep -qF '(0): 1014' && ok || fail "/count is not 1014"
+# /labels: the kept digits' own labels, in order (what --objective classify --labels reads)
+h5dump -d /labels -y -w 0 -o "$tmp/l.txt" "$tmp/a.h5" > /dev/null || fail "h5dump /labels"
+[ "$(tr ', ' '\n\n' < "$tmp/l.txt" | grep .)" = "$(labels "$train_labels" | awk '$1 <= 4')" ] && ok ||
+  fail "/labels are not the labels of the kept digits"
 # Row 500's pixels are the bytes of the image it names.
 k=$(echo "$want" | sed -n 501p)
 h5dump -d /images -s 500,0,0,0 -c 1,28,28,1 -b LE -o "$tmp/row.bin" "$tmp/a.h5" > /dev/null || fail "h5dump row 500"
@@ -81,7 +85,9 @@ bad "--classes ''" "--classes" 2 --idx "$train" --labels "$train_labels" --class
 bad "labels count" "1000 labels but $train holds 2000 images" 1 --idx "$train" --labels "$test_labels" --classes 0-4
 bad "no --labels" "--classes needs one --labels file per source: 1 source, 0 --labels" 2 --idx "$train" --classes 1
 bad "too few --labels" "2 sources, 1 --labels" 2 --idx "$train" --idx "$test" --labels "$train_labels" --classes 1
-bad "--labels alone" "--labels is only used with --classes" 2 --idx "$train" --labels "$train_labels"
+bad "too few --labels alone" "--labels needs one labels file per source: 2 sources, 1 --labels" 2 --idx "$train" \
+  --idx "$test" --labels "$train_labels"
+bad "labels count without --classes" "1000 labels but $train holds 2000 images" 1 --idx "$train" --labels "$test_labels"
 bad "not labels" "$train: not an IDX labels file" 1 --idx "$train" --labels "$train" --classes 1
 bad "missing labels" "$tmp/none: cannot open" 1 --idx "$train" --labels "$tmp/none" --classes 1
 head -c 1000 "$train_labels" > "$tmp/short"

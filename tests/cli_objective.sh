@@ -24,6 +24,16 @@ expect() { # NAME TEXT -- COMMAND...
 info=$("$abp" info "$tmp/run/checkpoint.h5")
 ok "objective recorded in /config" 'grep -q -- "--objective=abp" <<<"$info"'
 ok "info lists the generator" 'grep -qE "^    generator +/model, [0-9]+ parameters" <<<"$info"'
+# /config holds the options of the objective trained, not every objective's defaults
+ok "abp's /config has no other objective's options" '! grep -qE -- "--(descriptor|chains|encoder|init|labels|classifier)=" <<<"$info"'
+"$abp" train --data "$data" --objective descriptor --descriptor "z 28x28x1 | conv 2 k4 s4 | lrelu 0.2 | linear 1" \
+  --limit 8 --batch 4 --chains 4 --descriptor-steps 1 --iters 1 --out "$tmp/desc" --quiet
+dinfo=$("$abp" info "$tmp/desc/checkpoint.h5")
+ok "descriptor's /config: its options only" 'grep -q -- "--chains=4" <<<"$dinfo" && ! grep -qE -- "--(encoder|init|labels|classifier)=" <<<"$dinfo"'
+"$abp" train --data "$data" --model "$model" --objective iabp --encoder "z 28x28x1 | linear 6" --limit 8 --batch 4 \
+  --iters 1 --langevin-steps 1 --out "$tmp/iabp" --quiet
+iinfo=$("$abp" info "$tmp/iabp/checkpoint.h5")
+ok "iabp's /config: its options only" 'grep -q -- "--init=encoder" <<<"$iinfo" && ! grep -qE -- "--(descriptor|chains|labels|classifier)=" <<<"$iinfo"'
 # the default is abp: the same checkpoint without the option
 "$abp" train --data "$data" --model "$model" --limit 16 --batch 8 --iters 2 --langevin-steps 1 --out "$tmp/default" --quiet
 ok "default objective is abp" '"$bin/ckpt_diff" "$tmp/run/checkpoint.h5" "$tmp/default/checkpoint.h5" 0 >/dev/null'

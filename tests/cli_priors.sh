@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Samples users can take elsewhere, fitted priors and abp score, end to end (issue 11):
+# Samples users can take elsewhere, fitted priors and abp score, end to end (issue 11);
+# train's own samples.png is abp sample's default draw of its final checkpoint:
 # --out DIR/ writes one PNG of exactly h x w per sample; --out FILE.h5 writes /samples
 # [n, h, w, c] on [-1, 1] and /z with attributes naming the prior and seed; the same seed and
 # prior give the same latents, another prior other latents; scoring the .h5 file and drawing
@@ -36,8 +37,17 @@ value() { grep "^$1=" "$2" | cut -d= -f2; }
 "$abp" sample --ckpt "$ck" --out "$tmp/dir/" --n 5 > "$tmp/auto.txt"
 grep -q "^prior: normal (--prior auto: too few latents for a mixture)" "$tmp/auto.txt" || fail "auto on 40 latents: $(cat "$tmp/auto.txt")"; ok
 grep -q "^prior: batch norm recomputed on 1000 draws" "$tmp/auto.txt" || fail "batch norm is not recomputed by default"; ok
-"$abp" train --data "$data" --limit 100 --batch 50 --langevin-steps 1 --iters 1 --threads 1 --quiet \
-  --model "z 3 | linear 7x7x2 | bn | lrelu 0.2 | deconv 2 k5 s2 | deconv 1 k5 s2 | tanh" --out "$tmp/m100"
+"$abp" train --data "$data" --limit 100 --batch 50 --langevin-steps 1 --iters 1 --threads 1 \
+  --model "z 3 | linear 7x7x2 | bn | lrelu 0.2 | deconv 2 k5 s2 | deconv 1 k5 s2 | tanh" --out "$tmp/m100" > "$tmp/train.txt"
+# train's samples.png is abp sample's default draw of the final checkpoint, and says so
+grep -q "^prior: gmm:10 fitted to 100 of 100 latents" "$tmp/train.txt" && grep -q "^sample: wrote 64 samples of 28x28x1 to $tmp/m100/samples.png" "$tmp/train.txt" ||
+  fail "train did not redraw samples.png from the fitted prior: $(cat "$tmp/train.txt")"; ok
+"$abp" sample --ckpt "$tmp/m100/checkpoint.h5" --out "$tmp/again.png" --threads 1 > /dev/null
+cmp -s "$tmp/m100/samples.png" "$tmp/again.png" || fail "train's samples.png is not abp sample's default draw"; ok
+"$abp" sample --ckpt "$tmp/m100/checkpoint.h5" --out "$tmp/old.png" --prior normal --batchnorm running --threads 1 > /dev/null
+! cmp -s "$tmp/m100/samples.png" "$tmp/old.png" || fail "train's samples.png is still the N(0, I) draw"; ok
+"$abp" sample --ckpt "$ck" --out "$tmp/again40.png" --threads 1 --quiet > "$tmp/quiet.txt"
+cmp -s "$tmp/m/samples.png" "$tmp/again40.png" && [ ! -s "$tmp/quiet.txt" ] || fail "40 latents: samples.png, or sample --quiet printed"; ok
 "$abp" sample --ckpt "$tmp/m100/checkpoint.h5" --out "$tmp/auto.h5" --n 2 > "$tmp/auto.txt"
 grep -q "^prior: gmm:10 fitted to 100 of 100 latents" "$tmp/auto.txt" || fail "auto on 100 latents: $(cat "$tmp/auto.txt")"; ok
 h5dump -a /prior "$tmp/auto.h5" | grep -q '"gmm:10"' || fail "the file names auto's choice"; ok
@@ -94,6 +104,11 @@ fails_with 2 "--prior: 'gmm:0': a mixture needs 1 to 10000 components" "$abp" sa
 fails_with 1 "--prior gmm:41: $ck holds 40 latents, too few for 41 components" "$abp" sample --ckpt "$ck" --out "$tmp/a.h5" --prior gmm:41; ok
 fails_with 2 "'ebm' is not a prior (normal, gaussian or gmm:K)" "$abp" sample --ckpt "$ck" --out "$tmp/a.h5" --prior ebm; ok
 [ "$(md5sum < "$tmp/a.h5")" = "$sum" ] && [ ! -e "$tmp/a.h5.tmp" ] || fail "a failed sample touched the earlier output"; ok
+# the same priors drawn by abp score: the same one line
+fails_with 2 "--prior: 'gmm:0': a mixture needs 1 to 10000 components" \
+  "$abp" score --features pixels --ref "$data" --ref-limit 40 --samples "$ck" --prior gmm:0; ok
+fails_with 1 "--prior gmm:41: $ck holds 40 latents, too few for 41 components" \
+  "$abp" score --features pixels --ref "$data" --ref-limit 40 --samples "$ck" --prior gmm:41; ok
 fails_with 1 "a generator checkpoint (it maps latents to images), not a feature network" \
   "$abp" score --features "$ck" --ref "$data" --samples "$tmp/a.h5"; ok
 fails_with 2 "--features 'pca:x'" "$abp" score --features pca:x --ref "$data" --samples "$tmp/a.h5"; ok

@@ -80,6 +80,7 @@ static void gradcheck(const char *what, const char *spec, int n, int training, i
         if (l->nweight == 0) continue;
         int64_t fan_in = l->kind == ABP_BATCHNORM ? 1 : l->nweight / (l->kind == ABP_CONV ? l->out.c : l->kind == ABP_DECONV ? l->in.c : abp_shape_numel(l->out));
         if (l->kind == ABP_DECONV) fan_in = (int64_t)l->in.c * l->kh * l->kw / (l->sh * l->sw);
+        if (l->kind == ABP_HEAD) fan_in = abp_shape_numel(l->in);
         float scale = l->kind == ABP_BATCHNORM ? 0.3f : 1.0f / sqrtf((float)(fan_in > 0 ? fan_in : 1));
         for (int64_t k = 0; k < l->nweight + l->nbias; k++) l->weight[k] *= scale;
         if (l->kind == ABP_BATCHNORM)
@@ -154,6 +155,14 @@ static void test_layers(void) {
     gradcheck("tanh", "z 3x3x2 | tanh", 2, 1, 36);
     gradcheck("sigmoid", "z 3x3x2 | sigmoid", 2, 1, 36);
     gradcheck("reshape", "z 12 | reshape 2x3x2 | conv 2 k3 s1", 2, 1, 48);
+    /* HiABP's layers: dz covers the top code and every latent layer's code (its rows of z) */
+    gradcheck("latent on features", "z 3 | linear 2x2x3 | latent 2 | conv 2 k3 s1", 3, 1, 80);
+    gradcheck("latent on a vector", "z 4 | latent 3 | linear 5", 3, 1, 60);
+    gradcheck("latent first, then another", "z 2 | latent 2 | linear 2x2x2 | latent 3 | conv 2 k3 s1 | tanh", 2, 1, 80);
+    /* a head's mu and log sigma^2 and the chain after it both depend on its input */
+    gradcheck("head", "z 3x3x2 | head 2 | conv 2 k3 s1 | lrelu 0.2 | linear 4", 2, 1, 80);
+    gradcheck("head before batch norm", "z 2x2x3 | head 3 | bn | linear 6", 3, 1, 80);
+    gradcheck("two heads", "z 4x4x1 | conv 2 k3 s2 | head 1 | head 2 | linear 2", 2, 1, 80);
 }
 
 static void test_networks(void) {
@@ -164,6 +173,13 @@ static void test_networks(void) {
     gradcheck("texture net (latent image)", "z 3x3x2 | deconv 4 k5 s2 | bn | relu | deconv 2 k5 s2 | tanh", 2, 1, 80);
     gradcheck("sound net (1-D)", "z 1x3x2 | deconv1d 3 k7 s4 | bn | relu | deconv1d 1 k7 s4 | tanh", 2, 1, 80);
     gradcheck("encoder (conv, linear)", "z 8x8x1 | conv 3 k3 s2 | lrelu 0.2 | linear 4 | sigmoid", 2, 1, 80);
+    /* hiabp-mnist28's structure at small width: dz of all three codes, and its encoder */
+    gradcheck("hiabp-mnist28 small", "z 3 | linear 7x7x4 | bn | lrelu 0.2 | latent 2 | deconv 3 k5 s2 | bn | lrelu 0.2 | "
+              "latent 2 | deconv 2 k3 s1 | bn | lrelu 0.2 | deconv 1 k5 s2 | tanh", 3, 1, 160);
+    gradcheck("hiabp-mnist28 small, evaluation", "z 3 | linear 7x7x4 | bn | lrelu 0.2 | latent 2 | deconv 3 k5 s2 | bn | "
+              "lrelu 0.2 | latent 2 | deconv 2 k3 s1 | bn | lrelu 0.2 | deconv 1 k5 s2 | tanh", 3, 0, 100);
+    gradcheck("hiabp-mnist28-encoder small", "z 12x12x1 | conv 3 k5 s2 | bn | lrelu 0.2 | head 2 | conv 4 k5 s2 | bn | "
+              "lrelu 0.2 | head 2 | linear 8 | lrelu 0.2 | linear 6", 3, 1, 160);
 }
 
 static void expect_shape(const char *spec, int c, int h, int w) {
@@ -225,6 +241,21 @@ static void test_specs(void) {
     expect_error("z 30 | lrelu 2", "SLOPE");
     expect_error("z 30 | reshape 7x7x2", "reshape");
     expect_error("z 4 | tanh | z 3", "latent must come first");
+    /* hierarchical latents */
+    expect_shape(abp_model_spec("hiabp-mnist28"), 1, 28, 28);
+    expect_shape(abp_model_spec("hiabp-mnist28-encoder"), 60, 1, 1);
+    expect_error("z 30 | latent", "expected 'latent N'");
+    expect_error("z 30 | latent 0", "expected 'latent N'");
+    expect_error("z 30 | head 2x2", "expected 'head N'");
+    expect_error("z 2x2x3 | latent 2 | conv 1 k3 s1", "latent layers belong in a generator whose top latent is a vector");
+    expect_error("z 4 | linear 2x2x1 | latent 2 | head 2 | linear 4", "not both");
+    expect_error("z 3x3x1 | head 2 | linear 5", "even size");
+    expect_error("z 3x3x1 | head 2 | conv 2 k3 s1", "even size");
+    expect_error("z 3x3x1 | linear 4 | head 2", "even size");
+    char *resized = NULL;
+    CHECK(abp_spec_resize_latent("z 4 | latent 2 | conv 3 k1 s1", 2, 2, &resized, &err) != 0 && strstr(err.msg, "'latent'"),
+          "a latent layer's model resized: %s", resized ? resized : err.msg);
+    free(resized);
 }
 
 /* Batch norm in training mode normalises each channel over the whole batch. */

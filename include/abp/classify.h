@@ -5,6 +5,8 @@
 #ifndef ABP_CLASSIFY_H
 #define ABP_CLASSIFY_H
 
+#include <stdint.h>
+
 #include "abp/error.h"
 #include "abp/score.h"
 
@@ -18,10 +20,18 @@ typedef struct abp_classify_cfg {
 
 void abp_classify_defaults(abp_classify_cfg *c);
 /* Its /config lines ("--labels=...\n" ...), appended to out (cap bytes); nothing when
- * labels is empty, so an ABP checkpoint's /config is as before. */
+ * labels is empty. abp_train_cfg_format calls it only for --objective classify. */
 void abp_classify_format(const abp_classify_cfg *c, char *out, size_t cap);
 /* Takes one /config key; returns 1 if it was the classifier's. */
 int abp_classify_parse(abp_classify_cfg *c, const char *key, const char *value);
+
+/* The loss: the softmax cross-entropy of n examples, logits CNS [K][n] (a vector output of
+ * K classes), one label below K per example. Returns the sum over the examples of
+ * -log p[label], p = softmax(logits) computed by log-sum-exp (no overflow for any finite
+ * logits). dlogits (if not NULL) gets its gradient times scale, (p - onehot(label)) * scale;
+ * *correct (if not NULL) counts the examples whose largest logit is their label's. */
+double abp_classify_loss(const float *logits, const uint8_t *labels, int n, int K, float *dlogits, float scale,
+                         int *correct);
 
 /* The feature map of a classifier checkpoint (its /classifier network): features are the
  * activations before the last linear layer, and probs the softmax of its output. A

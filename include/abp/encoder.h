@@ -6,7 +6,8 @@
  * log sigma^2 (the last d). IABP starts each iteration's Langevin chains at
  * z_0 = mu + sigma * e and teaches the encoder to predict where they end (eq. 5). These are
  * its options (one member of abp_train_cfg) and the per-example arithmetic every encoder
- * objective shares. */
+ * objective shares. With hierarchical latents (HiABP) d is every level's code together, in
+ * the generator's order, and the encoder's heads give the lower levels (abp/nn.h). */
 #ifndef ABP_ENCODER_H
 #define ABP_ENCODER_H
 
@@ -35,10 +36,17 @@ char *abp_encoder_cfg_format(const abp_encoder_cfg *cfg);
 /* One /config key: 1 if it was the encoder's (and read), 0 if not. */
 int abp_encoder_cfg_parse_key(abp_encoder_cfg *cfg, const char *key, const char *value);
 
-/* The encoder's spec for a generator with latent d built from model (a built-in name or a
- * spec): "auto" is model's built-in encoder ("NAME-encoder"), its last linear layer resized
- * to 2d; a built-in name is looked up; anything else is a spec. *out is malloc'd. */
+/* The encoder's spec for a generator with latent d built from model (a built-in name, or a
+ * spec, also a built-in's canonical spec as /config records it): "auto" is model's built-in
+ * encoder ("NAME-encoder"), its last linear layer resized to 2d (with heads, to twice d less
+ * the heads' sizes: the top level); a built-in name is looked up; anything else is a spec.
+ * *out is malloc'd. */
 ABP_MUST_CHECK int abp_encoder_spec(const char *encoder, const char *model, int d, char **out, abp_err *err);
+
+/* An encoder with heads (HiABP, eq. 7) must give the generator's levels: as many, each of
+ * the same size. Otherwise one line listing both, bottom level first. */
+struct abp_net;
+ABP_MUST_CHECK int abp_encoder_check_levels(const struct abp_net *g, const struct abp_net *enc, abp_err *err);
 
 /* ---- the per-example arithmetic, on CNS columns: value j of example i at [j * n + i] ---- */
 

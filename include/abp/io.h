@@ -26,6 +26,7 @@ typedef struct abp_data_info {
     int c, h, w;     /* native size (of the first image, for folders; as stored, for hdf5) */
     char kind[16];   /* "idx", "hdf5", "folder", "image", "wav" */
     int has_masks;   /* hdf5: the data set stores its own observation masks (/masks) */
+    int has_labels;  /* hdf5: the data set stores a label per example (/labels) */
 } abp_data_info;
 
 /* What a data path holds, without reading the pixels: an IDX image file (MNIST format,
@@ -56,6 +57,13 @@ ABP_MUST_CHECK int abp_data_load_masks(const char *path, int64_t lo, int64_t hi,
 /* Reports how far abp_data_prepare is: called on every rank, once with done = 0 when the
  * file has been created and then after every collective write, with the examples written
  * by all ranks so far; out is the shape being written (out->n examples in all). */
+/* The labels of a labelled data set, one byte per example: an IDX labels file (magic
+ * 0x00000801, as MNIST's train-labels-idx1-ubyte) or an HDF5 file whose dataset /labels is
+ * one-dimensional, of any integer type, every value 0 to 255 (what abp prepare --labels
+ * writes, or h5py from a NumPy array). *labels gets *n malloc'd bytes, which the caller
+ * frees. A wrong type, rank or value is one error naming the file. */
+ABP_MUST_CHECK int abp_labels_read(const char *path, uint8_t **labels, int64_t *n, abp_err *err);
+
 typedef void (*abp_prepare_progress)(const abp_data_info *out, int64_t done, void *ctx);
 
 typedef struct abp_prepare_cfg {
@@ -65,8 +73,10 @@ typedef struct abp_prepare_cfg {
                                  * with classes, the first `limit` of the selected ones */
     const uint8_t *classes;     /* NULL: every example; else 256 flags, one per label value:
                                  * only examples whose label's flag is set are written */
-    const char *const *labels;  /* with classes: an IDX labels file (magic 0x00000801) per
-                                 * source, holding as many labels as the source examples */
+    const char *const *labels;  /* NULL, or a labels file per source (abp_labels_read), each
+                                 * holding as many labels as its source examples: the
+                                 * written examples' labels are stored as /labels uint8
+                                 * [n], and classes selects by them */
     int c, h, w;                /* the stored shape; 0: the first source's native one */
     const char *masks;          /* NULL, or a data path (IDX, folder, image) of one mask image
                                  * per example of the sources (before --limit or classes),

@@ -6,6 +6,13 @@
  * buffer and their gradients in another of the same size; layers hold views into both, so
  * the gradient allreduce is one call, the optimizer one loop, and a checkpoint a list of views.
  *
+ * Hierarchical latents (HiABP, docs/encoder.md): a generator may hold `latent N` layers,
+ * each adding its own code z^l to the features coming down; its latent (in_shape) is then
+ * one vector per example, the top code followed by every latent layer's code in chain order.
+ * An encoder may hold `head N` layers, each giving mu^l and log sigma^l^2 of one level from
+ * the features at its depth; its output is then the mu of every level followed by the
+ * log sigma^2 of every level, in the generator's order. Either way the network stays a chain.
+ *
  * Each layer is a forward/backward pair. Backward takes two switches: want the input
  * gradient (Langevin inference needs it; the first layer during learning does not) and want
  * parameter gradients (learning needs them; inference never computes them). Parameter
@@ -29,6 +36,8 @@ typedef enum abp_layer_kind {
     ABP_TANH,
     ABP_SIGMOID,
     ABP_RESHAPE,
+    ABP_LATENT, /* concatenates this level's code z^l, tiled, as N more channels (latent.c) */
+    ABP_HEAD,   /* passes its input on; a linear map of it gives mu^l, log sigma^2 (head.c) */
 } abp_layer_kind;
 
 /* Sums n doubles over the global batch (every rank) in place. Batch norm uses it for its
@@ -51,6 +60,9 @@ typedef struct abp_layer {
     int64_t nweight, nbias;
     float *running_mean, *running_var; /* batchnorm, views into net->buffers */
     float *batch_mean, *batch_invstd;  /* batchnorm, saved by the training forward pass */
+    /* latent: its code is rows [code_offset, code_offset + code_size) of the network's latent;
+     * head: its mu rows of the network's output, and logvar_offset its log sigma^2 rows */
+    int code_offset, code_size, logvar_offset;
 } abp_layer;
 
 /* The gradient buffer has this many spare floats after the parameters' gradients, so that
@@ -79,6 +91,15 @@ typedef struct abp_net {
     char *spec;          /* the normalised spec it was built from */
     abp_profile *profile; /* abp bench's per-part timer; NULL (no timing) otherwise */
     int in_arena;        /* params and grads are a slice of an abp_arena, which owns them */
+    /* hierarchical latents: levels L (1 + latent layers, or 1 + heads); an encoder with heads
+     * assembles its output in joined ([2d][n]: mu of all levels, then log sigma^2), its last
+     * layer's gradient in dlast, a head's 2N numbers in side */
+    int nlevels, nlatent, nheads;
+    float *joined, *dlast, *side;
+    /* set by abp_net_backward for its sweep only (NULL otherwise): where the latent layers
+     * write their codes' gradients (its dz), and where the heads read theirs (its dout) */
+    float *bw_dz;
+    const float *bw_dout;
 } abp_net;
 
 /* Parses a spec and builds the network for batches of up to max_batch examples.
@@ -98,6 +119,9 @@ ABP_MUST_CHECK int abp_spec_resize_latent(const char *spec, int h, int w, char *
 
 /* A built-in model's spec ("mnist28", "faces64", ...) or NULL. */
 const char *abp_model_spec(const char *name);
+/* The built-in model that spec is (a name, or a spec whose layers are a built-in's in
+ * canonical form, whatever its top latent size: what a checkpoint's /config records), or NULL. */
+const char *abp_model_name_of(const char *spec);
 /* The names of the built-in models, NULL-terminated. */
 const char *const *abp_model_names(void);
 
@@ -105,12 +129,26 @@ const char *const *abp_model_names(void);
  * running mean 0, running var 1. Drawn from the counter RNG with this seed. */
 void abp_net_init_params(abp_net *net, uint64_t seed);
 
-/* g(z) for a batch of n <= max_batch: z in CNS layout of in_shape; returns act[nlayers]. */
+/* g(z) for a batch of n <= max_batch: z in CNS layout of in_shape; the result is
+ * abp_net_output: the last layer's output, or the joined output of an encoder with heads. */
 ABP_MUST_CHECK int abp_net_forward(abp_net *net, const float *z, int n, abp_err *err);
-static inline float *abp_net_output(abp_net *net) { return net->act[net->nlayers]; }
+static inline float *abp_net_output(abp_net *net) { return net->joined ? net->joined : net->act[net->nlayers]; }
 
-/* Back-propagates dL/dg(z) (CNS, n examples, as the last forward) to dz (if dz != NULL)
- * and, if want_param_grads, accumulates dL/dW into net->grads. */
+/* The levels of a hierarchical latent, numbered as the HiABP paper: 1 is the bottom (the
+ * latent layer nearest the signal; the head nearest the input of an encoder), L the top (the
+ * generator's input `z D`; the encoder's last layer). A network without latent layers or
+ * heads has one level, the whole latent. */
+static inline int abp_net_levels(const abp_net *net) { return net->nlevels; }
+/* Level `level`'s rows in the concatenated latent (a generator) or in the mu half of the
+ * output (an encoder with heads; its log sigma^2 rows are d later): *offset and *size.
+ * -1 if there is no such level. */
+int abp_net_level_range(const abp_net *net, int level, int *offset, int *size);
+/* The first layer of `kind` in net (or -1), for messages that name it. */
+int abp_net_find_layer(const abp_net *net, abp_layer_kind kind);
+
+/* Back-propagates dL/dg(z) (CNS, n examples, as the last forward) to dz (if dz != NULL;
+ * every code of a hierarchical latent) and, if want_param_grads, accumulates dL/dW into
+ * net->grads. */
 ABP_MUST_CHECK int abp_net_backward(abp_net *net, const float *dout, int n, float *dz,
                                     int want_param_grads, abp_err *err);
 

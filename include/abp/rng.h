@@ -15,7 +15,8 @@ enum abp_rng_purpose {
     ABP_RNG_LATENT_INIT = 2, /* a = example id */
     ABP_RNG_LANGEVIN = 3,    /* a = example id, b = iteration, c = step */
     ABP_RNG_PERMUTE = 4,     /* a = shard start, b = epoch */
-    ABP_RNG_PRIOR = 5,       /* sampling from the prior: a = sample index */
+    ABP_RNG_PRIOR = 5,       /* sampling from the prior: a = sample index; abp sample --vary-layer's
+                              * codes of the varied level: a = column, b = 1, c = level */
     ABP_RNG_MASK = 6,        /* observation masks: a = example id */
     ABP_RNG_TEST_INIT = 7,   /* latents of unseen data in reconstruct/complete: a = example */
     ABP_RNG_VAR = 8,         /* latent dynamics (abp_var_simulate): a = time step, b = what */

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The main job: set up, build, learn mnist28 from the 2,000 bundled digits on 2 MPI ranks,
 # then sample, reconstruct unseen test digits (against the PCA baseline) and interpolate.
+# train ends by drawing samples.png with abp sample's default prior (gmm:10 fitted to the
+# latents, batch norm recomputed on its draws): the best samples abp makes of this model.
 #   bash jobs/local/mnist.sh [OUT_DIR]        (default: runs/mnist28; about 5 minutes on 2 cores)
 # Settings can be changed through the environment: RANKS, ITERS, TEST_N.
 set -euo pipefail
@@ -29,7 +31,8 @@ mpirun -np "$ranks" "$abp" train --data "$data/train-images-idx3-ubyte" --model 
   --dim 30 --test-limit "$test_n" | tee "$out/test/pca.txt"
 echo
 echo "mnist: done. Pictures:"
-echo "  $out/samples.png            64 digits drawn from the prior"
+echo "  $out/samples.png            64 new digits, drawn as abp sample draws them by default: z from a"
+echo "                               Gaussian mixture fitted to the training latents (docs/sampling.md)"
 echo "  $out/reconstructions.png    training digits (odd rows) and their reconstructions g(z_i)"
 echo "  $out/interpolation.png      8 walks between inferred latents of training digits"
 echo "  $out/test/reconstructions.png  unseen test digits and their reconstructions"

@@ -144,5 +144,8 @@ int cmd_info(int argc, char **argv, abp_dist *d, abp_err *err) {
     if (info.has_masks)
         printf("  /masks uint8 [%lld, %d, %d, %d]: its own observation masks (1 observed, 0 missing), used by train and complete\n",
                (long long)info.n, info.h, info.w, info.c);
+    if (info.has_labels)
+        printf("  /labels: a label per example (abp prepare --labels), for abp train --objective classify --labels %s\n",
+               path);
     return EXIT_OK;
 }

@@ -128,7 +128,8 @@ int cmd_prepare(int argc, char **argv, abp_dist *d, abp_err *err) {
         {"size", OPT_STRING, size, sizeof size, 0, 0, NULL, "HxW to store (default: the first source's size)", 0, 0},
         {"channels", OPT_INT, &channels, 0, 0, 3, NULL, "1 (grey) or 3 (RGB); 0: the first source's", 0, 0},
         {"limit", OPT_INT64, &limit, 0, 0, 1e12, NULL, "only the first N examples of all sources (0: all)", 0, 0},
-        {"labels", OPT_LIST, &labels, 0, 0, 0, NULL, "an IDX labels file per source, in the same order (for --classes)", 0, 0},
+        {"labels", OPT_LIST, &labels, 0, 0, 0, NULL,
+         "a labels file per source, in the same order (IDX or HDF5 /labels): stored as /labels, and --classes selects by them", 0, 0},
         {"classes", OPT_STRING, classes, sizeof classes, 0, 0, NULL, "only examples with these labels, e.g. 0-4 or 1,3,7", 0, 0},
         {"masks", OPT_STRING, masks, sizeof masks, 0, 0, NULL,
          "IDX file or folder of one mask image per example (nonzero = observed), stored as /masks", 0, 0},
@@ -139,15 +140,17 @@ int cmd_prepare(int argc, char **argv, abp_dist *d, abp_err *err) {
     if (help) {
         if (d->rank == 0)
             cli_usage("prepare", "(--idx FILE | --images DIR)... --out FILE.h5 [--size HxW] [--channels 1|3]\n"
-                      "                    [--labels FILE... --classes LIST] [--masks IDX|DIR]",
+                      "                    [--labels FILE... [--classes LIST]] [--masks IDX|DIR]",
                       "Packs the sources, concatenated in the order given, into one HDF5 data set:\n"
                       "/images uint8 [n, h, w, c] chunked by example, /examples the source of each row\n"
                       "(the names abp train gives them, so a checkpoint trained on the sources resumes on\n"
                       "the file). Images are converted as abp train converts them: channels, centre crop,\n"
                       "resize. Under mpirun each rank decodes its share and all ranks write together.\n"
-                      "The file is written as FILE.h5.tmp and renamed when complete. With --classes, only\n"
-                      "the examples whose label (from the --labels file of their source) is listed are\n"
-                      "kept, in order, under their original names; --limit then counts kept examples.\n"
+                      "The file is written as FILE.h5.tmp and renamed when complete. --labels (one file\n"
+                      "per source) stores each example's label as /labels uint8 [n], which abp train\n"
+                      "--objective classify --labels FILE.h5 reads. With --classes, only the examples\n"
+                      "whose label is listed are kept, in order, under their original names; --limit\n"
+                      "then counts kept examples.\n"
                       "--masks gives the data its own observation masks (bad pixels, missing regions):\n"
                       "one mask image per example of the sources, at the stored size, a nonzero pixel\n"
                       "observed; stored as /masks uint8 [n, h, w, c] (1 observed, 0 missing), which\n"
@@ -168,8 +171,9 @@ int cmd_prepare(int argc, char **argv, abp_dist *d, abp_err *err) {
                  sources.n == 1 ? "" : "s", labels.n);
         return EXIT_USAGE;
     }
-    if (!classes[0] && labels.n > 0) {
-        abp_fail(err, "abp prepare: --labels is only used with --classes (which labels to keep)");
+    if (labels.n > 0 && labels.n != sources.n) {
+        abp_fail(err, "abp prepare: --labels needs one labels file per source: %d source%s, %d --labels", sources.n,
+                 sources.n == 1 ? "" : "s", labels.n);
         return EXIT_USAGE;
     }
     if (channels == 2) {
@@ -181,7 +185,8 @@ int cmd_prepare(int argc, char **argv, abp_dist *d, abp_err *err) {
     progress state = {.rank = d->rank, .nranks = d->size, .nsources = sources.n, .quiet = quiet};
     state.start = state.last = MPI_Wtime();
     abp_prepare_cfg cfg = {.sources = sources.value, .nsources = sources.n, .limit = limit,
-                           .classes = classes[0] ? keep : NULL, .labels = labels.value, .c = channels,
+                           .classes = classes[0] ? keep : NULL, .labels = labels.n > 0 ? labels.value : NULL,
+                           .c = channels,
                            .h = h, .w = w, .masks = masks[0] ? masks : NULL, .progress = report,
                            .progress_ctx = &state};
     abp_data_info written;
@@ -189,8 +194,12 @@ int cmd_prepare(int argc, char **argv, abp_dist *d, abp_err *err) {
     if (d->rank == 0) {
         struct stat st;
         double mb = stat(out, &st) == 0 ? (double)st.st_size / 1e6 : 0.0;
+        const char *with = written.has_masks && written.has_labels ? " with their masks and labels"
+                         : written.has_masks                        ? " with their masks"
+                         : written.has_labels                       ? " with their labels"
+                                                                    : "";
         printf("wrote %s: %lld images %dx%dx%d%s, %.1f MB, %.1f s\n", out, (long long)written.n, written.h, written.w,
-               written.c, written.has_masks ? " with their masks" : "", mb, MPI_Wtime() - state.start);
+               written.c, with, mb, MPI_Wtime() - state.start);
     }
     return EXIT_OK;
 }

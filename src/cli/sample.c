@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "abp/rng.h"
 #include "abp/train.h"
 #include "cli.h"
 #include "options.h"
@@ -65,10 +66,44 @@ static int write_folder(const char *dir, const float *images, int n, abp_shape s
     return 0;
 }
 
+/* The columns of the grid: --cols, or as square as abp_png_write_grid makes it. */
+static int grid_cols(int cols, int n) {
+    if (cols > 0) return cols < n ? cols : n;
+    int c = 1;
+    while ((int64_t)c * c < n) c++;
+    return c < n ? c : n;
+}
+
+/* --vary-layer: which rows of z level `level` is, or one line on a model without it. */
+static int vary_range(const abp_net *net, int level, const char *ckpt, int *off, int *size, abp_err *err) {
+    int L = abp_net_levels(net);
+    if (L == 1)
+        return abp_fail(err, "abp sample: --vary-layer %d: %s holds a model with one latent level (no 'latent' layers "
+                        "in its spec); --vary-layer needs a hierarchical model such as hiabp-mnist28", level, ckpt);
+    if (abp_net_level_range(net, level, off, size))
+        return abp_fail(err, "abp sample: --vary-layer %d: the model's levels are 1 (bottom) to %d (top)", level, L);
+    return 0;
+}
+
+/* Latents of samples first .. first + n - 1 of a --vary-layer grid with `cols` columns:
+ * sample i is row i / cols, column i % cols; every level but `level` comes from the prior's
+ * draw for the row, level `level` from N(0, I) for the column (the same down a column, so
+ * a column shows one code of that level in every row's context). */
+static void vary_draw(const cli_prior *prior, int level, int off, int size, int cols, int64_t first, int64_t n,
+                      int64_t dz, float *z) {
+    for (int64_t k = 0; k < n; k++) {
+        int64_t i = first + k;
+        float *row = z + k * dz;
+        cli_prior_draw(prior, i / cols, 1, dz, row);
+        abp_rng_normal(prior->seed, ABP_RNG_PRIOR, (uint32_t)(i % cols), 1, (uint32_t)level, row + off, size);
+    }
+}
+
 int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
     char ckpt[1024] = "", out[1024] = "", latent_shape[64] = "";
     char prior_text[32] = "auto", size[64] = "";
-    int n = 64, cols = 0, help = 0, rate_opt = 0, wav_float = 0, threads = 0, bn_running = 0, steps = 100, from_chains = 0;
+    int n = 64, cols = 0, help = 0, vary = 0, rate_opt = 0, wav_float = 0, threads = 0, bn_running = 0, steps = 100, from_chains = 0;
+    int quiet = 0;
     int64_t seed = 1;
     cli_option opts[] = {
         {"ckpt", OPT_STRING, ckpt, sizeof ckpt, 0, 0, NULL, "a checkpoint written by abp train", 1, 0},
@@ -77,6 +112,9 @@ int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
         {"n", OPT_INT, &n, 0, 1, 100000, NULL, "how many samples (for .wav: 1; several play one after another)", 0, 0},
         {"cols", OPT_INT, &cols, 0, 0, 10000, NULL, "columns of the grid (0: square)", 0, 0},
         {"seed", OPT_INT64, &seed, 0, 0, 9.2e18, NULL, "seed of the latent draws", 0, 0},
+        {"vary-layer", OPT_INT, &vary, 0, 0, 64, NULL,
+         "a hierarchical model: level L (1 bottom) changes along each row, drawn from N(0, I); the others "
+         "stay as the row's draw from the prior (0: off)", 0, 0},
         {"latent-shape", OPT_STRING, latent_shape, sizeof latent_shape, 0, 0, NULL,
          "HxW: a latent image of this size (fully convolutional models; default: as trained)", 0, 0},
         {"rate", OPT_INT, &rate_opt, 0, 0, 1000000, NULL, "WAV sample rate in Hz (0: the training clip's)", 0, 0},
@@ -90,6 +128,7 @@ int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
         {"from-chains", OPT_FLAG, &from_chains, 0, 0, 0, NULL, "a descriptor checkpoint: start from its stored chains, not from the reference", 0, 0},
         {"size", OPT_STRING, size, sizeof size, 0, 0, NULL, "a descriptor checkpoint: HxW images (fully convolutional descriptors; default: as trained)", 0, 0},
         {"threads", OPT_INT, &threads, 0, 0, 1024, NULL, "BLAS threads per rank (0: cores / ranks on the node)", 0, 0},
+        {"quiet", OPT_FLAG, &quiet, 0, 0, 0, NULL, "a generator checkpoint: print nothing but errors", 0, 0},
     };
     int nopts = (int)(sizeof opts / sizeof opts[0]);
     if (cli_parse("sample", argc, argv, 2, opts, nopts, NULL, 0, NULL, &help, err)) return EXIT_USAGE;
@@ -104,7 +143,10 @@ int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
                       "first (docs/sampling.md). --latent-shape 14x14 makes a texture model trained on\n"
                       "7x7 latents synthesize an image twice as large; 1x32 a sound model's clip twice\n"
                       "as long. Under mpirun each rank makes its share of the samples (sample i's z is\n"
-                      "drawn from the seed and i alone, so the output does not depend on the ranks).",
+                      "drawn from the seed and i alone, so the output does not depend on the ranks).\n"
+                      "--vary-layer L (a hierarchical model, e.g. hiabp-mnist28) makes a grid in which\n"
+                      "only level L's code changes along a row and each column has one such code\n"
+                      "(the HiABP paper's Figure 7; docs/encoder.md).",
                       opts, nopts);
         return EXIT_OK;
     }
@@ -112,7 +154,8 @@ int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
     if (latent_shape[0] && parse_latent_shape(latent_shape, &lat_h, &lat_w, err)) return EXIT_USAGE;
     int h5 = ends_with(out, ".h5"), folder = !wav && !h5 && is_folder(out);
     if (wav && !opts[2].seen) n = 1;
-    cli_prior prior = {.recalibrate = !bn_running, .seed = (uint64_t)seed, .verbose = d->rank == 0};
+    int talk = d->rank == 0 && !quiet; /* rank 0 says what it did */
+    cli_prior prior = {.recalibrate = !bn_running, .seed = (uint64_t)seed, .verbose = talk};
     if (cli_prior_parse(&prior, prior_text, "abp sample: --prior", err)) return EXIT_USAGE;
     cli_set_threads(d, threads);
     /* A descriptor checkpoint samples by Langevin dynamics on images (rank 0 alone). */
@@ -131,6 +174,11 @@ int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
     /* Loaded once for one example; the output size then decides the batch (large textures
      * go a few at a time) and the network is rebuilt for it with the same parameters. */
     if (cli_load_model(d, ckpt, 1, lat_h, lat_w, &net, &cfg, err)) return EXIT_FAILED;
+    int vary_off = 0, vary_size = 0, grid = grid_cols(cols, n);
+    if (vary && abp_dist_agree(d, vary_range(&net, vary, ckpt, &vary_off, &vary_size, err), err)) {
+        abp_net_free(&net);
+        return EXIT_USAGE;
+    }
     int64_t dz = abp_shape_numel(net.in_shape), dy = abp_shape_numel(net.out_shape), per_batch = (1 << 24) / (64 * dy);
     int batch = n < 64 ? n : 64;
     if (batch > per_batch) batch = per_batch < 1 ? 1 : (int)per_batch;
@@ -164,10 +212,11 @@ int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
     char scope[96] = "";
     if (d->size > 1) snprintf(scope, sizeof scope, " on rank 0 (of %d on %d ranks)", n, d->size);
     abp_progress progress;
-    abp_progress_start(&progress, d->rank == 0, "sample", "samples", hi - lo, scope);
+    abp_progress_start(&progress, talk, "sample", "samples", hi - lo, scope);
     for (int64_t first = 0; rc == 0 && first < hi - lo; first += batch) {
         int64_t b = hi - lo - first < batch ? hi - lo - first : batch;
-        cli_prior_draw(&prior, lo + first, b, dz, rows + first * dz);
+        if (vary) vary_draw(&prior, vary, vary_off, vary_size, grid, lo + first, b, dz, rows + first * dz);
+        else cli_prior_draw(&prior, lo + first, b, dz, rows + first * dz);
         rc = abp_net_generate(&net, rows + first * dz, b, images + first * dy, zb, err);
         abp_progress_update(&progress, first + b);
     }
@@ -177,7 +226,7 @@ int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
         goto done;
     if (d->rank == 0 && wav) {
         rc = abp_wav_write(out, all, n * dy, rate, wav_float ? ABP_WAV_FLOAT32 : ABP_WAV_PCM16, err);
-        if (rc == 0)
+        if (rc == 0 && talk)
             printf("sample: wrote %d sample%s of %lld values at %d Hz to %s\n", n, n == 1 ? "" : "s",
                    (long long)dy, rate, out);
     } else if (d->rank == 0 && h5) {
@@ -185,17 +234,17 @@ int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
         abp_prior_format(&prior.choice, used, sizeof used);
         abp_samples_info info = {used, (uint64_t)seed, bn_running ? "running" : "prior", ckpt};
         rc = abp_samples_write(out, &info, all, n, net.out_shape.c, net.out_shape.h, net.out_shape.w, all_z, dz, err);
-        if (rc == 0)
+        if (rc == 0 && talk)
             printf("sample: wrote %d samples of %dx%dx%d and their latents to %s\n", n, net.out_shape.h,
                    net.out_shape.w, net.out_shape.c, out);
     } else if (d->rank == 0 && folder) {
         rc = write_folder(out, all, n, net.out_shape, err);
-        if (rc == 0)
+        if (rc == 0 && talk)
             printf("sample: wrote %d samples of %dx%dx%d to %s, one PNG each\n", n, net.out_shape.h, net.out_shape.w,
                    net.out_shape.c, out);
     } else if (d->rank == 0) {
-        rc = abp_png_write_grid(out, all, n, net.out_shape.c, net.out_shape.h, net.out_shape.w, cols, err);
-        if (rc == 0)
+        rc = abp_png_write_grid(out, all, n, net.out_shape.c, net.out_shape.h, net.out_shape.w, grid, err);
+        if (rc == 0 && talk)
             printf("sample: wrote %d samples of %dx%dx%d to %s (made on %d rank%s)\n", n, net.out_shape.h, net.out_shape.w,
                    net.out_shape.c, out, d->size, d->size > 1 ? "s" : "");
     }

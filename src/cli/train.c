@@ -1,6 +1,8 @@
 /* abp train */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "abp/infer.h"
 #include "abp/tensor.h"
@@ -8,13 +10,51 @@
 #include "cli.h"
 #include "options.h"
 
+/* samples.png as `abp sample` draws it by default, in place of the objective's draw from
+ * N(0, I): the prior fitted to the training latents, batch norm recomputed on its draws
+ * (docs/sampling.md), so that the first picture a user opens shows the best samples the
+ * model makes. It is abp sample's own code (cmd_sample) on the final checkpoint, with the
+ * run's seed and threads: `abp sample --ckpt OUT/checkpoint.h5 --out OUT/samples.png
+ * --seed SEED` gives the same file. Only where the objective drew samples.png and the
+ * checkpoint holds a generator (not a descriptor's synthesized.png, not a sound). A
+ * failure keeps the objective's picture and says why in one line: training has succeeded
+ * either way. Collective: every rank calls it. */
+static void redraw_samples(const abp_train_cfg *cfg, abp_dist *d) {
+    char png[1100], ckpt[1100], seed[32], threads[16];
+    snprintf(png, sizeof png, "%s/samples.png", cfg->out);
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.h5", cfg->out);
+    struct stat st;
+    int drawn = stat(png, &st) == 0;
+    MPI_Bcast(&drawn, 1, MPI_INT, 0, d->comm); /* rank 0 wrote the pictures */
+    abp_err why = {{0}};
+    if (drawn) { /* a generator: arrays under /model (a descriptor's /model is empty) */
+        abp_ckpt *ck = NULL;
+        abp_ckpt_meta meta;
+        abp_ckpt_array *all = NULL;
+        int n = 0, found = 0;
+        if (abp_ckpt_open(d->comm, ckpt, &ck, &meta, &why) == 0 && abp_ckpt_list(ck, &all, &n, &why) == 0)
+            for (int k = 0; k < n && !found; k++) found = !strncmp(all[k].path, "model/", 6);
+        free(all);
+        abp_ckpt_close(ck);
+        drawn = found;
+    }
+    if (!drawn) return;
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)cfg->seed);
+    snprintf(threads, sizeof threads, "%d", cfg->threads);
+    char *args[] = {"abp", "sample", "--ckpt", ckpt, "--out", png, "--n", "64", "--cols", "8",
+                    "--seed", seed, "--threads", threads, "--quiet", NULL};
+    int nargs = (int)(sizeof args / sizeof args[0]) - (cfg->quiet ? 1 : 2);
+    if (cmd_sample(nargs, args, d, &why) != EXIT_OK && d->rank == 0)
+        printf("abp train: %s stays drawn from N(0, I): %s\n", png, why.msg);
+}
+
 int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err) {
     abp_train_cfg cfg;
     abp_train_defaults(&cfg);
     int inference = 0, optimizer = 0, help = 0;
     cli_option opts[] = {
         {"data", OPT_STRING, cfg.data, sizeof cfg.data, 0, 0, NULL, "training data: an IDX file, an image folder, an image, an HDF5 data set or a WAV file", 1, 0},
-        {"model", OPT_STRING, cfg.model, sizeof cfg.model, 0, 0, NULL, "a built-in model (mnist28, faces64, faces25, texture, sound) or a spec 'z 30 | linear 7x7x128 | ...'", 0, 0},
+        {"model", OPT_STRING, cfg.model, sizeof cfg.model, 0, 0, NULL, "a built-in model (mnist28, hiabp-mnist28, faces64, faces25, texture, sound) or a spec 'z 30 | linear 7x7x128 | ...'", 0, 0},
         {"out", OPT_STRING, cfg.out, sizeof cfg.out, 0, 0, NULL, "output folder (checkpoint.h5, metrics.csv, PNGs)", 1, 0},
         {"resume", OPT_STRING, cfg.resume, sizeof cfg.resume, 0, 0, NULL, "continue from this checkpoint, or from the newest one in this folder that verifies (damaged ones are skipped and named)", 0, 0},
         {"latent-dim", OPT_INT, &cfg.latent_dim, 0, 1, 1 << 20, NULL, "d, overriding the model's (0: the model's own)", 0, 0},
@@ -24,8 +64,7 @@ int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err) {
         {"inference", OPT_CHOICE, &inference, 0, 0, 0, "langevin|gd", "Langevin dynamics, or gradient descent (no noise)", 0, 0},
         {"iters", OPT_INT64, &cfg.iters, 0, 0, 1e12, NULL, "learning iterations in all, counted from the start of training", 0, 0},
         {"batch", OPT_INT64, &cfg.batch, 0, 1, 1e9, NULL, "global batch, split evenly over the ranks", 0, 0},
-        {"objective", OPT_STRING, cfg.objective, sizeof cfg.objective, 0, 0, NULL, "what to train: abp (alternating back-propagation, the default) or descriptor (a generative ConvNet)", 0, 0},
-        {"objective", OPT_STRING, cfg.objective, sizeof cfg.objective, 0, 0, NULL, "what to train: abp (alternating back-propagation, the default) or classify (a feature network for abp score)", 0, 0},
+        {"objective", OPT_STRING, cfg.objective, sizeof cfg.objective, 0, 0, NULL, "what to train: abp (alternating back-propagation, the default), iabp or vae (with an encoder), descriptor (a generative ConvNet) or classify (a feature network for abp score); docs/objectives.md", 0, 0},
         {"mask", OPT_STRING, cfg.mask, sizeof cfg.mask, 0, 0, NULL, "train on occluded data: none, pepper:FRACTION (P.5 = pepper:0.5) or region:SIDE (M20 = region:20, at 64x64)", 0, 0},
         {"sense", OPT_INT, &cfg.sense, 0, 0, 1000000, NULL, "train on compressed data: each example observed only through K random projections S y (0: off)", 0, 0},
         {"full-batch", OPT_FLAG, &cfg.full_batch, 0, 0, 0, NULL, "every example in every iteration (the paper's algorithm)", 0, 0},
@@ -39,10 +78,9 @@ int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err) {
         {"keep-checkpoints", OPT_INT, &cfg.keep_checkpoints, 0, 1, 1000000, NULL, "keep the newest K numbered checkpoint-ITER.h5 files", 0, 0},
         {"stream", OPT_FLAG, &cfg.stream, 0, 0, 0, NULL, "read each batch from the HDF5 data set (abp prepare) instead of holding the shard in memory; same results", 0, 0},
         {"threads", OPT_INT, &cfg.threads, 0, 0, 1024, NULL, "threads per rank, for the BLAS and abp's loops (0: cores / ranks on the node)", 0, 0},
-        {"threads", OPT_INT, &cfg.threads, 0, 0, 1024, NULL, "BLAS threads per rank (0: cores / ranks on the node)", 0, 0},
-        {"labels", OPT_STRING, cfg.classify.labels, sizeof cfg.classify.labels, 0, 0, NULL, "--objective classify: IDX labels of --data", 0, 0},
+        {"labels", OPT_STRING, cfg.classify.labels, sizeof cfg.classify.labels, 0, 0, NULL, "--objective classify: the labels of --data, an IDX labels file or an HDF5 file with /labels (abp prepare --labels)", 0, 0},
         {"test-data", OPT_STRING, cfg.classify.test_data, sizeof cfg.classify.test_data, 0, 0, NULL, "--objective classify: held-out images, accuracy printed at the end", 0, 0},
-        {"test-labels", OPT_STRING, cfg.classify.test_labels, sizeof cfg.classify.test_labels, 0, 0, NULL, "--objective classify: IDX labels of --test-data", 0, 0},
+        {"test-labels", OPT_STRING, cfg.classify.test_labels, sizeof cfg.classify.test_labels, 0, 0, NULL, "--objective classify: the labels of --test-data (IDX or HDF5 /labels)", 0, 0},
         {"classifier", OPT_STRING, cfg.classify.model, sizeof cfg.classify.model, 0, 0, NULL, "--objective classify: the network (classify28 or a spec ending in linear K)", 0, 0},
         {"quiet", OPT_FLAG, &cfg.quiet, 0, 0, 0, NULL, "no progress lines", 0, 0},
         {"descriptor", OPT_STRING, cfg.descriptor.spec, sizeof cfg.descriptor.spec, 0, 0, NULL, "the descriptor: descriptor-mnist28, descriptor-texture, descriptor-object or a spec 'z 28x28x1 | conv 64 k4 s2 | ...' (--objective descriptor)", 0, 0},
@@ -53,7 +91,7 @@ int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err) {
         {"descriptor-lr", OPT_FLOAT, &cfg.descriptor.lr, 0, 0, 100, NULL, "the descriptor's learning rate", 0, 0},
         {"descriptor-beta1", OPT_FLOAT, &cfg.descriptor.beta1, 0, 0, 0.999999, NULL, "the descriptor's Adam beta1", 0, 0},
         {"cd", OPT_FLAG, &cfg.descriptor.cd, 0, 0, 0, NULL, "contrastive divergence: the descriptor's chains start at the batch's observed images", 0, 0},
-        {"encoder", OPT_STRING, cfg.encoder.spec, sizeof cfg.encoder.spec, 0, 0, NULL, "iabp, vae: the encoder q(z | x): auto (the model's built-in mirror), mnist28-encoder, faces64-encoder or a spec ending in 2d numbers", 0, 0},
+        {"encoder", OPT_STRING, cfg.encoder.spec, sizeof cfg.encoder.spec, 0, 0, NULL, "iabp, vae: the encoder q(z | x): auto (the model's built-in mirror), mnist28-encoder, faces64-encoder, hiabp-mnist28-encoder or a spec ending in 2d numbers ('head N' layers give a hierarchical model's lower levels)", 0, 0},
         {"init", OPT_STRING, cfg.encoder.init, sizeof cfg.encoder.init, 0, 0, NULL, "iabp: where each iteration's chains start: encoder, persistent or prior", 0, 0},
         {"encoder-lr", OPT_FLOAT, &cfg.encoder.lr, 0, 0, 100, NULL, "iabp, vae: the encoder's learning rate", 0, 0},
     };
@@ -65,7 +103,8 @@ int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err) {
                       "Learns g(z; W) by alternating back-propagation: L Langevin steps on each\n"
                       "example's persistent latent, then one optimizer step on W. Under mpirun each\n"
                       "rank owns a contiguous shard of the examples; gradients are summed with one\n"
-                      "MPI_Allreduce per iteration.", opts, nopts);
+                      "MPI_Allreduce per iteration. At the end, OUT/samples.png is drawn as abp sample\n"
+                      "draws by default (a prior fitted to the learned latents; docs/sampling.md).", opts, nopts);
         return EXIT_OK;
     }
     if (!abp_train_has_objective(cfg.objective)) {
@@ -95,5 +134,6 @@ int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err) {
     if (abp_dist_layout(d, threads, layout, sizeof layout, err)) return EXIT_FAILED;
     if (d->rank == 0 && !cfg.quiet) printf("abp train: layout: %s\n", layout);
     int rc = abp_train(&cfg, d, err);
+    if (rc == 0) redraw_samples(&cfg, d);
     return rc == 0 ? EXIT_OK : rc == ABP_STOPPED ? EXIT_STOPPED : rc == ABP_DIVERGED ? EXIT_DIVERGED : EXIT_FAILED;
 }

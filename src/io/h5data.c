@@ -172,6 +172,8 @@ int abp_h5data_open(const char *path, abp_h5data **out, abp_data_info *info, abp
     if (rc == 0) rc = check_images(d, err);
     if (rc == 0) rc = check_examples(d, err);
     if (rc == 0) rc = check_masks(d, err);
+    int labelled = rc == 0 ? abp_h5util_link_exists(d->file, "labels") : 0;
+    if (labelled < 0) rc = abp_fail(err, "%s: cannot look for /labels (damaged file?)", path);
     if (rc < 0) {
         abp_h5data_close(d);
         return -1;
@@ -179,6 +181,7 @@ int abp_h5data_open(const char *path, abp_h5data **out, abp_data_info *info, abp
     memset(info, 0, sizeof *info);
     info->n = d->n, info->c = d->c, info->h = d->h, info->w = d->w;
     info->has_masks = d->masks >= 0;
+    info->has_labels = labelled > 0; /* checked when read as labels (abp_labels_read) */
     snprintf(info->kind, sizeof info->kind, "hdf5");
     *out = d;
     return 0;
@@ -268,7 +271,7 @@ int abp_h5data_read_at(abp_h5data *d, const int64_t *rows, int64_t count, uint8_
 
 struct abp_h5data_writer {
     const char *label;   /* the file's name in messages */
-    hid_t file, images, examples, masks; /* masks: -1 without */
+    hid_t file, images, examples, masks, labels; /* masks, labels: -1 without */
     hid_t name_type;     /* fixed-length strings of name_width bytes, in memory and in the file */
     hid_t collective;    /* transfer property list: collective MPI-IO */
     size_t name_width;
@@ -318,7 +321,7 @@ int abp_h5data_create(MPI_Comm comm, const char *file, const char *label, const 
     *out = w;
     if (!w) return abp_fail(err, "%s: out of memory", label);
     w->label = label;
-    w->file = w->images = w->examples = w->masks = -1;
+    w->file = w->images = w->examples = w->masks = w->labels = -1;
     w->row_bytes = (size_t)shape->h * shape->w * shape->c;
     w->name_width = name_width;
     w->name_type = abp_h5util_fixed_string_type(name_width);
@@ -337,6 +340,8 @@ int abp_h5data_create(MPI_Comm comm, const char *file, const char *label, const 
     w->examples = create_dataset(w, "examples", w->name_type, 1, dims, NULL, err);
     if (w->examples < 0) return -1;
     if (with_masks && (w->masks = create_dataset(w, "masks", H5T_STD_U8LE, RANK_IMAGES, dims, chunk, err)) < 0)
+        return -1;
+    if (shape->has_labels && (w->labels = create_dataset(w, "labels", H5T_STD_U8LE, 1, dims, NULL, err)) < 0)
         return -1;
     return 0;
 }
@@ -362,7 +367,7 @@ static int pack_names(abp_h5data_writer *w, int64_t count, char *const *names, a
 }
 
 int abp_h5data_write(abp_h5data_writer *w, int64_t lo, int64_t count, const uint8_t *pixels, char *const *names,
-                     const uint8_t *masks, abp_err *err) {
+                     const uint8_t *masks, const uint8_t *labels, abp_err *err) {
     abp_h5util_quiet();
     /* A rank that cannot pack its names still takes part in both collective writes, with no
      * rows, so that the others are not left waiting; it reports afterwards. */
@@ -377,6 +382,10 @@ int abp_h5data_write(abp_h5data_writer *w, int64_t lo, int64_t count, const uint
     if (w->masks >= 0 && abp_h5util_write_rows(w->masks, H5T_NATIVE_UINT8, lo, rows, w->collective, masks) < 0 && rc == 0)
         rc = abp_fail(err, "%s: cannot write rows [%lld, %lld) of /masks", w->label, (long long)lo,
                       (long long)(lo + count));
+    if (w->labels >= 0 && abp_h5util_write_rows(w->labels, H5T_NATIVE_UINT8, lo, rows, w->collective, labels) < 0 &&
+        rc == 0)
+        rc = abp_fail(err, "%s: cannot write rows [%lld, %lld) of /labels", w->label, (long long)lo,
+                      (long long)(lo + count));
     return rc;
 }
 
@@ -387,6 +396,7 @@ int abp_h5data_finish(abp_h5data_writer *w, abp_err *err) {
     if (w->examples >= 0) H5Dclose(w->examples);
     if (w->images >= 0) H5Dclose(w->images);
     if (w->masks >= 0) H5Dclose(w->masks);
+    if (w->labels >= 0) H5Dclose(w->labels);
     if (w->file >= 0) {
         /* Flushing syncs the file (MPI_File_sync), so that once it is renamed into place its
          * bytes are on disk, not only in some node's cache. */

@@ -11,6 +11,9 @@
  *               a checkpoint trained on the original can be resumed on the packed file
  *   /masks      (optional: abp prepare --masks) uint8 of the shape of /images, chunked the
  *               same way: 1 where the value is observed, 0 where it is missing
+ *   /labels     (optional: abp prepare --labels) uint8 [count], each example's label, which
+ *               abp train --objective classify --labels FILE reads (labels.c; there any
+ *               integer type of one dimension is accepted, as h5py writes it)
  *
  * Reading is by one process alone (the HDF5 default driver), so that loading a shard stays
  * a local call like loading from an IDX file; writing is collective, through MPI-IO. */
@@ -67,7 +70,8 @@ typedef struct abp_h5data_writer abp_h5data_writer;
 
 /* Collective on comm: creates file (truncating it) through MPI-IO for shape->n examples of
  * shape->h x shape->w x shape->c, with /examples strings of name_width bytes (the longest
- * name plus its terminating zero). label names the file in messages. The writer exists
+ * name plus its terminating zero), and /labels when shape->has_labels. label names the
+ * file in messages. The writer exists
  * afterwards even on failure, so that every rank can pass it to abp_h5data_finish. The
  * result can differ between ranks only for reasons local to one (memory). */
 ABP_MUST_CHECK int abp_h5data_create(MPI_Comm comm, const char *file, const char *label,
@@ -75,11 +79,11 @@ ABP_MUST_CHECK int abp_h5data_create(MPI_Comm comm, const char *file, const char
                                      int with_masks, abp_h5data_writer **out, abp_err *err);
 
 /* Collective: this rank's rows [lo, lo + count) (count may be 0: the rank still takes part)
- * of interleaved pixels, their names and (created with_masks) their masks, in one
- * collective write per dataset. */
+ * of interleaved pixels, their names, (created with_masks) their masks and (created with
+ * labels) their labels, in one collective write per dataset. */
 ABP_MUST_CHECK int abp_h5data_write(abp_h5data_writer *w, int64_t lo, int64_t count,
                                     const uint8_t *pixels, char *const *names,
-                                    const uint8_t *masks, abp_err *err);
+                                    const uint8_t *masks, const uint8_t *labels, abp_err *err);
 
 /* Collective: flushes (to disk, not only to caches) and closes the file, and frees w. */
 ABP_MUST_CHECK int abp_h5data_finish(abp_h5data_writer *w, abp_err *err);

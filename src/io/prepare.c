@@ -12,10 +12,14 @@
  * ends with agree() (abp_h5util_agree), after which all ranks stop together. Failures are
  * reported once, with the message of the lowest failing rank.
  *
- * Selecting classes: with cfg->classes, every source is an IDX file with a labels file,
- * and only the examples whose label is selected are kept, in their order; `rows` lists
- * their indices in the concatenation and everything above (shares, blocks, rounds)
- * counts kept examples. Their names stay those of their source ("file#17"). */
+ * Labels: with cfg->labels, every source has a labels file (IDX or HDF5 /labels, read
+ * whole on every rank: one byte an example) and the written examples' labels go to
+ * /labels, each rank writing its rows as it writes their images.
+ *
+ * Selecting classes: with cfg->classes (and labels), only the examples whose label is
+ * selected are kept, in their order; `rows` lists their indices in the concatenation and
+ * everything above (shares, blocks, rounds) counts kept examples. Their names stay those
+ * of their source ("file#17"). */
 #include "abp/io.h"
 
 #include <errno.h>
@@ -42,6 +46,7 @@ typedef struct plan {
     int64_t *first;        /* index of each source's first example among all */
     int64_t *count;        /* examples used from each source */
     int64_t *rows;         /* with classes: the kept examples, as indices among all; else NULL */
+    uint8_t *labels;       /* with labels: of each written example (shape.n); else NULL */
     abp_source *masks;     /* --masks: one mask image per example of the concatenation */
     int nsources;
     abp_data_info shape;   /* what is written: n examples of h x w x c */
@@ -65,30 +70,50 @@ static void close_sources(plan *p) {
     free(p->first);
     free(p->count);
     free(p->rows);
+    free(p->labels);
 }
 
-/* With cfg->classes: reads each source's labels and lists the examples whose class is
- * selected, at most `limit` of them (0: all). */
-static int select_classes(plan *p, const abp_prepare_cfg *cfg, const char *out, abp_err *err) {
-    int64_t all = p->first[p->nsources - 1] + p->count[p->nsources - 1], kept = 0;
-    p->rows = malloc(sizeof *p->rows * (size_t)(all > 0 ? all : 1));
-    if (!p->rows) return abp_fail(err, "%s: out of memory", out);
+/* With cfg->labels: every source's labels (as many as the source has examples),
+ * concatenated as the examples used are: all[first[i] + k] is example k of source i. */
+static int read_labels(plan *p, const abp_prepare_cfg *cfg, const int64_t *size, uint8_t **all, abp_err *err) {
+    int64_t used = p->first[p->nsources - 1] + p->count[p->nsources - 1];
+    *all = malloc((size_t)(used > 0 ? used : 1));
+    if (!*all) return abp_fail(err, "out of memory for %lld labels", (long long)used);
     for (int i = 0; i < p->nsources; i++) {
-        const char *labels_path = cfg->labels ? cfg->labels[i] : NULL;
-        if (!labels_path) return abp_fail(err, "%s: source %s has no labels file to select classes by", out, cfg->sources[i]);
+        const char *labels_path = cfg->labels[i];
+        if (!labels_path) return abp_fail(err, "source %s has no labels file", cfg->sources[i]);
         uint8_t *labels;
         int64_t n;
-        if (abp_idx_read_labels(labels_path, &labels, &n, err) != 0) return -1;
-        if (n != p->count[i]) {
+        if (abp_labels_read(labels_path, &labels, &n, err) != 0) return -1;
+        if (n != size[i]) {
             free(labels);
             return abp_fail(err, "%s: %lld labels but %s holds %lld images", labels_path, (long long)n,
-                            cfg->sources[i], (long long)p->count[i]);
+                            cfg->sources[i], (long long)size[i]);
         }
-        for (int64_t k = 0; k < n && (cfg->limit <= 0 || kept < cfg->limit); k++)
-            if (cfg->classes[labels[k]]) p->rows[kept++] = p->first[i] + k;
+        memcpy(*all + p->first[i], labels, (size_t)p->count[i]);
         free(labels);
     }
+    return 0;
+}
+
+/* With cfg->classes: lists the examples whose class is selected, at most `limit` of them
+ * (0: all), from all[] of read_labels. */
+static int select_classes(plan *p, const abp_prepare_cfg *cfg, const uint8_t *all, const char *out, abp_err *err) {
+    int64_t used = p->first[p->nsources - 1] + p->count[p->nsources - 1], kept = 0;
+    p->rows = malloc(sizeof *p->rows * (size_t)(used > 0 ? used : 1));
+    if (!p->rows) return abp_fail(err, "%s: out of memory", out);
+    for (int64_t k = 0; k < used && (cfg->limit <= 0 || kept < cfg->limit); k++)
+        if (cfg->classes[all[k]]) p->rows[kept++] = k;
     p->shape.n = kept;
+    return 0;
+}
+
+/* The labels of the written examples: all[] in the order written. */
+static int keep_labels(plan *p, const uint8_t *all, const char *out, abp_err *err) {
+    p->labels = malloc((size_t)(p->shape.n > 0 ? p->shape.n : 1));
+    if (!p->labels) return abp_fail(err, "%s: out of memory", out);
+    for (int64_t k = 0; k < p->shape.n; k++) p->labels[k] = all[p->rows ? p->rows[k] : k];
+    p->shape.has_labels = 1;
     return 0;
 }
 
@@ -130,9 +155,15 @@ static int open_sources(plan *p, const abp_prepare_cfg *cfg, const char *out, ab
 
     /* With classes, the limit counts kept examples (select_classes), not examples read. */
     int64_t total = 0, limit = cfg->limit > 0 && !cfg->classes ? cfg->limit : INT64_MAX;
+    int64_t *size = calloc((size_t)p->nsources, sizeof *size); /* examples in each source */
+    if (!size) return abp_fail(err, "%s: out of memory", out);
     for (int i = 0; i < p->nsources; i++) {
         abp_data_info info;
-        if (abp_source_open(cfg->sources[i], &p->sources[i], &info, err) != 0) return -1;
+        if (abp_source_open(cfg->sources[i], &p->sources[i], &info, err) != 0) {
+            free(size);
+            return -1;
+        }
+        size[i] = info.n;
         if (i == 0) {
             p->shape.c = cfg->c > 0 ? cfg->c : info.c;
             p->shape.h = cfg->h > 0 ? cfg->h : info.h;
@@ -143,7 +174,17 @@ static int open_sources(plan *p, const abp_prepare_cfg *cfg, const char *out, ab
         total += p->count[i];
     }
     p->shape.n = total;
-    if (cfg->classes && select_classes(p, cfg, out, err) != 0) return -1;
+    if (cfg->classes && !cfg->labels) {
+        free(size);
+        return abp_fail(err, "%s: classes are selected by labels, and no labels files were given", out);
+    }
+    uint8_t *all = NULL;
+    int rc = cfg->labels ? read_labels(p, cfg, size, &all, err) : 0;
+    if (rc == 0 && cfg->classes) rc = select_classes(p, cfg, all, out, err);
+    if (rc == 0 && cfg->labels) rc = keep_labels(p, all, out, err);
+    free(all);
+    free(size);
+    if (rc != 0) return -1;
     total = p->shape.n;
     snprintf(p->shape.kind, sizeof p->shape.kind, "hdf5");
 
@@ -262,7 +303,8 @@ static int write_rounds(MPI_Comm comm, plan *p, abp_h5data_writer *w, const char
         int64_t count = lo >= p->hi ? 0 : p->hi - lo < p->block ? p->hi - lo : p->block;
         int mine = read_block(p, lo, count, pixels, names, err);
         if (mine == 0 && masks) mine = read_mask_block(p, lo, count, masks, err);
-        int wrote = abp_h5data_write(w, lo, mine == 0 ? count : 0, pixels, names, masks, mine == 0 ? err : NULL);
+        const uint8_t *labels = p->labels && count > 0 ? p->labels + lo : NULL;
+        int wrote = abp_h5data_write(w, lo, mine == 0 ? count : 0, pixels, names, masks, labels, mine == 0 ? err : NULL);
         rc = abp_h5util_agree(comm, mine != 0 ? mine : wrote, err);
         for (int64_t i = 0; i < count; i++) {
             free(names[i]);

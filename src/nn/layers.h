@@ -33,4 +33,17 @@ void abp_pointwise_backward(const abp_layer *l, const float *x, const float *y, 
 void abp_reshape_forward(const abp_layer *l, const float *x, float *y, int n);
 void abp_reshape_backward(const abp_layer *l, const float *dy, float *dx, int n);
 
+/* latent.c: the input's channels, then the code (CNS [N][n]) tiled over the positions. */
+void abp_latent_forward(const abp_layer *l, const float *x, const float *code, float *y, int n);
+void abp_latent_backward(const abp_layer *l, const float *dy, float *dx, float *dcode, int n);
+
+/* head.c: y = x, and the 2N numbers of a linear map of x into the joined output (side is
+ * [2N][n] of room). Backward reads their gradient from dout (the network's output gradient;
+ * NULL: zero) and adds W^T of it to dx = dy. */
+int64_t abp_head_scratch(const abp_layer *l, int n);
+void abp_head_forward(const abp_layer *l, const float *x, float *y, float *side, float *joined, int n,
+                      float *scratch, abp_profile *prof);
+void abp_head_backward(const abp_layer *l, const float *x, const float *dy, float *dx, const float *dout,
+                       float *side, int n, int want_param_grads, float *scratch, abp_profile *prof);
+
 #endif

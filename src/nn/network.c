@@ -46,10 +46,22 @@ static const struct {
      * 256 channels with leaky ReLU (28 -> 14 -> 7 -> 3), a linear layer to 100 scores. */
     {"descriptor-mnist28", "z 28x28x1 | conv 64 k4 s2 p1 | lrelu 0.2 | conv 128 k4 s2 p1 | lrelu 0.2 | "
                            "conv 256 k4 s2 p1 | lrelu 0.2 | linear 100"},
+    /* Hierarchical digits (HiABP, L = 3 as the paper's MNIST model; docs/encoder.md): the
+     * top code z^3 (16) through mnist28's first block; z^2 (8) joins the 7x7 features, z^1 (6)
+     * the 14x14 ones before a stride-1 deconvolution, so that each code passes a non-linearity
+     * before the image. d = 16 + 8 + 6 = 30, mnist28's: Table 1 compares the structure of the
+     * latent, not its size. */
+    {"hiabp-mnist28", "z 16 | linear 7x7x128 | bn | lrelu 0.2 | latent 8 | deconv 64 k5 s2 | bn | lrelu 0.2 | "
+                      "latent 6 | deconv 32 k3 s1 | bn | lrelu 0.2 | deconv 1 k5 s2 | tanh"},
     /* Encoders (q(z | x) of IABP, abp/encoder.h): bottom-up mirrors of the generators, as the
      * HiABP paper's VLAE-like encoder, ending in 2d numbers (mu, log sigma^2). */
     {"mnist28-encoder", "z 28x28x1 | conv 64 k5 s2 | bn | lrelu 0.2 | conv 128 k5 s2 | bn | lrelu 0.2 | "
                         "linear 60"},
+    /* HiABP's encoder (eq. 7): a head per level at the depth that mirrors where the code
+     * enters the generator, z^1 from the 14x14 features, z^2 from the 7x7 ones, z^3 from one
+     * more layer on top (h^3 = g^3(h^2)). */
+    {"hiabp-mnist28-encoder", "z 28x28x1 | conv 64 k5 s2 | bn | lrelu 0.2 | head 6 | conv 128 k5 s2 | bn | "
+                              "lrelu 0.2 | head 8 | linear 256 | lrelu 0.2 | linear 32"},
     {"faces64-encoder", "z 64x64x3 | conv 64 k5 s2 | bn | lrelu 0.2 | conv 128 k5 s2 | bn | lrelu 0.2 | "
                         "conv 256 k5 s2 | bn | lrelu 0.2 | conv 512 k5 s2 | bn | lrelu 0.2 | linear 200"},
     /* The feature network of abp score for 28x28 digits (--objective classify): two strided
@@ -69,8 +81,39 @@ const char *abp_model_spec(const char *name) {
 const char *const *abp_model_names(void) {
     /* The generators only: encoders, descriptors and classifiers are found by abp_model_spec
      * too, but they are not models one samples from. */
-    static const char *const names[] = {"mnist28", "faces64", "faces25", "texture", "sound", NULL};
+    static const char *const names[] = {"mnist28", "faces64", "faces25", "texture", "sound", "hiabp-mnist28", NULL};
     return names;
+}
+
+/* The layers of a spec in canonical form, without the top latent ("| linear ..."); malloc'd. */
+static char *canonical_layers(const char *spec) {
+    abp_layer *layers;
+    int n;
+    abp_shape latent;
+    abp_err quiet;
+    if (abp_spec_parse(spec, 0, &layers, &n, &latent, &quiet)) return NULL;
+    char *full = abp_spec_format(layers, n, latent);
+    free(layers);
+    char *rest = full ? strchr(full, '|') : NULL;
+    char *out = rest ? strdup(rest) : NULL;
+    free(full);
+    return out;
+}
+
+const char *abp_model_name_of(const char *spec) {
+    if (abp_model_spec(spec)) {
+        for (int i = 0; i < NUM_BUILTIN; i++)
+            if (strcmp(spec, builtin_models[i].name) == 0) return builtin_models[i].name;
+    }
+    char *mine = canonical_layers(spec);
+    const char *found = NULL;
+    for (int i = 0; mine && i < NUM_BUILTIN && !found; i++) {
+        char *theirs = canonical_layers(builtin_models[i].spec);
+        if (theirs && strcmp(mine, theirs) == 0) found = builtin_models[i].name;
+        free(theirs);
+    }
+    free(mine);
+    return found;
 }
 
 static void param_counts(const abp_layer *l, int64_t *nweight, int64_t *nbias, int64_t *nbuf) {
@@ -89,9 +132,75 @@ static void param_counts(const abp_layer *l, int64_t *nweight, int64_t *nbias, i
         *nweight = *nbias = l->out.c;
         *nbuf = 2 * (int64_t)l->out.c;
         break;
+    case ABP_HEAD: /* a linear map to 2N: mu and log sigma^2 */
+        *nweight = abp_shape_numel(l->in) * 2 * l->code_size;
+        *nbias = 2 * (int64_t)l->code_size;
+        break;
     default:
         break;
     }
+}
+
+/* The levels of a hierarchical latent (abp/nn.h). A generator's latent layers take their
+ * codes after the top code, in chain order, and its latent becomes that one vector. An
+ * encoder's heads put theirs in the same order, the generator's: its chain runs bottom-up,
+ * so the last head (the highest level below the top) comes first after the top. */
+static int assign_levels(abp_net *net, abp_err *err) {
+    int64_t off = abp_shape_numel(net->layers[0].in);
+    for (int i = 0; i < net->nlayers; i++) {
+        abp_layer *l = &net->layers[i];
+        if (l->kind != ABP_LATENT) continue;
+        l->code_offset = (int)off;
+        off += l->code_size;
+        net->nlatent++;
+        if (off > 1 << 24) return abp_fail(err, "model spec: the latent codes add up to more than %d numbers", 1 << 24);
+    }
+    if (net->nlatent) net->in_shape = (abp_shape){(int)off, 1, 1};
+    int64_t top = abp_shape_numel(net->out_shape) / 2, d = top;
+    for (int i = 0; i < net->nlayers; i++) {
+        if (net->layers[i].kind != ABP_HEAD) continue;
+        d += net->layers[i].code_size;
+        net->nheads++;
+        if (d > 1 << 24) return abp_fail(err, "model spec: the heads add up to more than %d numbers", 1 << 24);
+    }
+    off = top;
+    for (int i = net->nlayers - 1; i >= 0 && net->nheads; i--) {
+        abp_layer *l = &net->layers[i];
+        if (l->kind != ABP_HEAD) continue;
+        l->code_offset = (int)off;
+        l->logvar_offset = (int)(d + off);
+        off += l->code_size;
+    }
+    if (net->nheads) net->out_shape = (abp_shape){(int)(2 * d), 1, 1};
+    net->nlevels = 1 + net->nlatent + net->nheads;
+    return 0;
+}
+
+int abp_net_level_range(const abp_net *net, int level, int *offset, int *size) {
+    if (level < 1 || level > net->nlevels) return -1;
+    if (level == net->nlevels) { /* the top: the generator's input z, the encoder's last layer */
+        *offset = 0;
+        *size = (int)(net->nheads ? abp_shape_numel(net->layers[net->nlayers - 1].out) / 2
+                                  : abp_shape_numel(net->layers[0].in));
+        return 0;
+    }
+    /* the k-th latent layer down the generator is level L - k; the k-th head up the encoder level k */
+    int want = net->nheads ? level : net->nlevels - level, k = 0;
+    for (int i = 0; i < net->nlayers; i++) {
+        const abp_layer *l = &net->layers[i];
+        if ((l->kind == ABP_LATENT || l->kind == ABP_HEAD) && ++k == want) {
+            *offset = l->code_offset;
+            *size = l->code_size;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int abp_net_find_layer(const abp_net *net, abp_layer_kind kind) {
+    for (int i = 0; i < net->nlayers; i++)
+        if (net->layers[i].kind == kind) return i;
+    return -1;
 }
 
 int abp_net_build(const char *spec, int latent_dim, int max_batch, abp_net *net, abp_err *err) {
@@ -102,16 +211,21 @@ int abp_net_build(const char *spec, int latent_dim, int max_batch, abp_net *net,
     net->max_batch = max_batch;
     net->out_shape = net->layers[net->nlayers - 1].out;
     net->training = 1;
+    if (assign_levels(net, err)) {
+        abp_net_free(net);
+        return -1;
+    }
 
-    int64_t max_act = abp_shape_numel(net->in_shape), max_scratch = 1, max_c = 1;
+    int64_t max_act = abp_shape_numel(net->in_shape), max_scratch = 1, max_c = 1, max_side = 0;
     for (int i = 0; i < net->nlayers; i++) {
         abp_layer *l = &net->layers[i];
         int64_t w, b, buf;
         param_counts(l, &w, &b, &buf);
         /* A bias right before batch norm is cancelled by its mean: it would get a gradient
          * of pure rounding noise (which Adam amplifies), so such layers have none. */
-        if (l->kind != ABP_BATCHNORM && i + 1 < net->nlayers && net->layers[i + 1].kind == ABP_BATCHNORM)
-            b = 0;
+        if (l->kind != ABP_BATCHNORM && l->kind != ABP_HEAD && i + 1 < net->nlayers &&
+            net->layers[i + 1].kind == ABP_BATCHNORM)
+            b = 0; /* (a head's bias feeds its own output, not the batch norm after it) */
         l->nweight = w, l->nbias = b;
         net->nparams += w + b;
         net->nbuffers += buf;
@@ -119,8 +233,9 @@ int abp_net_build(const char *spec, int latent_dim, int max_batch, abp_net *net,
         int64_t s = abp_layer_scratch(l, max_batch);
         if (s > max_scratch) max_scratch = s;
         if (l->out.c > max_c) max_c = l->out.c;
+        if (l->kind == ABP_HEAD && 2 * l->code_size > max_side) max_side = 2 * l->code_size;
     }
-    net->spec = abp_spec_format(net->layers, net->nlayers, net->in_shape);
+    net->spec = abp_spec_format(net->layers, net->nlayers, net->layers[0].in);
     net->params = abp_calloc(sizeof(float) * (size_t)(net->nparams + 1), err);
     net->grads = net->params ? abp_calloc(sizeof(float) * (size_t)(net->nparams + ABP_NET_GRAD_EXTRA), err) : NULL;
     net->buffers = net->grads ? abp_calloc(sizeof(float) * (size_t)(net->nbuffers + 1), err) : NULL;
@@ -157,6 +272,13 @@ int abp_net_build(const char *spec, int latent_dim, int max_batch, abp_net *net,
     net->scratch_floats = max_scratch;
     net->stats = net->scratch ? abp_alloc(sizeof(double) * (size_t)(2 * max_c + 1), err) : NULL;
     if (!net->stats) goto fail;
+    if (net->nheads) {
+        int64_t top2 = abp_shape_numel(net->layers[net->nlayers - 1].out);
+        net->joined = abp_alloc(sizeof(float) * (size_t)(abp_shape_numel(net->out_shape) * max_batch), err);
+        net->dlast = net->joined ? abp_alloc(sizeof(float) * (size_t)(top2 * max_batch), err) : NULL;
+        net->side = net->dlast ? abp_alloc(sizeof(float) * (size_t)(max_side * max_batch), err) : NULL;
+        if (!net->side) goto fail;
+    }
     abp_net_init_params(net, 0);
     return 0;
 oom:
@@ -196,6 +318,9 @@ void abp_net_free(abp_net *net) {
     abp_free(net->grad_b);
     abp_free(net->scratch);
     abp_free(net->stats);
+    abp_free(net->joined);
+    abp_free(net->dlast);
+    abp_free(net->side);
     free(net->layers);
     free(net->spec);
     memset(net, 0, sizeof *net);
@@ -234,6 +359,13 @@ int abp_net_forward(abp_net *net, const float *z, int n, abp_err *err) {
     for (int i = 0; i < net->nlayers; i++)
         if (abp_layer_forward(&net->layers[i], net->act[i], net->act[i + 1], n, net, err))
             return abp_fail_wrap(err, "layer %s", net->layers[i].name);
+    if (net->nheads) { /* the top level's mu and log sigma^2 join the heads' */
+        int64_t top = abp_shape_numel(net->layers[net->nlayers - 1].out) / 2 * n;
+        int64_t d = abp_shape_numel(net->out_shape) / 2 * n;
+        const float *last = net->act[net->nlayers];
+        memcpy(net->joined, last, sizeof(float) * (size_t)top);
+        memcpy(net->joined + d, last + top, sizeof(float) * (size_t)top);
+    }
     return 0;
 }
 
@@ -241,17 +373,28 @@ int abp_net_backward(abp_net *net, const float *dout, int n, float *dz, int want
                      abp_err *err) {
     if (check_batch(net, n, err)) return -1;
     const float *dy = dout;
+    if (net->nheads) { /* the last layer's share of dout: the top level's mu and log sigma^2 */
+        int64_t top = abp_shape_numel(net->layers[net->nlayers - 1].out) / 2 * n;
+        int64_t d = abp_shape_numel(net->out_shape) / 2 * n;
+        memcpy(net->dlast, dout, sizeof(float) * (size_t)top);
+        memcpy(net->dlast + top, dout + d, sizeof(float) * (size_t)top);
+        dy = net->dlast;
+    }
+    net->bw_dz = dz;
+    net->bw_dout = dout;
     float *bufs[2] = {net->grad_a, net->grad_b};
-    int next = 0;
-    for (int i = net->nlayers - 1; i >= 0; i--) {
+    int next = 0, rc = 0;
+    for (int i = net->nlayers - 1; i >= 0 && rc == 0; i--) {
         float *dx = i > 0 ? bufs[next] : dz; /* the first layer's input gradient only on request */
         abp_layer *l = &net->layers[i];
         if (abp_layer_backward(l, net->act[i], net->act[i + 1], dy, dx, n, want_param_grads, net, err))
-            return abp_fail_wrap(err, "layer %s", l->name);
+            rc = abp_fail_wrap(err, "layer %s", l->name);
         dy = dx;
         next ^= 1;
     }
-    return 0;
+    net->bw_dz = NULL;
+    net->bw_dout = NULL;
+    return rc;
 }
 
 int abp_net_generate(abp_net *net, const float *z_rows, int64_t n, float *out_rows, float *zbuf,

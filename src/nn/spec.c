@@ -7,7 +7,11 @@
  *   deconv1d C k25 s10 [p12] [op9]  the same along the width only (kernel 1 x k)
  *   conv C k5 s2 [p2]               convolution; default p = (k-1)/2
  *   bn | batchnorm                  lrelu [SLOPE=0.2] | relu | tanh | sigmoid
- *   reshape HxWxC */
+ *   reshape HxWxC
+ *   latent N                        a generator's hierarchical code: N more channels, this
+ *                                   level's own N-vector tiled (HiABP eq. 6; needs 'z D')
+ *   head N                          an encoder's mu and log sigma^2 of one level, 2N numbers
+ *                                   from the features here; the chain goes on (eq. 7) */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +23,7 @@ static const char *kind_names[] = {
     [ABP_LINEAR] = "linear", [ABP_DECONV] = "deconv", [ABP_CONV] = "conv",
     [ABP_BATCHNORM] = "bn", [ABP_RELU] = "relu", [ABP_LRELU] = "lrelu",
     [ABP_TANH] = "tanh", [ABP_SIGMOID] = "sigmoid", [ABP_RESHAPE] = "reshape",
+    [ABP_LATENT] = "latent", [ABP_HEAD] = "head",
 };
 
 const char *abp_layer_kind_name(abp_layer_kind k) { return kind_names[k]; }
@@ -104,7 +109,7 @@ int abp_spec_parse(const char *spec, int latent_dim, abp_layer **layers_out, int
     int cap = 16, n = 0, index = 0;
     abp_layer *layers = calloc((size_t)cap, sizeof *layers);
     abp_shape cur = {0, 0, 0};
-    int have_latent = 0;
+    int have_latent = 0, latent_layers = 0, heads = 0;
     if (!copy || !layers) goto oom;
     for (char *tok = strtok_r(copy, "|", &save); tok; tok = strtok_r(NULL, "|", &save), index++) {
         char shown[128];
@@ -214,8 +219,31 @@ int abp_spec_parse(const char *spec, int latent_dim, abp_layer **layers_out, int
                 bad(err, index, shown, "expected 'reshape HxWxC' with as many values as its input");
                 goto fail;
             }
+        } else if (strcmp(k, "latent") == 0 || strcmp(k, "head") == 0) {
+            int is_latent = k[0] == 'l', size[3];
+            l->kind = is_latent ? ABP_LATENT : ABP_HEAD;
+            if (nw != 2 || parse_dims(words[1], size, 1) != 1) {
+                bad(err, index, shown, is_latent ? "expected 'latent N', the size of this level's code"
+                                                 : "expected 'head N', the size of this level's code");
+                goto fail;
+            }
+            if (is_latent ? heads : latent_layers) {
+                bad(err, index, shown, "a spec has latent layers (a generator) or heads (an encoder), not both");
+                goto fail;
+            }
+            abp_shape top = n == 0 ? cur : layers[0].in;
+            if (is_latent && (top.h != 1 || top.w != 1)) {
+                bad(err, index, shown, "latent layers belong in a generator whose top latent is a vector ('z D'), "
+                                       "not in a network that starts from an image");
+                goto fail;
+            }
+            l->code_size = size[0];
+            l->out = is_latent ? (abp_shape){cur.c + size[0], cur.h, cur.w} : cur;
+            latent_layers += is_latent;
+            heads += !is_latent;
         } else {
-            bad(err, index, shown, "unknown layer kind (linear, deconv, deconv1d, conv, bn, relu, lrelu, tanh, sigmoid, reshape)");
+            bad(err, index, shown, "unknown layer kind (linear, deconv, deconv1d, conv, bn, relu, lrelu, tanh, sigmoid, "
+                                   "reshape, latent, head)");
             goto fail;
         }
         snprintf(l->name, sizeof l->name, "%02d_%s", n, kind_names[l->kind]);
@@ -224,6 +252,14 @@ int abp_spec_parse(const char *spec, int latent_dim, abp_layer **layers_out, int
     }
     if (n == 0) {
         abp_fail(err, "model spec '%s': no layers", spec);
+        goto fail;
+    }
+    /* An encoder with heads ends in the top level's mu and log sigma^2 (abp/nn.h). */
+    abp_shape last = layers[n - 1].out;
+    if (heads && (layers[n - 1].kind == ABP_HEAD || last.h != 1 || last.w != 1 || last.c % 2)) {
+        abp_fail(err, "model spec, layer %d '%s': heads belong in an encoder, whose last layer gives mu and log "
+                 "sigma^2 of the top level: a vector of an even size (e.g. 'linear 32')", index - 1,
+                 kind_names[layers[n - 1].kind]);
         goto fail;
     }
     *latent_out = layers[0].in;
@@ -281,6 +317,8 @@ char *abp_spec_format(const abp_layer *layers, int n, abp_shape latent) {
             break;
         }
         case ABP_LRELU: append(buf, cap, " %g", (double)l->slope); break;
+        case ABP_LATENT:
+        case ABP_HEAD: append(buf, cap, " %d", l->code_size); break;
         default: break;
         }
     }
@@ -297,7 +335,8 @@ int abp_spec_resize_latent(const char *spec, int h, int w, char **out, abp_err *
     abp_shape latent;
     if (abp_spec_parse(spec, 0, &layers, &n, &latent, err)) return -1;
     for (int i = 0; i < n; i++)
-        if (layers[i].kind == ABP_LINEAR || layers[i].kind == ABP_RESHAPE) {
+        if (layers[i].kind == ABP_LINEAR || layers[i].kind == ABP_RESHAPE || layers[i].kind == ABP_LATENT ||
+            layers[i].kind == ABP_HEAD) {
             abp_fail(err, "the model is not fully convolutional (layer %d is '%s'), so its latent "
                      "cannot be resized", i + 1, kind_names[layers[i].kind]);
             free(layers);

@@ -2,16 +2,17 @@
  * existing layers whose last linear layer gives one logit per class; the loss is the softmax
  * cross-entropy of the example's label, averaged over the global batch:
  *   L = -(1/B) sum_i log softmax(c(y_i))[label_i],   dL/dlogit_k = (p_k - [k = label_i]) / B.
- * It keeps no persistent state. The labels are read whole on every rank (one byte an
- * example) and looked up by global example id, so a rank needs no knowledge of its shard.
+ * It keeps no persistent state. The labels (an IDX labels file, or /labels of an HDF5 file
+ * such as abp prepare --labels writes) are read whole on every rank (one byte an example)
+ * and looked up by global example id, so a rank needs no knowledge of its shard.
  * What it learns is the feature map of abp score (penultimate activations). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../io/idx.h"
 #include "abp/classify.h"
+#include "abp/io.h"
 #include "objective.h"
 
 #define ABP_CLASSIFIER "classifier"
@@ -37,9 +38,7 @@ int abp_classify_parse(abp_classify_cfg *c, const char *k, const char *v) {
     return 1;
 }
 
-/* Softmax cross-entropy of n examples: logits CNS [K][n] (a vector output), labels per
- * example. dlogits (if not NULL) gets (p - onehot) * scale; *correct counts argmax hits.
- * Returns the sum of -log p[label]. Exposed to the gradient test through abp_classify_loss. */
+/* Softmax cross-entropy (abp/classify.h); tests/test_classify.c checks its gradient. */
 double abp_classify_loss(const float *logits, const uint8_t *labels, int n, int K, float *dlogits, float scale,
                          int *correct) {
     double total = 0.0;
@@ -84,11 +83,12 @@ static void destroy(void *self) {
     free(o);
 }
 
-/* An IDX labels file for n examples, every label below K. */
+/* The labels of n examples (an IDX labels file or HDF5 /labels), every label below K. */
 static int read_labels(const char *path, const char *option, int64_t n, int K, uint8_t **labels, int64_t *count,
                        abp_err *err) {
-    if (!path[0]) return abp_fail(err, "--objective classify needs %s FILE (IDX labels, one per example)", option);
-    if (abp_idx_read_labels(path, labels, count, err)) return abp_fail_wrap(err, "%s", option);
+    if (!path[0])
+        return abp_fail(err, "--objective classify needs %s FILE (IDX labels or HDF5 /labels, one per example)", option);
+    if (abp_labels_read(path, labels, count, err)) return abp_fail_wrap(err, "%s", option);
     if (*count < n)
         return abp_fail(err, "%s %s: %lld labels for %lld examples", option, path, (long long)*count, (long long)n);
     for (int64_t i = 0; i < *count; i++)

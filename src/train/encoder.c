@@ -46,26 +46,70 @@ int abp_encoder_cfg_parse_key(abp_encoder_cfg *cfg, const char *key, const char 
     return 1;
 }
 
+/* The sum of the `head N` sizes of a spec: the levels below the top its encoder gives. */
+static int heads_total(const char *spec) {
+    int total = 0;
+    for (const char *p = spec; p; p = strchr(p, '|')) {
+        p += *p == '|';
+        while (*p == ' ') p++;
+        if (!strncmp(p, "head ", 5)) total += atoi(p + 5);
+    }
+    return total;
+}
+
 int abp_encoder_spec(const char *encoder, const char *model, int d, char **out, abp_err *err) {
     *out = NULL;
     const char *spec = abp_model_spec(encoder);
     if (!strcmp(encoder, "auto")) {
+        /* model may be a checkpoint's canonical spec of a built-in (its /config) */
+        const char *builtin = abp_model_name_of(model);
         char name[64];
-        snprintf(name, sizeof name, "%s-encoder", model);
-        spec = strlen(model) < 40 ? abp_model_spec(name) : NULL;
+        snprintf(name, sizeof name, "%s-encoder", builtin ? builtin : "");
+        spec = builtin && strlen(builtin) < 40 ? abp_model_spec(name) : NULL;
         if (!spec)
             return abp_fail(err, "--encoder auto: the model '%.40s' has no built-in encoder; give --encoder SPEC", model);
-        /* The built-in ends in "linear 2d" for the model's own d; --latent-dim changes d. */
+        /* The built-in ends in "linear 2d" for the model's own d; --latent-dim changes d.
+         * With heads (a hierarchical model) the last layer gives the top level: d less the
+         * heads' codes. */
+        int top = d - heads_total(spec);
+        if (top < 1)
+            return abp_fail(err, "--encoder auto: a latent of %d leaves no top level beside the %d numbers of %s's heads",
+                            d, heads_total(spec), name);
         const char *last = strrchr(spec, '|');
         size_t keep = last ? (size_t)(last - spec) : 0;
         size_t cap = keep + 32;
         *out = malloc(cap);
         if (!*out) return abp_fail(err, "out of memory");
-        snprintf(*out, cap, "%.*s| linear %d", (int)keep, spec, 2 * d);
+        snprintf(*out, cap, "%.*s| linear %d", (int)keep, spec, 2 * top);
         return 0;
     }
     *out = strdup(spec ? spec : encoder);
     return *out ? 0 : abp_fail(err, "out of memory");
+}
+
+/* "6, 8, 16": the sizes of a network's levels, bottom first. */
+static void level_list(const abp_net *net, char *buf, size_t cap) {
+    buf[0] = 0;
+    for (int l = 1; l <= abp_net_levels(net); l++) {
+        int off, size;
+        size_t len = strlen(buf);
+        if (abp_net_level_range(net, l, &off, &size) == 0 && len < cap)
+            snprintf(buf + len, cap - len, "%s%d", l > 1 ? ", " : "", size);
+    }
+}
+
+int abp_encoder_check_levels(const abp_net *g, const abp_net *enc, abp_err *err) {
+    int same = abp_net_levels(g) == abp_net_levels(enc);
+    for (int l = 1; same && l <= abp_net_levels(g); l++) {
+        int go, gs, eo, es;
+        same = !abp_net_level_range(g, l, &go, &gs) && !abp_net_level_range(enc, l, &eo, &es) && go == eo && gs == es;
+    }
+    if (same) return 0;
+    char mine[256], theirs[256];
+    level_list(enc, mine, sizeof mine);
+    level_list(g, theirs, sizeof theirs);
+    return abp_fail(err, "its heads and last layer give levels of %s (bottom to top), but the model's latent has "
+                    "levels of %s", mine, theirs);
 }
 
 void abp_encoder_sample(const float *enc, const float *e, float *z, int n, int d) {

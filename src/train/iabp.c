@@ -71,6 +71,7 @@ int abp_encoder_pair_create(const abp_objective_env *env, abp_model *model, abp_
     if (abp_shape_numel((*enc)->out_shape) != 2 * (int64_t)zs.c)
         return abp_fail(err, "--encoder: its last layer gives %lld numbers, but a latent of %d needs %d (mu, log sigma^2)",
                         (long long)abp_shape_numel((*enc)->out_shape), zs.c, 2 * zs.c);
+    if ((*enc)->nheads && abp_encoder_check_levels(*g, *enc, err)) return abp_fail_wrap(err, "--encoder");
     abp_net_init_params(*g, cfg->seed);
     abp_net_init_params(*enc, cfg->seed + 1); /* another seed: the encoder's own draws */
     (*g)->sum = (*enc)->sum = env->sum;

@@ -5,6 +5,20 @@
 
 #include "abp/model.h"
 
+/* Latent layers build the generator's hierarchical latent and heads the encoder's levels
+ * (abp/nn.h); in any other network they would mean nothing. The layer is named as the spec
+ * parser names layers (the latent `z` is layer 0). */
+static int check_role(const char *name, const abp_net *net, abp_err *err) {
+    int head = abp_net_find_layer(net, ABP_HEAD), latent = abp_net_find_layer(net, ABP_LATENT);
+    if (head >= 0 && strcmp(name, "encoder") != 0)
+        return abp_fail(err, "network %s, layer %d 'head %d': a head belongs in the encoder (--encoder), not in the %s",
+                        name, head + 1, net->layers[head].code_size, name);
+    if (latent >= 0 && strcmp(name, ABP_GENERATOR) != 0)
+        return abp_fail(err, "network %s, layer %d 'latent %d': a latent layer belongs in the generator (--model), "
+                        "not in the %s", name, latent + 1, net->layers[latent].code_size, name);
+    return 0;
+}
+
 int abp_model_add(abp_model *m, const char *name, const char *spec, int latent_dim, int max_batch,
                   const abp_opt_cfg *opt, abp_net **out, abp_err *err) {
     if (m->sealed) return abp_fail(err, "network %s: the model's arena is already made", name);
@@ -16,6 +30,10 @@ int abp_model_add(abp_model *m, const char *name, const char *spec, int latent_d
     memset(mn, 0, sizeof *mn);
     snprintf(mn->name, sizeof mn->name, "%s", name);
     if (abp_net_build(spec, latent_dim, max_batch, &mn->net, err)) return abp_fail_wrap(err, "network %s", name);
+    if (check_role(name, &mn->net, err)) {
+        abp_net_free(&mn->net);
+        return -1;
+    }
     if (abp_optimizer_init(&mn->opt, opt->kind, mn->net.nparams, opt->lr, opt->beta1, opt->momentum, err)) {
         abp_net_free(&mn->net);
         return abp_fail_wrap(err, "network %s", name);

@@ -15,12 +15,15 @@ static void add(abp_ckpt_array *a, int *n, const char *layer, const char *name, 
     for (int k = 0; k < ndim; k++) x->dims[k] = dims[k];
 }
 
-/* The weight's natural shape: [out][in] (linear), [in_c][out_c][kh][kw] (deconv, as
- * PyTorch), [out_c][in_c][kh][kw] (conv), [c] (batch norm). */
+/* The weight's natural shape: [out][in] (linear), [2N][in] (head), [in_c][out_c][kh][kw]
+ * (deconv, as PyTorch), [out_c][in_c][kh][kw] (conv), [c] (batch norm). */
 static int weight_dims(const abp_layer *l, int64_t dims[4]) {
     switch (l->kind) {
     case ABP_LINEAR:
         dims[0] = abp_shape_numel(l->out), dims[1] = abp_shape_numel(l->in);
+        return 2;
+    case ABP_HEAD: /* a linear map to mu and log sigma^2: [2N][in_features] */
+        dims[0] = 2 * (int64_t)l->code_size, dims[1] = abp_shape_numel(l->in);
         return 2;
     case ABP_DECONV:
         dims[0] = l->in.c, dims[1] = l->out.c, dims[2] = l->kh, dims[3] = l->kw;

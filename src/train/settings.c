@@ -52,10 +52,13 @@ char *abp_train_cfg_format(const abp_train_cfg *cfg, const char *spec) {
              float_text(cfg->lr, f[2], 32), float_text(cfg->beta1, f[3], 32),
              float_text(cfg->momentum, f[4], 32),
              (unsigned long long)cfg->seed, (long long)cfg->checkpoint_every, cfg->mask, cfg->sense, cfg->objective);
-    abp_classify_format(&cfg->classify, s, cap);
-    /* ABP's /config stays as it was: only the objectives with a descriptor record its options */
-    if (strcmp(cfg->objective, "abp") != 0) abp_descriptor_format(&cfg->descriptor, s, cap);
-    if (strcmp(cfg->objective, "abp") != 0) { /* ABP's /config stays as it was */
+    /* Only the options of the objective trained: a checkpoint's /config says what it was
+     * trained with, not every objective's defaults. An objective that reads an option
+     * group (its own struct of abp_train_cfg) is listed here. */
+    const char *o = cfg->objective;
+    if (!strcmp(o, "classify")) abp_classify_format(&cfg->classify, s, cap);
+    if (!strcmp(o, "descriptor")) abp_descriptor_format(&cfg->descriptor, s, cap);
+    if (!strcmp(o, "iabp") || !strcmp(o, "vae")) {
         char *enc = abp_encoder_cfg_format(&cfg->encoder), *both = enc ? realloc(s, strlen(s) + strlen(enc) + 1) : NULL;
         if (!both) {
             free(enc);
