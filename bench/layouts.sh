@@ -7,7 +7,8 @@
 #
 # One line per run: "round program layout seconds_per_iteration percent_of_sgemm
 # outside_gemm% load", then per program and layout the median over rounds. OPENBLAS_CORETYPE
-# is removed from the environment so that abp picks its kernel itself.
+# is removed from the environment so that abp picks its kernel itself; each rank is bound to
+# as many cores as it runs threads (mpirun --map-by slot:PE=T).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 model=mnist28 rounds=3 iters=7 baseline=
@@ -19,7 +20,7 @@ while [ $# -gt 0 ]; do
     --rounds) rounds=$2; shift ;;
     --iters) iters=$2; shift ;;
     --baseline) baseline=$2; shift ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "layouts: unknown option '$1'" >&2; exit 2 ;;
   esac
   shift
@@ -33,7 +34,9 @@ load() { cut -d' ' -f1 /proc/loadavg; }
 results=$(mktemp); trap 'rm -f "$results"' EXIT
 bench() { # label abp ranks threads
   local out
-  out=$(mpirun --oversubscribe -np "$3" "$2" bench --model "$model" --threads "$4" --iters "$iters" --layers 0) ||
+  # Each rank gets as many cores as it has threads: Open MPI binds each of up to 2 ranks to
+  # one core by default, which would run a 1 x 2 layout's two threads on one core.
+  out=$(mpirun --oversubscribe --map-by "slot:PE=$4" -np "$3" "$2" bench --model "$model" --threads "$4" --iters "$iters" --layers 0) ||
     { echo "layouts: $2 bench failed" >&2; exit 1; }
   local outside
   outside=$(sed -n 's/.*outside GEMM \([0-9.]*\)%.*/\1/p' <<< "$out")

@@ -28,20 +28,26 @@
 #   --eval-steps N   Langevin steps of each test reconstruction     [100]
 #   --lr X           Adam's learning rate (both programs)           [1e-3]
 #   --ranks R        abp's MPI ranks                                [1]
-#   --threads T      abp's threads per rank; the peer's threads     [cores / ranks]
+#   --threads T      abp's threads per rank                         [cores / ranks]
+#   --peer-threads P the peer's threads (its best setting: on 2 cores
+#                    here 1 thread ran 3-4x faster than 2)           [ranks x T]
 #   --factor F       target = F x the larger final error            [1.2]
 #   --abp-args "..." extra arguments of abp train: the switch for a variant of abp's
-#                    training, e.g. the encoder-initialised one once it exists
+#                    training, e.g. "--objective iabp" (the encoder-initialised one)
+#   --recon-args "..." extra arguments of abp reconstruct (after --eval-steps, so they win),
+#                    e.g. "--init encoder --langevin-steps 10" (T steps from the encoder)
 #   --label NAME     what to call that variant in the output        [abp]
+#   --encoder        the encoder-initialised run in one switch: --abp-args "--objective iabp"
+#                    --recon-args "--init encoder --langevin-steps 10" --label iabp
 # The default run takes about 5 minutes on 2 cores here (the peer most of it).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-iters=200 every=20 limit=2000 test_n=100 eval_steps=100 lr=1e-3 ranks=1 threads= factor=1.2
-abp_args= label=abp out=
+iters=200 every=20 limit=2000 test_n=100 eval_steps=100 lr=1e-3 ranks=1 threads= peer_threads= factor=1.2
+abp_args= recon_args= label=abp out=
 abp=$here/build/abp peer=$here/bench/abp_torch_quality.py
 data=$here/datasets/mnist-small
 die() { echo "time-to-quality: $*" >&2; exit 1; }
-usage() { sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
   case $1 in
     --iters) iters=$2; shift ;;
@@ -52,8 +58,11 @@ while [ $# -gt 0 ]; do
     --lr) lr=$2; shift ;;
     --ranks) ranks=$2; shift ;;
     --threads) threads=$2; shift ;;
+    --peer-threads) peer_threads=$2; shift ;;
     --factor) factor=$2; shift ;;
     --abp-args) abp_args=$2; shift ;;
+    --recon-args) recon_args=$2; shift ;;
+    --encoder) abp_args="--objective iabp" recon_args="--init encoder --langevin-steps 10" label=iabp ;;
     --label) label=$2; shift ;;
     -h|--help) usage 0 ;;
     -*) echo "time-to-quality: unknown option '$1'" >&2; usage 2 ;;
@@ -66,6 +75,8 @@ for v in "$iters" "$every" "$limit" "$test_n" "$eval_steps" "$ranks"; do
 done
 [ -z "$threads" ] || [[ $threads =~ ^[1-9][0-9]*$ ]] || die "--threads '$threads' is not a positive whole number"
 [ -n "$threads" ] || threads=$(( $(nproc) / ranks > 0 ? $(nproc) / ranks : 1 ))
+[ -z "$peer_threads" ] || [[ $peer_threads =~ ^[1-9][0-9]*$ ]] || die "--peer-threads '$peer_threads' is not a positive whole number"
+[ -n "$peer_threads" ] || peer_threads=$((threads * ranks))
 [ -x "$abp" ] || die "no abp at $abp (build it: bash jobs/setup.sh)"
 /usr/bin/python3 -c "import torch" 2>/dev/null || die "PyTorch is missing: apt-get install python3-torch"
 [ "$(id -u)" -ne 0 ] || export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -76,7 +87,11 @@ log=$out/commands.txt
 : > "$log"
 run() { echo "$*" >> "$log"; "$@"; }
 export OPENBLAS_NUM_THREADS=$threads # abp reconstruct takes OpenBLAS's default
-over=(); [ "$ranks" -le "$(nproc)" ] || over=(--oversubscribe)
+# Each rank on as many cores as it runs threads (--map-by slot:PE=T): Open MPI binds each of up
+# to 2 ranks to one core by default, where T threads would take turns on it.
+if [ "$ranks" -gt "$(nproc)" ]; then over=(--oversubscribe)
+elif [ $((ranks * threads)) -le "$(nproc)" ]; then over=(--map-by "slot:PE=$threads")
+else over=(--bind-to none); fi
 
 # ---- abp: train with a checkpoint every K iterations, then reconstruct at each ----
 rm -rf "$out/abp"
@@ -89,8 +104,9 @@ awk -F, 'NR > 1 {io += $8; print $1, $5 - io}' "$out/abp/metrics.csv" > "$out/ab
 : > "$out/abp-curve.txt"
 for ckpt in "$out"/abp/checkpoint-*.h5; do
   it=$(basename "$ckpt" .h5); it=$((10#${it#checkpoint-}))
+  # shellcheck disable=SC2086  # --recon-args is a list of words
   line=$(run "$abp" reconstruct --ckpt "$ckpt" --data "$data/t10k-images-idx3-ubyte" --limit "$test_n" \
-           --langevin-steps "$eval_steps" --out "$out/abp/recon-$it") || die "abp reconstruct failed"
+           --langevin-steps "$eval_steps" $recon_args --out "$out/abp/recon-$it") || die "abp reconstruct failed"
   mse=$(sed -n 's/.*mse=\([0-9.e+-]*\).*/\1/p' <<< "$line" | tail -1)
   [ -n "$mse" ] || die "no mse= in abp reconstruct's output: $line"
   sec=$(awk -v it="$it" '$1 == it {print $2}' "$out/abp/train-seconds.txt")
@@ -101,7 +117,7 @@ sort -n -o "$out/abp-curve.txt" "$out/abp-curve.txt"
 # ---- the peer ----
 peer_out=$(run /usr/bin/python3 "$peer" --train "$data/train-images-idx3-ubyte" --test "$data/t10k-images-idx3-ubyte" \
              --limit "$limit" --test-n "$test_n" --iters "$iters" --eval-every "$every" \
-             --eval-steps "$eval_steps" --lr "$lr" --threads $((threads * ranks))) || die "the peer failed"
+             --eval-steps "$eval_steps" --lr "$lr" --threads "$peer_threads") || die "the peer failed"
 sed -n 's/^eval //p' <<< "$peer_out" > "$out/pytorch-curve.txt"
 
 # ---- the target and the times to reach it ----

@@ -2,7 +2,8 @@
 # The image decoders refuse what abp does not read, in one line naming the file: GIF and
 # TGA files (their stb decoders are compiled out), a GIF named .png, a PNG header claiming
 # 30000 x 30000 pixels (refused from its header, before any pixel is allocated), a side
-# beyond STBI_MAX_DIMENSIONS, and any image over ABP_MAX_PIXELS; a folder with one such
+# beyond STBI_MAX_DIMENSIONS, PGM/PPM headers with numbers too large for stb 2.27 to read
+# safely, and any image over ABP_MAX_PIXELS; a folder with one such
 # file is refused by abp train and abp prepare alike, and a raised limit lets a large
 # image through. The crafted files are made here, a few bytes each (stb skips PNG CRCs).
 # Usage: cli_images.sh ABP SRCDIR
@@ -46,6 +47,21 @@ expect "30000 x 30000 PNG" "huge.png: 30000 x 30000 = 900000000 pixels, more tha
 expect "side over STBI_MAX_DIMENSIONS" "wide.png: not an image abp reads" -- env ABP_MAX_PIXELS=1000000000 "$abp" train --data "$tmp/wide.png" --out "$tmp/o5"
 expect "lowered limit"     "frame-000.png: 64 x 64 = 4096 pixels, more than the limit of 4095" -- env ABP_MAX_PIXELS=4095 "$abp" train --data "$real" --out "$tmp/o6"
 expect "nonsense limit"    "ABP_MAX_PIXELS=lots"             -- env ABP_MAX_PIXELS=lots "$abp" train --data "$real" --out "$tmp/o7"
+
+# PGM/PPM headers whose numbers do not fit an int (stb 2.27 overflows reading them: found by
+# fuzzing, tests/fuzz-regressions/images/pnm-*-overflow) are refused before stb reads them;
+# the largest legal maximum value (65535, 16-bit samples) is read.
+cp "$src/tests/fuzz-regressions/images/pnm-width-overflow" "$tmp/wide.pgm"
+cp "$src/tests/fuzz-regressions/images/pnm-height-overflow" "$tmp/tall.ppm"
+cp "$src/tests/fuzz-regressions/images/pnm-maxval-overflow" "$tmp/deep.pgm"
+mkdir "$tmp/pgms"; { printf 'P5\n8 8\n65536\n'; head -c 128 /dev/zero; } > "$tmp/pgms/maxval.pgm"
+{ printf 'P5\n# 16-bit\n8 8\n65535\n'; head -c 128 /dev/zero; } > "$tmp/sixteen.pgm"
+expect "PGM width 2^31"   "wide.pgm: a PGM header with a width of more than 131072 pixels" -- "$abp" train --data "$tmp/wide.pgm" --out "$tmp/o10"
+expect "PPM height 1e11"  "tall.ppm: a PPM header with a height of more than 131072 pixels" -- "$abp" train --data "$tmp/tall.ppm" --out "$tmp/o11"
+expect "PGM maxval 2^32"  "deep.pgm: a PGM header with a maximum value of more than 65535" -- "$abp" train --data "$tmp/deep.pgm" --out "$tmp/o12"
+expect "PGM maxval 65536" "maxval.pgm: a PGM header with a maximum value of more than 65535" -- "$abp" prepare --out "$tmp/p16.h5" --images "$tmp/pgms"
+[ ! -e "$tmp/o10/checkpoint.h5" ] && [ ! -e "$tmp/p16.h5" ] && ok || fail "a refused PGM left a checkpoint or data set"
+if "$abp" info "$tmp/sixteen.pgm" > /dev/null; then ok; else fail "a 16-bit PGM (maximum value 65535) was refused"; fi
 
 # A folder of good images with one GIF among them: refused, naming the GIF (not skipped).
 mkdir "$tmp/folder"

@@ -102,7 +102,8 @@ cmp -s "$tmp/s1.txt" "$tmp/s4.txt" || fail "score under mpirun -np 2 printed som
 sum=$(md5sum < "$tmp/a.h5")
 fails_with 2 "--prior: 'gmm:0': a mixture needs 1 to 10000 components" "$abp" sample --ckpt "$ck" --out "$tmp/a.h5" --prior gmm:0; ok
 fails_with 1 "--prior gmm:41: $ck holds 40 latents, too few for 41 components" "$abp" sample --ckpt "$ck" --out "$tmp/a.h5" --prior gmm:41; ok
-fails_with 2 "'ebm' is not a prior (normal, gaussian or gmm:K)" "$abp" sample --ckpt "$ck" --out "$tmp/a.h5" --prior ebm; ok
+fails_with 2 "'flow' is not a prior (normal, gaussian, gmm:K or ebm)" "$abp" sample --ckpt "$ck" --out "$tmp/a.h5" --prior flow; ok
+fails_with 1 "--prior ebm: $ck learned no prior" "$abp" sample --ckpt "$ck" --out "$tmp/a.h5" --prior ebm; ok
 [ "$(md5sum < "$tmp/a.h5")" = "$sum" ] && [ ! -e "$tmp/a.h5.tmp" ] || fail "a failed sample touched the earlier output"; ok
 # the same priors drawn by abp score: the same one line
 fails_with 2 "--prior: 'gmm:0': a mixture needs 1 to 10000 components" \

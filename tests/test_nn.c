@@ -150,6 +150,10 @@ static void test_layers(void) {
     gradcheck("batchnorm training", "z 3x3x4 | bn", 3, 1, 80);
     gradcheck("batchnorm evaluation", "z 3x3x4 | bn", 3, 0, 80);
     gradcheck("batchnorm on vectors", "z 5 | bn", 4, 1, 40);
+    /* the pair the network runs as one pass */
+    gradcheck("batchnorm + lrelu (fused), training", "z 3x3x4 | bn | lrelu 0.2", 3, 1, 80);
+    gradcheck("batchnorm + lrelu (fused), evaluation", "z 3x3x4 | bn | lrelu 0.2", 3, 0, 80);
+    gradcheck("batchnorm + lrelu (fused), first layer", "z 5 | bn | lrelu 0.1 | linear 3", 4, 1, 40);
     gradcheck("relu", "z 3x3x2 | relu", 2, 1, 36);
     gradcheck("lrelu", "z 3x3x2 | lrelu 0.2", 2, 1, 36);
     gradcheck("tanh", "z 3x3x2 | tanh", 2, 1, 36);
@@ -285,12 +289,71 @@ static void test_batchnorm_statistics(void) {
     abp_net_free(&net);
 }
 
+/* The fused batch norm + lrelu pass gives the floats of the two layers run one after the
+ * other: every activation, the input gradient, every parameter gradient and the running
+ * statistics, bitwise, in training and in evaluation mode. A batch of 37 leaves a tail
+ * after the 8 lanes of the channel sums. */
+static void test_fused_equals_layers(void) {
+    const char *spec = "z 5 | linear 4x4x6 | bn | lrelu 0.2 | deconv 3 k5 s2 | bn | lrelu 0.05 | "
+                       "deconv 2 k5 s2 | bn | relu | deconv 1 k3 s1 | tanh";
+    enum { N = 37 };
+    abp_net net[2];
+    abp_err err;
+    for (int v = 0; v < 2; v++)
+        if (abp_net_build(spec, 0, N, &net[v], &err)) {
+            CHECK(0, "fused test: %s", err.msg);
+            if (v) abp_net_free(&net[0]);
+            return;
+        }
+    net[1].unfused = 1;
+    int64_t nz = abp_shape_numel(net[0].in_shape) * N, ny = abp_shape_numel(net[0].out_shape) * N;
+    float *z = malloc(sizeof(float) * (size_t)nz), *r = malloc(sizeof(float) * (size_t)ny);
+    float *dz[2] = {malloc(sizeof(float) * (size_t)nz), malloc(sizeof(float) * (size_t)nz)};
+    abp_rng_normal(5, 99, 1, 0, 0, z, nz);
+    abp_rng_normal(5, 99, 2, 0, 0, r, ny);
+    for (int training = 1; training >= 0; training--) {
+        for (int v = 0; v < 2; v++) {
+            abp_net_init_params(&net[v], 7);
+            /* gamma and beta away from 1 and 0, so that a slip in either shows */
+            for (int i = 0; i < net[v].nlayers; i++)
+                if (net[v].layers[i].kind == ABP_BATCHNORM)
+                    for (int c = 0; c < net[v].layers[i].out.c; c++) {
+                        net[v].layers[i].weight[c] = 0.7f + 0.1f * (float)c;
+                        net[v].layers[i].bias[c] = 0.05f * (float)c - 0.1f;
+                        net[v].layers[i].running_mean[c] = 0.01f * (float)c;
+                        net[v].layers[i].running_var[c] = 0.5f + 0.1f * (float)c;
+                    }
+            net[v].training = training;
+            net[v].update_running = training;
+            abp_net_zero_grads(&net[v]);
+            CHECK(abp_net_forward(&net[v], z, N, &err) == 0, "fused test forward: %s", err.msg);
+            CHECK(abp_net_backward(&net[v], r, N, dz[v], 1, &err) == 0, "fused test backward: %s", err.msg);
+        }
+        for (int i = 0; i <= net[0].nlayers; i++) {
+            size_t bytes = sizeof(float) * (size_t)(abp_shape_numel(i ? net[0].layers[i - 1].out : net[0].in_shape) * N);
+            CHECK(memcmp(net[0].act[i], net[1].act[i], bytes) == 0, "training %d: activation %d differs, fused against layers",
+                  training, i);
+        }
+        CHECK(memcmp(dz[0], dz[1], sizeof(float) * (size_t)nz) == 0, "training %d: dL/dz differs, fused against layers", training);
+        CHECK(memcmp(net[0].grads, net[1].grads, sizeof(float) * (size_t)net[0].nparams) == 0,
+              "training %d: parameter gradients differ, fused against layers", training);
+        CHECK(memcmp(net[0].buffers, net[1].buffers, sizeof(float) * (size_t)net[0].nbuffers) == 0,
+              "training %d: running statistics differ, fused against layers", training);
+        double gsum = 0;
+        for (int64_t k = 0; k < net[0].nparams; k++) gsum += fabs(net[0].grads[k]);
+        CHECK(gsum > 0, "training %d: no parameter gradient at all", training);
+    }
+    free(z), free(r), free(dz[0]), free(dz[1]);
+    abp_net_free(&net[0]);
+    abp_net_free(&net[1]);
+}
+
 /* A NaN in gives a NaN out of every activation: a select such as x > 0 ? x : 0 would turn
  * it into 0 and hide a diverged network behind a finite loss (issue 13). */
 static void test_nan_propagates(void) {
     const char *specs[] = {"z 1x1x4 | relu", "z 1x1x4 | lrelu 0.2", "z 1x1x4 | tanh", "z 1x1x4 | sigmoid",
-                           "z 1x1x4 | bn"};
-    for (int s = 0; s < 5; s++) {
+                           "z 1x1x4 | bn", "z 1x1x4 | bn | lrelu 0.2"};
+    for (int s = 0; s < 6; s++) {
         abp_net net;
         abp_err err = {{0}};
         if (abp_net_build(specs[s], 0, 2, &net, &err)) {
@@ -319,6 +382,7 @@ int main(void) {
     test_nan_propagates();
     test_specs();
     test_batchnorm_statistics();
+    test_fused_equals_layers();
     test_layers();
     test_networks();
     return check_summary("test_nn");

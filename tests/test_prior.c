@@ -217,7 +217,10 @@ int main(void) {
           "gmm:0 is refused (%s)", err.msg);
     CHECK(abp_prior_parse("gmm:3x", "--prior", &pc, &err) != 0 && strstr(err.msg, "whole number"),
           "gmm:3x is refused (%s)", err.msg);
-    CHECK(abp_prior_parse("ebm", "--prior", &pc, &err) != 0 && strstr(err.msg, "not a prior"),
+    CHECK(abp_prior_parse("ebm", "--prior", &pc, &err) == 0 && pc.kind == ABP_PRIOR_EBM, "ebm parses");
+    abp_prior_format(&pc, text, sizeof text);
+    CHECK(!strcmp(text, "ebm"), "and formats back (%s)", text);
+    CHECK(abp_prior_parse("flow", "--prior", &pc, &err) != 0 && strstr(err.msg, "not a prior"),
           "an unknown prior is refused (%s)", err.msg);
 
     free(x);

@@ -22,10 +22,16 @@ typedef enum abp_chain_init {
     ABP_INIT_PRIOR,      /* z_0 ~ N(0, I), fresh every iteration: non-persistent ABP */
 } abp_chain_init;
 
+/* Which of the options were given on the command line (abp_encoder_cfg.given): on --resume
+ * the others are taken from the checkpoint's /config, and these are checked against it. */
+enum { ABP_ENCODER_GIVEN_SPEC = 1, ABP_ENCODER_GIVEN_INIT = 2, ABP_ENCODER_GIVEN_LR = 4 };
+
 typedef struct abp_encoder_cfg {
-    char spec[4096];     /* "auto" (the built-in mirror of the model), a built-in name, or a spec */
+    char spec[4096];     /* "auto" (the built-in mirror of the model), a built-in name, or a spec;
+                          * a checkpoint's /config records the built encoder's canonical spec */
     char init[16];       /* "encoder", "persistent" or "prior" */
     float lr;            /* the encoder's learning rate (its optimizer is the generator's kind) */
+    int given;           /* ABP_ENCODER_GIVEN_* bits; not stored in /config */
 } abp_encoder_cfg;
 
 void abp_encoder_defaults(abp_encoder_cfg *cfg);

@@ -1,7 +1,7 @@
 /* abp — inferential back-propagation: Langevin dynamics (or gradient descent) on latents.
  *
- * Energy of example i (DESIGN §1):  U(z) = |A y - A g(z)|^2 / (2 sigma^2) + |z|^2 / 2,
- * A the observation operator: the identity, a mask m (A y = m . y), or a sensing matrix S.
+ * Energy of example i (DESIGN §1):  U(z) = |A y - A g(z)|^2 / (2 sigma^2) + |z|^2 / 2
+ * (- f(z) with a learned prior exp(f(z)) N(0, I): abp_langevin.prior_grad), A the observation operator: the identity, a mask m (A y = m . y), or a sensing matrix S.
  * One step, per example, on its own energy:
  *     z <- z - (s^2 / 2) dU/dz + s * e,   e ~ N(0, I)   (no noise term for gradient descent)
  * with dU/dz = -J^T A^T (A y - A g(z)) / sigma^2 + z. The gradient is never divided by the
@@ -14,6 +14,11 @@
 #include "abp/error.h"
 #include "abp/nn.h"
 
+/* A learned prior's part of the energy: adds d(-log p(z) - |z|^2/2)/dz, at the batch z (CNS,
+ * n examples), to dU (CNS). The N(0, I) part |z|^2/2 stays in the step itself; a prior
+ * exp(f(z)) N(0, I) adds -df/dz (abp_ebm_prior_hook, abp/ebm_prior.h). */
+typedef int (*abp_prior_grad_fn)(void *ctx, const float *z, int n, float *dU, abp_err *err);
+
 typedef struct abp_langevin {
     int steps;        /* L */
     float step_size;  /* s */
@@ -21,6 +26,8 @@ typedef struct abp_langevin {
     int noise;        /* 1: Langevin; 0: gradient descent */
     uint64_t seed;
     uint32_t iteration; /* the learning iteration (part of the noise's counter) */
+    abp_prior_grad_fn prior_grad; /* NULL: the prior is N(0, I) */
+    void *prior_ctx;
 } abp_langevin;
 
 /* Buffers for inference on batches up to net->max_batch, allocated once. */

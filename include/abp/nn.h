@@ -86,6 +86,8 @@ typedef struct abp_net {
     /* mode */
     int training;        /* batchnorm uses batch statistics (1) or running statistics (0) */
     int update_running;  /* training forward passes also update the running statistics */
+    int unfused;         /* run a batch norm and the leaky ReLU after it as two layers, not as
+                          * one pass (the same floats; tests compare the two) */
     abp_sum_fn sum;      /* global-batch sum for batchnorm; NULL = this process only */
     void *sum_ctx;
     char *spec;          /* the normalised spec it was built from */

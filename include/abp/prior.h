@@ -19,14 +19,16 @@
 
 #include "abp/error.h"
 
-typedef enum abp_prior_kind { ABP_PRIOR_NORMAL, ABP_PRIOR_GAUSSIAN, ABP_PRIOR_GMM } abp_prior_kind;
+/* ABP_PRIOR_EBM is not fitted: it is the energy-based prior a checkpoint learned with
+ * abp train --prior ebm (abp/ebm_prior.h), sampled by short-run Langevin. */
+typedef enum abp_prior_kind { ABP_PRIOR_NORMAL, ABP_PRIOR_GAUSSIAN, ABP_PRIOR_GMM, ABP_PRIOR_EBM } abp_prior_kind;
 
 typedef struct abp_prior_choice {
     abp_prior_kind kind;
-    int k; /* components: 1 for gaussian, K for gmm:K, 0 for normal */
+    int k; /* components: 1 for gaussian, K for gmm:K, 0 for normal and ebm */
 } abp_prior_choice;
 
-/* "normal", "gaussian" or "gmm:K" (K >= 1). what names the option in messages
+/* "normal", "gaussian", "gmm:K" (K >= 1) or "ebm". what names the option in messages
  * ("--prior"). */
 ABP_MUST_CHECK int abp_prior_parse(const char *text, const char *what, abp_prior_choice *choice,
                                    abp_err *err);

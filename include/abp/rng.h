@@ -26,7 +26,9 @@ enum abp_rng_purpose {
     ABP_RNG_CHAIN_INIT = 12, /* the descriptor's initial chains and sampling noise: a = chain id */
     ABP_RNG_ENCODER = 13,    /* e of z_0 = mu + sigma e (IABP, VAE): a = example id, b = iteration */
     ABP_RNG_CHAIN_START = 14, /* --init prior: a fresh z_0 ~ N(0, I): a = example id, b = iteration */
-    ABP_RNG_PROPOSAL = 15,   /* coop: the generator's proposal z ~ N(0, I) in an example's place: a = example id, b = iteration */
+    ABP_RNG_EBM_PRIOR = 15,  /* --prior ebm's prior chains: a = chain id (the example's, or the sample's),
+                              * b = iteration, c = 0 the start z_0 ~ N(0, I), c = step + 1 the Langevin noise */
+    ABP_RNG_PROPOSAL = 16,   /* coop: the generator's proposal z ~ N(0, I) in an example's place: a = example id, b = iteration */
 };
 
 /* One Philox-4x32-10 block: 4 random 32-bit words from a 128-bit counter and 64-bit key. */

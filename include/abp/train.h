@@ -9,6 +9,7 @@
 #include "abp/coop.h"
 #include "abp/descriptor.h"
 #include "abp/dist.h"
+#include "abp/ebm_prior.h"
 #include "abp/encoder.h"
 #include "abp/error.h"
 #include "abp/infer.h"
@@ -18,14 +19,18 @@
 
 /* ---------------------------------------------------------------- optimizers */
 
-typedef enum abp_opt_kind { ABP_OPT_ADAM, ABP_OPT_SGD } abp_opt_kind;
+/* Adamax (Kingma and Ba 2015, Algorithm 2) is the HiABP paper's optimizer; new kinds go at
+ * the end (the value is not stored: checkpoints name the kind, abp_opt_kind_name). */
+typedef enum abp_opt_kind { ABP_OPT_ADAM, ABP_OPT_SGD, ABP_OPT_ADAMAX } abp_opt_kind;
 
 typedef struct abp_optimizer {
     abp_opt_kind kind;
-    float lr, beta1, beta2, eps; /* Adam */
+    float lr, beta1, beta2, eps; /* Adam, Adamax */
     float momentum;              /* SGD */
     int64_t step, n;
-    float *m, *v; /* first and second moments (Adam); velocity in m (SGD) */
+    /* Adam: first and second moments; Adamax: the first moment and u, the exponentially
+     * weighted infinity norm of the gradients, in v; SGD: the velocity in m. */
+    float *m, *v;
     abp_profile *profile; /* abp bench's per-part timer; NULL (no timing) otherwise */
 } abp_optimizer;
 
@@ -34,6 +39,12 @@ ABP_MUST_CHECK int abp_optimizer_init(abp_optimizer *opt, abp_opt_kind kind, int
 void abp_optimizer_free(abp_optimizer *opt);
 /* One step: params -= update(grads). Identical on every rank given identical grads. */
 void abp_optimizer_step(abp_optimizer *opt, float *params, const float *grads);
+/* "adam", "sgd", "adamax": the --optimizer name, also the checkpoint's record of the kind. */
+const char *abp_opt_kind_name(abp_opt_kind kind);
+/* The kind called name; -1 if none. */
+int abp_opt_kind_parse(const char *name, abp_opt_kind *kind);
+/* Whether the kind keeps a second array of moments (v): its checkpoint has .v arrays. */
+static inline int abp_opt_kind_has_v(abp_opt_kind kind) { return kind != ABP_OPT_SGD; }
 
 /* ---------------------------------------------------------------- settings */
 
@@ -65,6 +76,7 @@ typedef struct abp_train_cfg {
     abp_coop_cfg coop;     /* --objective coop's own options (abp/coop.h) */
     abp_encoder_cfg encoder; /* --encoder, --init, --encoder-lr (abp/encoder.h) */
     abp_classify_cfg classify; /* --objective classify's options (abp/classify.h) */
+    abp_latent_prior_cfg prior; /* --prior normal|ebm and the EBM prior's options (abp/ebm_prior.h) */
 } abp_train_cfg;
 
 void abp_train_defaults(abp_train_cfg *cfg);
@@ -124,16 +136,22 @@ void abp_trainer_free(abp_trainer *t);
 typedef enum abp_start_kind {
     ABP_START_PRIOR, /* z ~ N(0, I) from the counter RNG, keyed by (seed, ABP_RNG_TEST_INIT,
                       * global example id): the paper's start for unseen data */
-    ABP_START_GIVEN  /* the caller's latents of the shard: persistent chains, e.g. those that
+    ABP_START_GIVEN, /* the caller's latents of the shard: persistent chains, e.g. those that
                       * training inferred for these very examples (abp recover --init checkpoint) */
-    /* An encoder start (issue 10: z from q(z | y) of the example) is the next kind: it goes
-     * here and in start_latents() of src/train/infer_data.c, which sees the batch's y. */
+    ABP_START_ENCODER /* z = mu(y), the mean of the encoder's q(z | y) for the example (IABP
+                       * [E+L]; with 0 steps the encoder alone, [E]). The mean, not a draw
+                       * mu + sigma e: the most probable start, and [E] is then g(mu), the
+                       * paper's reconstruction by the encoder. Occluded values (a mask) are
+                       * filled with the mean of the example's observed ones before the
+                       * encoder reads it, so that it never sees what is to be recovered. */
 } abp_start_kind;
 
 typedef struct abp_start {
     abp_start_kind kind;
-    uint64_t seed;  /* PRIOR */
-    const float *z; /* GIVEN: [hi - lo][dz] rows */
+    uint64_t seed;    /* PRIOR */
+    const float *z;   /* GIVEN: [hi - lo][dz] rows */
+    abp_net *encoder; /* ENCODER: in eval mode, for batches of the job's batch, reading the
+                       * network's signal and giving 2 dz numbers (abp_encoder_load) */
 } abp_start;
 
 /* What the caller measures of one example's result: out[0..nmeasures) for the shard's row
@@ -148,6 +166,8 @@ typedef struct abp_infer_job {
     int64_t n, lo, hi;         /* this rank's examples [lo, hi) of n: abp_shard_range_batched
                                 * with `batch`, so that batches do not depend on the ranks */
     int batch;                 /* examples inferred at once, <= the network's max_batch */
+    const int64_t *ids;        /* [hi - lo]: each example's id, the key of its random draws;
+                                * NULL: its index lo + local in the data set */
     /* the observation of the shard, a row per example: */
     const float *y;            /* pixels (dy values), or with sense the K projections S y */
     const unsigned char *mask; /* [hi - lo][dy]: 1 observed, 0 missing; NULL: every value */
@@ -239,6 +259,14 @@ ABP_MUST_CHECK int abp_model_arrays(abp_net *net, const abp_optimizer *opt, abp_
 ABP_MUST_CHECK int abp_net_ckpt_arrays(abp_net *net, const abp_optimizer *opt, const char *params_group,
                                        const char *opt_group, abp_ckpt_array **arrays, int *narrays,
                                        abp_err *err);
+
+/* The encoder of a checkpoint of --objective iabp or vae (the /encoder group), for batches up
+ * to max_batch, with its trained parameters, in evaluation mode; cfg is the checkpoint's
+ * settings (from abp_model_load) and g its generator, which the encoder is checked against
+ * (it reads g's signal and gives 2d numbers). A checkpoint without an encoder is one error
+ * naming the file and the objective it was trained with. */
+ABP_MUST_CHECK int abp_encoder_load(MPI_Comm comm, const char *path, const abp_train_cfg *cfg, const abp_net *g,
+                                    int max_batch, abp_net *enc, abp_err *err);
 
 /* Opens a checkpoint and builds its network (for batches up to max_batch) with the trained
  * parameters, in evaluation mode. cfg gets the settings it was trained with. */

@@ -13,6 +13,7 @@
 #include "abp/io.h"
 #include "abp/train.h"
 
+#include "abp/ebm_prior.h"
 #include "abp/nn.h"
 #include "abp/prior.h"
 
@@ -63,6 +64,11 @@ ABP_MUST_CHECK int cli_load_shard(abp_dist *d, const char *path, int64_t limit, 
 ABP_MUST_CHECK int cli_load_model(abp_dist *d, const char *ckpt, int batch, int latent_h, int latent_w,
                                   abp_net *net, abp_train_cfg *cfg, abp_err *err);
 
+/* Every rank loads the checkpoint's encoder (abp_encoder_load; cfg and g from cli_load_model)
+ * for batches of `batch`, in eval mode. Collective. */
+ABP_MUST_CHECK int cli_load_encoder(abp_dist *d, const char *ckpt, const abp_train_cfg *cfg, const abp_net *g,
+                                    int batch, abp_net *enc, abp_err *err);
+
 /* Rank 0 creates --out (mkdir -p); collective. */
 ABP_MUST_CHECK int cli_make_out_dir(abp_dist *d, const char *out, abp_err *err);
 
@@ -70,8 +76,9 @@ ABP_MUST_CHECK int cli_make_out_dir(abp_dist *d, const char *out, abp_err *err);
 int cli_set_threads(abp_dist *d, int requested);
 
 /* The prior a command draws latents from (prior_draw.c): --prior and --batchnorm.
- * --prior auto (the default, docs/sampling.md) is gmm:CLI_AUTO_K when the checkpoint holds
- * at least CLI_AUTO_MIN_LATENTS latents of the size sampled, else normal. */
+ * --prior auto (the default, docs/sampling.md) is ebm when the checkpoint learned an
+ * energy-based prior (abp train --prior ebm), else gmm:CLI_AUTO_K when it holds at least
+ * CLI_AUTO_MIN_LATENTS latents of the size sampled, else normal. */
 enum { CLI_AUTO_K = 10, CLI_AUTO_MIN_LATENTS = 100 };
 typedef struct cli_prior {
     abp_prior_choice choice;
@@ -81,18 +88,25 @@ typedef struct cli_prior {
     int verbose;      /* print what was fitted */
     abp_gmm gmm;      /* the fit (gaussian: one component) */
     int fitted;
+    /* ebm: the checkpoint's f_a and its short run (the steps and step size it was trained with) */
+    abp_net ebm;
+    abp_ebm_ws ebm_ws;
+    abp_ebm_langevin ebm_lv;
+    float *ebm_cns;
+    int ebm_loaded;
 } cli_prior;
 
 /* --prior: "auto" or what abp_prior_parse takes. */
 ABP_MUST_CHECK int cli_prior_parse(cli_prior *p, const char *text, const char *what, abp_err *err);
-/* Fits the chosen prior to the /latents of ckpt (nothing for normal). dz is the latent size
- * of the model sampled: another size (--latent-shape) works only with normal. */
+/* Fits the chosen prior to the /latents of ckpt (nothing for normal; ebm loads the
+ * checkpoint's /prior). dz is the latent size of the model sampled: another size
+ * (--latent-shape) works only with normal. */
 ABP_MUST_CHECK int cli_prior_fit(cli_prior *p, const char *ckpt, int64_t dz, abp_err *err);
-/* Latents of samples first .. first + n - 1 (n rows of dz). */
-void cli_prior_draw(const cli_prior *p, int64_t first, int64_t n, int64_t dz, float *z);
+/* Latents of samples first .. first + n - 1 (n rows of dz); sample i's does not depend on n. */
+ABP_MUST_CHECK int cli_prior_draw(cli_prior *p, int64_t first, int64_t n, int64_t dz, float *z, abp_err *err);
 /* With p->recalibrate: sets net's batch-norm statistics to those of up to 1000 draws from the
  * prior (abp_net_recalibrate_bn on a second copy of the model built for that batch). */
-ABP_MUST_CHECK int cli_prior_recalibrate(const cli_prior *p, const char *ckpt, int lat_h, int lat_w, abp_net *net,
+ABP_MUST_CHECK int cli_prior_recalibrate(cli_prior *p, const char *ckpt, int lat_h, int lat_w, abp_net *net,
                                          abp_err *err);
 void cli_prior_free(cli_prior *p);
 

@@ -29,6 +29,16 @@ int cli_load_shard(abp_dist *d, const char *path, int64_t limit, int batch, int 
     return abp_dist_agree(d, rc, err);
 }
 
+int cli_load_encoder(abp_dist *d, const char *ckpt, const abp_train_cfg *cfg, const abp_net *g, int batch,
+                     abp_net *enc, abp_err *err) {
+    int rc = abp_encoder_load(MPI_COMM_SELF, ckpt, cfg, g, batch, enc, err);
+    if (abp_dist_agree(d, rc, err)) {
+        if (rc == 0) abp_net_free(enc);
+        return -1;
+    }
+    return 0;
+}
+
 int cli_make_out_dir(abp_dist *d, const char *out, abp_err *err) {
     return abp_dist_agree(d, d->rank == 0 ? abp_mkdir_p(out, err) : 0, err);
 }

@@ -6,6 +6,10 @@
  *                    latents of four training examples, the inside interpolated between them;
  *   --grid           for d = 2, the paper's Figure 5: the 9 x 9 panel over [-2, 2]^2.
  *
+ * The ends are the latents training inferred for the examples (stored in the checkpoint),
+ * or with --init encoder those inferred afresh from the examples' images: the encoder's mean
+ * then --langevin-steps T Langevin steps, as abp reconstruct --init encoder does.
+ *
  * --latents FILE.csv writes the latent of every tile, so what is drawn can be checked. */
 #include <errno.h>
 #include <math.h>
@@ -37,6 +41,51 @@ static int parse_examples(const char *text, int64_t *ids, int *n, abp_err *err) 
     return 0;
 }
 
+/* --init encoder: the ends' latents from their images in data (rows of dz into ends, their
+ * names into names), inferred as abp reconstruct --init encoder infers them, keyed by the
+ * examples' ids. On this process alone. */
+static int encoder_ends(const char *ckpt, const char *data, const abp_train_cfg *cfg, abp_net *net, const int64_t *ids,
+                        int nids, const abp_langevin *lv, float *ends, char **names, abp_err *err) {
+    abp_shape ys = net->out_shape;
+    int64_t dy = abp_shape_numel(ys), dz = abp_shape_numel(net->in_shape);
+    int batch = nids < net->max_batch ? nids : net->max_batch;
+    abp_data_info info;
+    if (abp_data_probe(data, &info, err)) return -1;
+    for (int k = 0; k < nids; k++)
+        if (ids[k] >= info.n)
+            return abp_fail(err, "abp interpolate: %s holds %lld examples (0 to %lld), not example %lld", data,
+                            (long long)info.n, (long long)info.n - 1, (long long)ids[k]);
+    float *y = abp_alloc(sizeof(float) * (size_t)(nids * dy), err);
+    if (!y) return -1;
+    abp_net enc = {0};
+    abp_dist self;
+    abp_infer_result res = {0};
+    int rc = -1;
+    for (int k = 0; k < nids; k++) {
+        abp_images one = {0};
+        if (abp_data_load(data, ids[k], ids[k] + 1, ys.c, ys.h, ys.w, &one, err)) goto done;
+        memcpy(y + k * dy, one.data, sizeof(float) * (size_t)dy);
+        names[k] = strdup(one.names ? one.names[0] : "");
+        abp_images_free(&one);
+        if (!names[k]) {
+            abp_fail(err, "out of memory");
+            goto done;
+        }
+    }
+    if (abp_encoder_load(MPI_COMM_SELF, ckpt, cfg, net, batch, &enc, err) || abp_dist_init(&self, MPI_COMM_SELF, err))
+        goto done;
+    abp_infer_job job = {.n = nids, .lo = 0, .hi = nids, .batch = batch, .ids = ids, .y = y,
+                         .start = {.kind = ABP_START_ENCODER, .encoder = &enc}, .lv = *lv};
+    rc = abp_infer_data(&self, net, &job, &res, err);
+    if (rc == 0) memcpy(ends, res.z, sizeof(float) * (size_t)(nids * dz));
+    abp_dist_free(&self);
+done:
+    abp_infer_result_free(&res);
+    abp_net_free(&enc);
+    abp_free(y);
+    return rc;
+}
+
 /* One CSV line per tile: row, col, the latent's length, its values. Written to PATH.tmp;
  * the caller renames it once everything else is written. */
 static int write_latents_csv(const char *tmp, const float *z, int rows, int cols, int64_t dz,
@@ -64,9 +113,10 @@ static int write_latents_csv(const char *tmp, const float *z, int rows, int cols
 }
 
 int cmd_interpolate(int argc, char **argv, abp_dist *d, abp_err *err) {
-    char ckpt[1024] = "", out[1024] = "", examples[4096] = "", csv[1024] = "";
-    int pairs = 8, steps = 10, spherical = 0, linear = 0, grid = 0, corners = 0, help = 0;
-    float range = 2.0f;
+    char ckpt[1024] = "", out[1024] = "", examples[4096] = "", csv[1024] = "", data[1024] = "";
+    int pairs = 8, steps = 10, spherical = 0, linear = 0, grid = 0, corners = 0, help = 0, init = 0, lsteps = 0;
+    float range = 2.0f, step_size = 0.0f;
+    int64_t seed = 1;
     cli_option opts[] = {
         {"ckpt", OPT_STRING, ckpt, sizeof ckpt, 0, 0, NULL, "a checkpoint written by abp train", 1, 0},
         {"out", OPT_STRING, out, sizeof out, 0, 0, NULL, "the PNG to write", 1, 0},
@@ -81,6 +131,11 @@ int cmd_interpolate(int argc, char **argv, abp_dist *d, abp_err *err) {
         {"grid", OPT_FLAG, &grid, 0, 0, 0, NULL, "for d = 2: the 9 x 9 panel of g(z) over [-range, range]^2 (the paper's Figure 5)", 0, 0},
         {"range", OPT_FLOAT, &range, 0, 0.001, 1000, NULL, "half-width of --grid's square", 0, 0},
         {"latents", OPT_STRING, csv, sizeof csv, 0, 0, NULL, "also write every tile's latent to this CSV (row,col,norm,z1,...)", 0, 0},
+        {"init", OPT_CHOICE, &init, 0, 0, 0, "checkpoint|encoder", "the ends: the latents training inferred for the examples, or inferred afresh from their images from the encoder's mean (--objective iabp or vae)", 0, 0},
+        {"data", OPT_STRING, data, sizeof data, 0, 0, NULL, "--init encoder: the examples' images (default: the checkpoint's training data)", 0, 0},
+        {"langevin-steps", OPT_INT, &lsteps, 0, 0, 1e6, NULL, "--init encoder: Langevin steps after the encoder (default: the checkpoint's training T; 0: the encoder alone)", 0, 0},
+        {"langevin-step-size", OPT_FLOAT, &step_size, 0, 0, 100, NULL, "--init encoder: their step size (default: the checkpoint's)", 0, 0},
+        {"seed", OPT_INT64, &seed, 0, 0, 9.2e18, NULL, "--init encoder: seed of the Langevin noise (as abp reconstruct's)", 0, 0},
     };
     int nopts = (int)(sizeof opts / sizeof opts[0]);
     if (cli_parse("interpolate", argc, argv, 2, opts, nopts, NULL, 0, NULL, &help, err)) return EXIT_USAGE;
@@ -88,16 +143,22 @@ int cmd_interpolate(int argc, char **argv, abp_dist *d, abp_err *err) {
         if (d->rank == 0)
             cli_usage("interpolate", "--ckpt FILE --out PNG [--spherical] [--corners | --grid] [--examples I,J,...]",
                       "Draws g(z) along paths between the inferred latents of training examples (as\n"
-                      "stored in the checkpoint): one row per pair, or with --corners a square panel\n"
-                      "between four; or, for a model with d = 2, over a grid of latent values.", opts, nopts);
+                      "stored in the checkpoint, or with --init encoder inferred afresh from their images:\n"
+                      "the encoder's mean, then --langevin-steps T Langevin steps): one row per pair, or\n"
+                      "with --corners a square panel between four; or, for a model with d = 2, over a\n"
+                      "grid of latent values.", opts, nopts);
         return EXIT_OK;
     }
     const int pairs_given = opts[2].seen, steps_given = opts[3].seen, range_given = opts[9].seen;
+    const int encoder_options = cli_seen(opts, nopts, "data") || cli_seen(opts, nopts, "langevin-steps") ||
+                                cli_seen(opts, nopts, "langevin-step-size") || cli_seen(opts, nopts, "seed");
     const char *clash = spherical && linear ? "--spherical and --linear exclude each other"
                         : grid && corners   ? "--grid and --corners exclude each other"
-                        : grid && (examples[0] || spherical || linear || pairs_given)
-                            ? "--grid draws fixed latents: it takes no --examples, --pairs, --spherical or --linear"
+                        : grid && (examples[0] || spherical || linear || pairs_given || init)
+                            ? "--grid draws fixed latents: it takes no --examples, --pairs, --spherical, --linear or --init"
                         : range_given && !grid ? "--range is for --grid"
+                        : encoder_options && init != 1
+                            ? "--data, --langevin-steps, --langevin-step-size and --seed are for --init encoder"
                         : corners && pairs_given ? "--corners takes 4 --examples, not --pairs"
                                                  : NULL;
     if (clash) {
@@ -147,6 +208,13 @@ int cmd_interpolate(int argc, char **argv, abp_dist *d, abp_err *err) {
             goto done;
         }
         abp_latent_grid(side, range, z);
+    } else if (init == 1) {
+        ends = abp_alloc(sizeof(float) * (size_t)(nids * dz), err);
+        abp_langevin lv = {.steps = cli_seen(opts, nopts, "langevin-steps") ? lsteps : cfg.langevin_steps,
+                           .step_size = cli_seen(opts, nopts, "langevin-step-size") ? step_size : cfg.step_size,
+                           .sigma = cfg.sigma, .noise = 1, .seed = (uint64_t)seed, .iteration = 0xFFFFFFFFu};
+        if (!ends || encoder_ends(ckpt, data[0] ? data : cfg.data, &cfg, &net, ids, nids, &lv, ends, names, err))
+            goto done;
     } else {
         abp_ckpt_meta m2;
         int64_t n_total, ldims[4];
@@ -170,6 +238,8 @@ int cmd_interpolate(int argc, char **argv, abp_dist *d, abp_err *err) {
             names[k] = one[0];
             free(one);
         }
+    }
+    if (!grid) {
         if (corners) {
             abp_latent_corners(ends, ends + dz, ends + 2 * dz, ends + 3 * dz, rows, cols, spherical, z, edge, dz);
         } else {

@@ -30,6 +30,9 @@ static const struct {
 static void usage(void) {
     printf("usage: abp COMMAND [options]   (abp COMMAND --help for each)\n\ncommands:\n");
     for (int i = 0; i < NUM_COMMANDS; i++) printf("  %-12s %s\n", commands[i].name, commands[i].what);
+    printf("\nexit status: 0 success, 1 failure, 2 usage error, 3 stopped after a checkpoint (requeue),\n"
+           "4 training diverged (NaN or infinity; no checkpoint written for it)\n"
+           "environment: ABP_MAX_PIXELS=N, the largest image decoded (default 2^26 pixels)\n");
     printf("\nabp %s; BLAS kernel %s\n", ABP_VERSION, abp_blas_kernel());
 }
 

@@ -72,11 +72,15 @@ static void footer(FILE *out, const char *see_also) {
     fputs(".SH EXIT STATUS\n"
           "0 success; 1 failure (one line on standard error naming the file or option and the "
           "problem; earlier outputs are left intact); 2 a usage error; 3 stopped by SIGTERM or "
-          "SIGUSR1 after writing a checkpoint (a batch script may requeue the job).\n"
+          "SIGUSR1 after writing a checkpoint (a batch script may requeue the job); 4 training "
+          "diverged (a NaN or infinity; no checkpoint was written for it, the last good one is "
+          "kept: do not requeue unchanged).\n"
           ".SH ENVIRONMENT\n"
           "Run it as a single process or under\n.BR mpirun (1).\n"
           "As root, Open MPI needs OMPI_ALLOW_RUN_AS_ROOT=1 and OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1.\n"
           "OPENBLAS_CORETYPE, when set, chooses the BLAS kernel (see abp \\-\\-help).\n"
+          "ABP_MAX_PIXELS=N: the largest image, in pixels, that is decoded (default 2^26; a larger "
+          "one is refused from its header).\n"
           ".SH SEE ALSO\n",
           out);
     fputs(see_also, out);

@@ -104,6 +104,12 @@ int cli_parse(const char *cmd, int argc, char **argv, int first, cli_option *opt
     return 0;
 }
 
+int cli_seen(const cli_option *opts, int nopts, const char *name) {
+    for (int k = 0; k < nopts; k++)
+        if (!strcmp(opts[k].name, name) && opts[k].seen) return 1;
+    return 0;
+}
+
 static void print_default(const cli_option *o) {
     switch (o->type) {
     case OPT_STRING:
@@ -135,7 +141,7 @@ void cli_usage(const char *cmd, const char *synopsis, const char *description,
         /* At least two spaces after the left column, wherever it ends: abp man splits there. */
         printf("  %-30s%s%s", left, strlen(left) >= 30 ? "  " : " ", o->help);
         if (o->required) printf(" (required)");
-        else print_default(o);
+        else if (!strstr(o->help, "(default:")) print_default(o); /* a help that says its default */
         printf("\n");
     }
 }

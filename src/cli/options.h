@@ -40,6 +40,9 @@ int cli_parse(const char *cmd, int argc, char **argv, int first, cli_option *opt
               char **positional, int max_positional, int *npositional, int *help, abp_err *err)
     ABP_MUST_CHECK;
 
+/* Whether the option called name was on the command line (after cli_parse). */
+int cli_seen(const cli_option *opts, int nopts, const char *name);
+
 /* Prints "usage: abp CMD SYNOPSIS", a description, and one line per option with its default. */
 void cli_usage(const char *cmd, const char *synopsis, const char *description,
                const cli_option *opts, int nopts);

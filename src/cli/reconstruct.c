@@ -1,5 +1,6 @@
 /* abp reconstruct and abp complete: infer z for data the model has not seen, starting from
- * N(0, I) as the paper does for test images. reconstruct reports the reconstruction error;
+ * N(0, I) as the paper does for test images, or (--init encoder) from the mean of the
+ * checkpoint's encoder q(z | y), as IABP does. reconstruct reports the reconstruction error;
  * complete observes each image through an occlusion mask, fills the occluded pixels with
  * g(z), and reports the recovery error on them (the paper's §4.2). */
 #include <math.h>
@@ -47,15 +48,16 @@ static void measure_reconstruction(void *ctx, int64_t local, const float *g, dou
 static int run(const char *cmd, int argc, char **argv, abp_dist *d, abp_err *err) {
     int completing = !strcmp(cmd, "complete");
     char ckpt[1024] = "", data[1024] = "", out[1024] = "", mask_text[32] = "";
-    int steps = 300, batch = 100, help = 0, inference = 0, threads = 0;
+    int steps = 300, batch = 100, help = 0, inference = 0, threads = 0, init = 0;
     float step_size = 0.05f, sigma = 0.0f;
     int64_t limit = 0, seed = 1;
     cli_option opts[] = {
         {"ckpt", OPT_STRING, ckpt, sizeof ckpt, 0, 0, NULL, "a checkpoint written by abp train", 1, 0},
         {"data", OPT_STRING, data, sizeof data, 0, 0, NULL, "the data to reconstruct (IDX, folder, image)", 1, 0},
         {"out", OPT_STRING, out, sizeof out, 0, 0, NULL, completing ? "output folder (completions.png)" : "output folder (reconstructions.png)", 1, 0},
-        {"langevin-steps", OPT_INT, &steps, 0, 0, 1e6, NULL, "inference steps (the paper: 300)", 0, 0},
-        {"langevin-step-size", OPT_FLOAT, &step_size, 0, 0, 100, NULL, "step size s (the paper: 0.05)", 0, 0},
+        {"langevin-steps", OPT_INT, &steps, 0, 0, 1e6, NULL, "inference steps (the paper: 300; with --init encoder the checkpoint's training T)", 0, 0},
+        {"langevin-step-size", OPT_FLOAT, &step_size, 0, 0, 100, NULL, "step size s (the paper: 0.05; with --init encoder the checkpoint's training step size)", 0, 0},
+        {"init", OPT_CHOICE, &init, 0, 0, 0, "prior|encoder", "where each chain starts: z ~ N(0, I), or the mean of the checkpoint's encoder q(z | y) (--objective iabp or vae; --langevin-steps 0: the encoder alone)", 0, 0},
         {"inference", OPT_CHOICE, &inference, 0, 0, 0, "langevin|gd", "Langevin dynamics, or gradient descent", 0, 0},
         {"sigma", OPT_FLOAT, &sigma, 0, 0, 1e6, NULL, "observation noise (0: the model's)", 0, 0},
         {"limit", OPT_INT64, &limit, 0, 0, 1e12, NULL, "only the first N examples (0: all)", 0, 0},
@@ -71,7 +73,9 @@ static int run(const char *cmd, int argc, char **argv, abp_dist *d, abp_err *err
         if (d->rank == 0 && completing)
             cli_usage("complete", "--ckpt FILE --data PATH [--mask pepper:F|region:S] --out DIR [options]",
                       "Occludes each example with the mask, infers z from the observed pixels only\n"
-                      "(Langevin from N(0, I), batch norm with running statistics), fills the occluded\n"
+                      "(Langevin from N(0, I), or with --init encoder from the encoder's mean of the\n"
+                      "occluded image, its occluded pixels filled with the mean of the observed ones;\n"
+                      "batch norm with running statistics), fills the occluded\n"
                       "pixels with g(z), writes occluded / recovered / original as completions.png and\n"
                       "reports recovery_error=<mean |recovered - original| on the occluded pixels,\n"
                       "relative to the pixel range>, next to baseline_error= (each occluded pixel\n"
@@ -82,8 +86,10 @@ static int run(const char *cmd, int argc, char **argv, abp_dist *d, abp_err *err
                       opts, nopts);
         else if (d->rank == 0)
             cli_usage("reconstruct", "--ckpt FILE --data PATH --out DIR [options]",
-                      "For each example, starts z from N(0, I) and runs Langevin dynamics (batch norm\n"
-                      "with running statistics, so examples do not interact), then reports\n"
+                      "For each example, starts z from N(0, I) (or with --init encoder from mu(y), the\n"
+                      "mean of the checkpoint's encoder: IABP [E+L]; with --langevin-steps 0 the encoder\n"
+                      "alone, [E]) and runs Langevin dynamics (batch norm with running statistics, so\n"
+                      "examples do not interact), then reports\n"
                       "mse=<mean squared error per pixel on the [0, 1] pixel scale>.", opts, nopts);
         return EXIT_OK;
     }
@@ -94,7 +100,7 @@ static int run(const char *cmd, int argc, char **argv, abp_dist *d, abp_err *err
         return EXIT_USAGE;
     }
     cli_set_threads(d, threads);
-    abp_net net;
+    abp_net net, enc = {0};
     abp_train_cfg cfg;
     cli_shard shard = {0};
     abp_infer_result res = {0};
@@ -102,6 +108,17 @@ static int run(const char *cmd, int argc, char **argv, abp_dist *d, abp_err *err
     float *shown_y = NULL;
     int status = EXIT_FAILED;
     if (cli_load_model(d, ckpt, batch, 0, 0, &net, &cfg, err)) return EXIT_FAILED;
+    if (init == 1) {
+        /* The encoder was taught where T training steps of this size end: the same dynamics
+         * at test time, unless asked otherwise (the paper's [E+L]). */
+        if (!cli_seen(opts, nopts, "langevin-steps")) steps = cfg.langevin_steps;
+        if (!cli_seen(opts, nopts, "langevin-step-size")) step_size = cfg.step_size;
+        if (cli_load_encoder(d, ckpt, &cfg, &net, batch, &enc, err)) {
+            abp_net_free(&net);
+            return EXIT_FAILED;
+        }
+    }
+    const char *from = init == 1 ? "from the encoder's mean" : "from N(0, I)";
     abp_shape ys = net.out_shape;
     int64_t dy = abp_shape_numel(ys);
     if (cli_load_shard(d, data, limit, batch, ys.c, ys.h, ys.w, &shard, err)) goto done;
@@ -127,7 +144,7 @@ static int run(const char *cmd, int argc, char **argv, abp_dist *d, abp_err *err
     measure_ctx mc = {.y = shard.im.data, .mask = masks, .dy = dy};
     abp_infer_job job = {
         .n = n, .lo = shard.lo, .hi = shard.hi, .batch = batch, .y = shard.im.data, .mask = masks,
-        .start = {.kind = ABP_START_PRIOR, .seed = (uint64_t)seed},
+        .start = {.kind = init == 1 ? ABP_START_ENCODER : ABP_START_PRIOR, .seed = (uint64_t)seed, .encoder = &enc},
         .lv = {.steps = steps, .step_size = step_size, .sigma = sigma > 0 ? sigma : cfg.sigma,
                .noise = inference == 0, .seed = (uint64_t)seed, .iteration = 0xFFFFFFFFu},
         .measure = completing ? measure_completion : measure_reconstruction, .measure_ctx = &mc,
@@ -170,11 +187,11 @@ static int run(const char *cmd, int argc, char **argv, abp_dist *d, abp_err *err
         }
         if (abp_dist_agree(d, wrote, err)) goto done;
         if (d->rank == 0)
-            printf("complete: %lld examples on %d rank%s, mask %s%s, %d %s steps of size %g, %.1f s, recovery_error=%.6f "
+            printf("complete: %lld examples on %d rank%s, mask %s%s, %d %s steps of size %g %s, %.1f s, recovery_error=%.6f "
                    "baseline_error=%.6f (mean |recovered - original| on the occluded pixels / pixel range; "
                    "baseline: the mean of the observed pixels), wrote %s\n",
                    (long long)n, d->size, d->size > 1 ? "s" : "", mask_text, shard.has_masks ? " in the data" : "", steps, inference ? "gradient-descent" : "Langevin", (double)step_size,
-                   seconds, res.sums[0] / res.sums[2], res.sums[1] / res.sums[2], path);
+                   from, seconds, res.sums[0] / res.sums[2], res.sums[1] / res.sums[2], path);
         status = EXIT_OK;
         goto done;
     }
@@ -187,8 +204,8 @@ static int run(const char *cmd, int argc, char **argv, abp_dist *d, abp_err *err
     /* [-1, 1] values: a difference of 2 is the full pixel range, so divide by 4 for [0, 1]. */
     double mse = res.sums[0] / ((double)n * (double)dy) / 4.0;
     if (d->rank == 0)
-        printf("reconstruct: %lld examples on %d rank%s, %d %s steps of size %g, %.1f s, mse=%.6f (per pixel, [0,1] scale), wrote %s\n",
-               (long long)n, d->size, d->size > 1 ? "s" : "", steps, inference ? "gradient-descent" : "Langevin", (double)step_size, seconds, mse, path);
+        printf("reconstruct: %lld examples on %d rank%s, %d %s steps of size %g %s, %.1f s, mse=%.6f (per pixel, [0,1] scale), wrote %s\n",
+               (long long)n, d->size, d->size > 1 ? "s" : "", steps, inference ? "gradient-descent" : "Langevin", (double)step_size, from, seconds, mse, path);
     status = EXIT_OK;
 done:
     abp_infer_result_free(&res);
@@ -197,6 +214,7 @@ done:
     abp_free(shown_y);
     abp_images_free(&shard.im);
     abp_net_free(&net);
+    abp_net_free(&enc);
     return status;
 }
 

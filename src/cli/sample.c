@@ -89,14 +89,15 @@ static int vary_range(const abp_net *net, int level, const char *ckpt, int *off,
  * sample i is row i / cols, column i % cols; every level but `level` comes from the prior's
  * draw for the row, level `level` from N(0, I) for the column (the same down a column, so
  * a column shows one code of that level in every row's context). */
-static void vary_draw(const cli_prior *prior, int level, int off, int size, int cols, int64_t first, int64_t n,
-                      int64_t dz, float *z) {
+static int vary_draw(cli_prior *prior, int level, int off, int size, int cols, int64_t first, int64_t n,
+                     int64_t dz, float *z, abp_err *err) {
     for (int64_t k = 0; k < n; k++) {
         int64_t i = first + k;
         float *row = z + k * dz;
-        cli_prior_draw(prior, i / cols, 1, dz, row);
+        if (cli_prior_draw(prior, i / cols, 1, dz, row, err)) return -1;
         abp_rng_normal(prior->seed, ABP_RNG_PRIOR, (uint32_t)(i % cols), 1, (uint32_t)level, row + off, size);
     }
+    return 0;
 }
 
 int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
@@ -120,8 +121,9 @@ int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
         {"rate", OPT_INT, &rate_opt, 0, 0, 1000000, NULL, "WAV sample rate in Hz (0: the training clip's)", 0, 0},
         {"wav-format", OPT_CHOICE, &wav_float, 0, 0, 0, "pcm16|float", "WAV samples: 16-bit PCM or 32-bit float", 0, 0},
         {"prior", OPT_STRING, prior_text, sizeof prior_text, 0, 0, NULL,
-         "auto: gmm:10 when the checkpoint has 100 latents or more, else normal; normal: N(0, I); "
-         "gaussian or gmm:K: fitted to the checkpoint's latents", 0, 0},
+         "auto: ebm when the checkpoint learned its prior (train --prior ebm), else gmm:10 when it has 100 latents "
+         "or more, else normal; normal: N(0, I); gaussian or gmm:K: fitted to the checkpoint's latents; ebm: "
+         "the learned prior, by short-run Langevin from N(0, I)", 0, 0},
         {"batchnorm", OPT_CHOICE, &bn_running, 0, 0, 0, "prior|running",
          "batch-norm statistics: recomputed on 1000 draws of the prior, or the running ones of training", 0, 0},
         {"langevin-steps", OPT_INT, &steps, 0, 0, 10000000, NULL, "a descriptor checkpoint: Langevin steps on the images", 0, 0},
@@ -140,7 +142,8 @@ int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
                       "(/samples float32 [n, h, w, c] on [-1, 1], /z the latents); as a WAV file when\n"
                       "OUT ends in .wav (a model of 1 x 1 x T signals). --prior gaussian or gmm:K fits\n"
                       "a full-covariance Gaussian or K-component mixture to the checkpoint's latents\n"
-                      "first (docs/sampling.md). --latent-shape 14x14 makes a texture model trained on\n"
+                      "first; --prior ebm (what auto picks for such a checkpoint) draws z by short-run\n"
+                      "Langevin on the prior learned by abp train --prior ebm (docs/sampling.md). --latent-shape 14x14 makes a texture model trained on\n"
                       "7x7 latents synthesize an image twice as large; 1x32 a sound model's clip twice\n"
                       "as long. Under mpirun each rank makes its share of the samples (sample i's z is\n"
                       "drawn from the seed and i alone, so the output does not depend on the ranks).\n"
@@ -215,9 +218,9 @@ int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
     abp_progress_start(&progress, talk, "sample", "samples", hi - lo, scope);
     for (int64_t first = 0; rc == 0 && first < hi - lo; first += batch) {
         int64_t b = hi - lo - first < batch ? hi - lo - first : batch;
-        if (vary) vary_draw(&prior, vary, vary_off, vary_size, grid, lo + first, b, dz, rows + first * dz);
-        else cli_prior_draw(&prior, lo + first, b, dz, rows + first * dz);
-        rc = abp_net_generate(&net, rows + first * dz, b, images + first * dy, zb, err);
+        rc = vary ? vary_draw(&prior, vary, vary_off, vary_size, grid, lo + first, b, dz, rows + first * dz, err)
+                  : cli_prior_draw(&prior, lo + first, b, dz, rows + first * dz, err);
+        if (rc == 0) rc = abp_net_generate(&net, rows + first * dz, b, images + first * dy, zb, err);
         abp_progress_update(&progress, first + b);
     }
     if (abp_dist_agree(d, rc, err) ||

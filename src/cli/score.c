@@ -43,8 +43,7 @@ static int draw_samples(const char *ckpt, cli_prior *prior, int n, abp_images *i
         abp_fail_wrap(err, "abp score: --samples");
         goto done;
     }
-    cli_prior_draw(prior, 0, n, dz, z);
-    if (abp_net_generate(&net, z, n, im->data, zb, err)) goto done;
+    if (cli_prior_draw(prior, 0, n, dz, z, err) || abp_net_generate(&net, z, n, im->data, zb, err)) goto done;
     im->n = n, im->c = net.out_shape.c, im->h = net.out_shape.h, im->w = net.out_shape.w;
     rc = 0;
 done:

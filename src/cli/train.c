@@ -69,9 +69,9 @@ int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err) {
         {"sense", OPT_INT, &cfg.sense, 0, 0, 1000000, NULL, "train on compressed data: each example observed only through K random projections S y (0: off)", 0, 0},
         {"full-batch", OPT_FLAG, &cfg.full_batch, 0, 0, 0, NULL, "every example in every iteration (the paper's algorithm)", 0, 0},
         {"limit", OPT_INT64, &cfg.limit, 0, 0, 1e12, NULL, "use only the first N examples (0: all)", 0, 0},
-        {"optimizer", OPT_CHOICE, &optimizer, 0, 0, 0, "adam|sgd", "Adam, or SGD with momentum", 0, 0},
+        {"optimizer", OPT_CHOICE, &optimizer, 0, 0, 0, "adam|sgd|adamax", "Adam, SGD with momentum, or Adamax (the HiABP paper's, with --beta1 0.9)", 0, 0},
         {"lr", OPT_FLOAT, &cfg.lr, 0, 0, 100, NULL, "learning rate", 0, 0},
-        {"beta1", OPT_FLOAT, &cfg.beta1, 0, 0, 0.999999, NULL, "Adam's beta1", 0, 0},
+        {"beta1", OPT_FLOAT, &cfg.beta1, 0, 0, 0.999999, NULL, "Adam's and Adamax's beta1", 0, 0},
         {"momentum", OPT_FLOAT, &cfg.momentum, 0, 0, 0.999999, NULL, "SGD momentum", 0, 0},
         {"seed", OPT_INT64, &cfg.seed, 0, 0, 9.2e18, NULL, "seed of every random draw", 0, 0},
         {"checkpoint-every", OPT_INT64, &cfg.checkpoint_every, 0, 0, 1e12, NULL, "also checkpoint every K iterations (0: only at the end)", 0, 0},
@@ -95,6 +95,11 @@ int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err) {
         {"encoder", OPT_STRING, cfg.encoder.spec, sizeof cfg.encoder.spec, 0, 0, NULL, "iabp, vae: the encoder q(z | x): auto (the model's built-in mirror), mnist28-encoder, faces64-encoder, hiabp-mnist28-encoder or a spec ending in 2d numbers ('head N' layers give a hierarchical model's lower levels)", 0, 0},
         {"init", OPT_STRING, cfg.encoder.init, sizeof cfg.encoder.init, 0, 0, NULL, "iabp: where each iteration's chains start: encoder, persistent or prior", 0, 0},
         {"encoder-lr", OPT_FLOAT, &cfg.encoder.lr, 0, 0, 100, NULL, "iabp, vae: the encoder's learning rate", 0, 0},
+        {"prior", OPT_STRING, cfg.prior.kind, sizeof cfg.prior.kind, 0, 0, NULL, "the latent prior: normal (N(0, I)) or ebm (exp(f(z)) N(0, I), f an MLP learned with the generator; objective abp)", 0, 0},
+        {"prior-net", OPT_STRING, cfg.prior.spec, sizeof cfg.prior.spec, 0, 0, NULL, "--prior ebm: f(z), ebm-prior (linear 200, lrelu, linear 200, lrelu, linear 1) or a spec ending in linear 1", 0, 0},
+        {"prior-steps", OPT_INT, &cfg.prior.steps, 0, 0, 1e6, NULL, "--prior ebm: Langevin steps of each prior sample from N(0, I) (the paper: 60)", 0, 0},
+        {"prior-step-size", OPT_FLOAT, &cfg.prior.step_size, 0, 0, 100, NULL, "--prior ebm: s in z <- z + s^2/2 (df/dz - z) + s e (the paper: 0.4)", 0, 0},
+        {"prior-lr", OPT_FLOAT, &cfg.prior.lr, 0, 0, 100, NULL, "--prior ebm: the prior's learning rate (the paper: 2e-5; its optimizer and beta1 are the generator's)", 0, 0},
     };
     int nopts = (int)(sizeof opts / sizeof opts[0]);
     if (cli_parse("train", argc, argv, 2, opts, nopts, NULL, 0, NULL, &help, err)) return EXIT_USAGE;
@@ -112,6 +117,10 @@ int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err) {
         abp_fail(err, "abp train: --objective %s: unknown; expected one of: %s", cfg.objective, abp_train_objectives());
         return EXIT_USAGE;
     }
+    if (abp_latent_prior_check(&cfg.prior, cfg.objective, err)) {
+        abp_fail_wrap(err, "abp train");
+        return EXIT_USAGE;
+    }
     abp_chain_init init;
     if (abp_encoder_init_kind(&cfg.encoder, &init, err)) return EXIT_USAGE;
     abp_mask_spec mask;
@@ -121,7 +130,12 @@ int cmd_train(int argc, char **argv, abp_dist *d, abp_err *err) {
         return EXIT_USAGE;
     }
     cfg.inference_gd = inference == 1;
-    cfg.optimizer = optimizer == 1 ? ABP_OPT_SGD : ABP_OPT_ADAM;
+    cfg.optimizer = (abp_opt_kind)optimizer; /* the choices are in the enum's order */
+    /* On --resume the encoder's settings come from the checkpoint; those given here are
+     * checked against it (src/train/train.c). */
+    cfg.encoder.given = (cli_seen(opts, nopts, "encoder") ? ABP_ENCODER_GIVEN_SPEC : 0) |
+                        (cli_seen(opts, nopts, "init") ? ABP_ENCODER_GIVEN_INIT : 0) |
+                        (cli_seen(opts, nopts, "encoder-lr") ? ABP_ENCODER_GIVEN_LR : 0);
     char why[256];
     int threads = abp_threads_set(abp_dist_threads_per_rank(d, cfg.threads, why, sizeof why));
     if (d->rank == 0 && !cfg.quiet)

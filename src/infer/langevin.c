@@ -85,6 +85,8 @@ int abp_infer_latents(abp_net *net, float *z, const abp_observation *obs, int n,
         abp_observe_residual(obs, abp_net_output(net), ws->dout, n, net->out_shape, inv_var);
         abp_profile_add(prof, ABP_PART_LANGEVIN, t0);
         if (abp_net_backward(net, ws->dout, n, ws->dz, 0, err)) return -1;
+        /* a learned prior adds its part of dU/dz (the N(0, I) part is the "+ z" below) */
+        if (cfg->prior_grad && cfg->prior_grad(cfg->prior_ctx, z, n, ws->dz, err)) return -1;
         t0 = abp_profile_start(prof);
         if (!cfg->noise) {
 #pragma omp parallel for simd schedule(static) if (nz >= ABP_PARALLEL_MIN)

@@ -229,7 +229,10 @@ static int jpeg_tables_ok(FILE *f) {
                 if (left > 0 && fseek(f, left, SEEK_CUR) != 0) break;
                 continue;
             }
-            while (ok && left >= 17) { /* one table: class/id, 16 counts, the symbols */
+            /* stb reads another table while any length is left, even fewer than the 17
+             * bytes of a table's head: it then reads the head from what follows (found by
+             * fuzz_images from the JPEG seeds: a table of 0 codes in a 19-byte segment). */
+            while (ok && left > 0) { /* one table: class/id, 16 counts, the symbols */
                 int codes = 0;
                 (void)getc(f);
                 for (int i = 0; i < 16; i++) {
@@ -244,6 +247,78 @@ static int jpeg_tables_ok(FILE *f) {
     }
     rewind(f);
     return ok;
+}
+
+/* stb_image 2.27 reads the numbers of a PGM/PPM header into an int with no bound
+ * (stbi__pnm_getinteger), so a width, height or maximum value of 2^31 or more is a signed
+ * overflow, undefined behaviour, before stb checks any size: found by fuzz_images under
+ * UBSan. This reads a P5/P6 header as stb does (whitespace, '#' comments to the end of the
+ * line, then digits) with every number saturating just above its bound, and refuses a side
+ * over STBI_MAX_DIMENSIONS or a maximum value over 65535 before stb sees the file. A
+ * one-byte look-ahead gives stb's "at end of file" (no byte left), which ends a number
+ * even after a digit. (stb's buffered reader can take one digit more when a file of a
+ * multiple of 128 bytes ends inside a number: ten times a bounded value, far from an
+ * overflow, and such a file has no pixels.) Returns 0 when the file is no PGM/PPM or its
+ * numbers are in bounds, else -1 with err set; the FILE is rewound. */
+typedef struct {
+    FILE *f;
+    int next; /* the byte stb's next read returns, or EOF */
+} pnm_reader;
+
+static int pnm_at_eof(const pnm_reader *r) { return r->next == EOF; }
+
+static char pnm_get8(pnm_reader *r) { /* stb's stbi__get8: 0 once the file is used up */
+    int c = r->next;
+    if (c == EOF) return 0;
+    r->next = getc(r->f);
+    return (char)c;
+}
+
+static int pnm_isspace(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+static void pnm_skip_whitespace(pnm_reader *r, char *c) {
+    for (;;) {
+        while (!pnm_at_eof(r) && pnm_isspace(*c)) *c = pnm_get8(r);
+        if (pnm_at_eof(r) || *c != '#') break;
+        while (!pnm_at_eof(r) && *c != '\n' && *c != '\r') *c = pnm_get8(r);
+    }
+}
+
+/* The number stb would read, or bound + 1 for any larger one. */
+static long pnm_number(pnm_reader *r, char *c, long bound) {
+    long value = 0;
+    while (!pnm_at_eof(r) && *c >= '0' && *c <= '9') {
+        if (value <= bound) value = value * 10 + (*c - '0');
+        *c = pnm_get8(r);
+    }
+    return value > bound ? bound + 1 : value;
+}
+
+static int pnm_header_ok(FILE *f, const char *path, abp_err *err) {
+    pnm_reader r = {f, getc(f)};
+    char p = pnm_get8(&r), t = pnm_get8(&r);
+    int rc = 0;
+    if (p == 'P' && (t == '5' || t == '6')) {
+        const char *kind = t == '5' ? "PGM" : "PPM";
+        char c = pnm_get8(&r);
+        pnm_skip_whitespace(&r, &c);
+        long w = pnm_number(&r, &c, STBI_MAX_DIMENSIONS);
+        pnm_skip_whitespace(&r, &c);
+        long h = pnm_number(&r, &c, STBI_MAX_DIMENSIONS);
+        pnm_skip_whitespace(&r, &c);
+        long maxval = pnm_number(&r, &c, 65535);
+        if (w > STBI_MAX_DIMENSIONS || h > STBI_MAX_DIMENSIONS)
+            rc = abp_fail(err, "%s: a %s header with a %s of more than %d pixels, the most abp reads "
+                               "per side (a damaged file?)", path, kind,
+                          w > STBI_MAX_DIMENSIONS ? "width" : "height", STBI_MAX_DIMENSIONS);
+        else if (maxval > 65535)
+            rc = abp_fail(err, "%s: a %s header with a maximum value of more than 65535 (PGM/PPM "
+                               "allows 1 to 65535; a damaged file?)", path, kind);
+    }
+    rewind(f);
+    return rc;
 }
 
 /* Opens an image file and reads its header: refuses the formats abp leaves out and images
@@ -265,6 +340,10 @@ static FILE *open_checked(const char *path, int *w, int *h, int *channels, abp_e
     }
     if (!jpeg_tables_ok(f)) {
         abp_fail(err, "%s: a damaged JPEG (a Huffman table of more than 256 codes)", path);
+        fclose(f);
+        return NULL;
+    }
+    if (pnm_header_ok(f, path, err) != 0) {
         fclose(f);
         return NULL;
     }

@@ -19,66 +19,223 @@ static void valid_run(int ow, int iw, int s, int p, int k, int *x0, int *x1) {
     *x1 = hi;
 }
 
+/* A strided image row read or written at x*sw + off is, split by phase, contiguous: the
+ * values at positions m*sw + r (phase r) sit side by side in a "phase-split" copy of the
+ * row, phase 0 first. start[r] is where phase r begins; since x*sw + off = (x + q)*sw + r
+ * for off = q*sw + r with 0 <= r < sw, position x*sw + off is element x + q of phase r.
+ * So with strides above 1 im2col becomes a de-interleave of each input plane and then
+ * memcpy's, and col2im contiguous adds into a phase-split accumulator and one interleave
+ * per plane: loops the compiler vectorises, where the direct strided form (row[x*sw + off])
+ * is a scalar gather or scatter. */
+enum { PHASE_PLANE_MAX = 16384, PHASE_MAX = 64 }; /* one plane on a thread's stack (64 KB);
+                                                    * larger planes and strides take the
+                                                    * direct loops */
+
+/* Short rows gain nothing from the split (CPU time, min of 12 calls, faces64's shapes at load
+ * 11-21): an 8-wide row ran col2im and im2col 1.25x slower split, a 16-wide one im2col
+ * 1.1-1.4x slower but col2im 0.6-0.9x, and from 32 wide both are 0.6-0.75x. */
+static int phase_split_pays(int ih, int iw, int sw, int kw, int min_width) {
+    return sw > 1 && iw >= min_width && (int64_t)ih * iw <= PHASE_PLANE_MAX && sw <= PHASE_MAX && kw <= PHASE_MAX;
+}
+
+/* Per kernel column kj: the run [x0, x1) of valid positions, and off = kj - pw as q, r. */
+typedef struct kernel_column {
+    int x0, x1, q, r;
+} kernel_column;
+
+static void kernel_columns(int ow, int iw, int sw, int pw, int kw, kernel_column *kc) {
+    for (int kj = 0; kj < kw; kj++) {
+        int off = kj - pw, r = ((off % sw) + sw) % sw;
+        valid_run(ow, iw, sw, pw, kj, &kc[kj].x0, &kc[kj].x1);
+        kc[kj].r = r;
+        kc[kj].q = (off - r) / sw;
+    }
+}
+
+static void phase_starts(int iw, int sw, int *start) {
+    start[0] = 0;
+    for (int r = 1; r < sw; r++) start[r] = start[r - 1] + (iw - (r - 1) + sw - 1) / sw;
+}
+
+static void deinterleave_row(const float *restrict row, float *restrict split, int iw, int sw,
+                             const int *start) {
+    if (sw == 2) { /* the generators' stride: one loop that reads the row in order */
+        float *even = split, *odd = split + start[1];
+        int half = iw / 2;
+        for (int m = 0; m < half; m++) {
+            even[m] = row[2 * m];
+            odd[m] = row[2 * m + 1];
+        }
+        if (iw % 2) even[half] = row[iw - 1];
+        return;
+    }
+    for (int r = 0; r < sw; r++) {
+        float *dst = split + start[r];
+        int count = (iw - r + sw - 1) / sw;
+        for (int m = 0; m < count; m++) dst[m] = row[m * sw + r];
+    }
+}
+
+static void interleave_row(const float *restrict split, float *restrict row, int iw, int sw,
+                           const int *start) {
+    if (sw == 2) {
+        const float *even = split, *odd = split + start[1];
+        int half = iw / 2;
+        for (int m = 0; m < half; m++) {
+            row[2 * m] = even[m];
+            row[2 * m + 1] = odd[m];
+        }
+        if (iw % 2) row[iw - 1] = even[half];
+        return;
+    }
+    for (int r = 0; r < sw; r++) {
+        const float *src = split + start[r];
+        int count = (iw - r + sw - 1) / sw;
+        for (int m = 0; m < count; m++) row[m * sw + r] = src[m];
+    }
+}
+
+/* One (channel, example) plane of im2col: src is its ih x iw image, dst its first column row
+ * (row (ki, kj) at dst + (ki*kw + kj) * ncols). The direct form: strided reads. */
+static void im2col_plane_direct(const float *src, float *cols, int64_t ncols, int ih, int iw, int oh,
+                                int ow, int kh, int kw, int sh, int sw, int ph, int pw) {
+    for (int ki = 0; ki < kh; ki++)
+        for (int kj = 0; kj < kw; kj++) {
+            float *dst = cols + (int64_t)(ki * kw + kj) * ncols;
+            int x0, x1, off = kj - pw;
+            valid_run(ow, iw, sw, pw, kj, &x0, &x1);
+            for (int y = 0; y < oh; y++, dst += ow) {
+                int iy = y * sh - ph + ki;
+                if (iy < 0 || iy >= ih || x0 >= x1) {
+                    memset(dst, 0, sizeof(float) * (size_t)ow);
+                    continue;
+                }
+                const float *row = src + (int64_t)iy * iw;
+                for (int x = 0; x < x0; x++) dst[x] = 0.0f;
+                if (sw == 1) {
+                    memcpy(dst + x0, row + x0 + off, sizeof(float) * (size_t)(x1 - x0));
+                } else {
+                    for (int x = x0; x < x1; x++) dst[x] = row[x * sw + off];
+                }
+                for (int x = x1; x < ow; x++) dst[x] = 0.0f;
+            }
+        }
+}
+
+/* The same, phase-split: the plane is de-interleaved into buf once, then every run a memcpy. */
+static void im2col_plane_split(const float *src, float *cols, int64_t ncols, int ih, int iw, int oh,
+                               int ow, int kh, int kw, int sh, int sw, int ph, const int *start,
+                               const kernel_column *kc, float *buf) {
+    for (int y = 0; y < ih; y++) deinterleave_row(src + (int64_t)y * iw, buf + (int64_t)y * iw, iw, sw, start);
+    for (int ki = 0; ki < kh; ki++)
+        for (int kj = 0; kj < kw; kj++) {
+            float *dst = cols + (int64_t)(ki * kw + kj) * ncols;
+            int x0 = kc[kj].x0, x1 = kc[kj].x1, at = start[kc[kj].r] + kc[kj].q;
+            for (int y = 0; y < oh; y++, dst += ow) {
+                int iy = y * sh - ph + ki;
+                if (iy < 0 || iy >= ih || x0 >= x1) {
+                    memset(dst, 0, sizeof(float) * (size_t)ow);
+                    continue;
+                }
+                for (int x = 0; x < x0; x++) dst[x] = 0.0f;
+                memcpy(dst + x0, buf + ((int64_t)iy * iw + at + x0), sizeof(float) * (size_t)(x1 - x0));
+                for (int x = x1; x < ow; x++) dst[x] = 0.0f;
+            }
+        }
+}
+
+/* One plane of col2im, direct: zero the image plane, add every column row into it. */
+static void col2im_plane_direct(const float *cols, float *dst, int64_t ncols, int ih, int iw, int oh,
+                                int ow, int kh, int kw, int sh, int sw, int ph, int pw) {
+    memset(dst, 0, sizeof(float) * (size_t)ih * (size_t)iw);
+    for (int ki = 0; ki < kh; ki++)
+        for (int kj = 0; kj < kw; kj++) {
+            const float *src = cols + (int64_t)(ki * kw + kj) * ncols;
+            int x0, x1, off = kj - pw;
+            valid_run(ow, iw, sw, pw, kj, &x0, &x1);
+            for (int y = 0; y < oh; y++, src += ow) {
+                int iy = y * sh - ph + ki;
+                if (iy < 0 || iy >= ih) continue;
+                float *row = dst + (int64_t)iy * iw;
+                if (sw == 1) {
+                    for (int x = x0; x < x1; x++) row[x + off] += src[x];
+                } else {
+                    for (int x = x0; x < x1; x++) row[x * sw + off] += src[x];
+                }
+            }
+        }
+}
+
+/* The same, phase-split: the sums in buf (rows phase-split, contiguous adds), then the plane
+ * interleaved into dst once. Same order of additions per pixel as the direct form. */
+static void col2im_plane_split(const float *cols, float *dst, int64_t ncols, int ih, int iw, int oh,
+                               int ow, int kh, int kw, int sh, int sw, int ph, const int *start,
+                               const kernel_column *kc, float *restrict buf) {
+    memset(buf, 0, sizeof(float) * (size_t)ih * (size_t)iw);
+    for (int ki = 0; ki < kh; ki++)
+        for (int kj = 0; kj < kw; kj++) {
+            const float *restrict src = cols + (int64_t)(ki * kw + kj) * ncols;
+            int x0 = kc[kj].x0, x1 = kc[kj].x1, at = start[kc[kj].r] + kc[kj].q; /* at + x >= 0 */
+            for (int y = 0; y < oh; y++, src += ow) {
+                int iy = y * sh - ph + ki;
+                if (iy < 0 || iy >= ih) continue;
+                float *restrict row = buf + (int64_t)iy * iw;
+                for (int x = x0; x < x1; x++) row[at + x] += src[x];
+            }
+        }
+    for (int y = 0; y < ih; y++) interleave_row(buf + (int64_t)y * iw, dst + (int64_t)y * iw, iw, sw, start);
+}
+
 /* Both loops run over (channel, example) pairs in parallel: each pair reads one input plane
  * and writes its own rows of the columns (im2col) or its own output plane (col2im), so no
  * two threads touch the same float, and col2im adds the kernel positions of a pixel in the
- * same order (ki, kj ascending) on any number of threads. */
+ * same order (ki, kj ascending, from +0) on any number of threads, split or not. */
 void abp_im2col(const float *img, float *cols, int c, int n, int ih, int iw, int oh, int ow,
                 int kh, int kw, int sh, int sw, int ph, int pw) {
     int64_t ncols = (int64_t)n * oh * ow, plane = (int64_t)oh * ow;
+    const int split = phase_split_pays(ih, iw, sw, kw, 32);
+    int start[PHASE_MAX] = {0};
+    kernel_column kc[PHASE_MAX];
+    if (split) {
+        phase_starts(iw, sw, start);
+        kernel_columns(ow, iw, sw, pw, kw, kc);
+    }
 #pragma omp parallel for collapse(2) schedule(static) if ((int64_t)c * kh * kw * ncols >= ABP_PARALLEL_MIN)
     for (int ch = 0; ch < c; ch++)
         for (int i = 0; i < n; i++) {
             const float *src = img + ((int64_t)ch * n + i) * ih * iw;
-            for (int ki = 0; ki < kh; ki++)
-                for (int kj = 0; kj < kw; kj++) {
-                    float *dst = cols + ((int64_t)(ch * kh + ki) * kw + kj) * ncols + i * plane;
-                    int x0, x1, off = kj - pw;
-                    valid_run(ow, iw, sw, pw, kj, &x0, &x1);
-                    for (int y = 0; y < oh; y++, dst += ow) {
-                        int iy = y * sh - ph + ki;
-                        if (iy < 0 || iy >= ih || x0 >= x1) {
-                            memset(dst, 0, sizeof(float) * (size_t)ow);
-                            continue;
-                        }
-                        const float *row = src + (int64_t)iy * iw;
-                        for (int x = 0; x < x0; x++) dst[x] = 0.0f;
-                        if (sw == 1) {
-                            memcpy(dst + x0, row + x0 + off, sizeof(float) * (size_t)(x1 - x0));
-                        } else {
-                            for (int x = x0; x < x1; x++) dst[x] = row[x * sw + off];
-                        }
-                        for (int x = x1; x < ow; x++) dst[x] = 0.0f;
-                    }
-                }
+            float *dst = cols + (int64_t)ch * kh * kw * ncols + i * plane;
+            if (split) {
+                float buf[PHASE_PLANE_MAX]; /* the plane, its rows phase-split; 64 KB of stack */
+                im2col_plane_split(src, dst, ncols, ih, iw, oh, ow, kh, kw, sh, sw, ph, start, kc, buf);
+            } else {
+                im2col_plane_direct(src, dst, ncols, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw);
+            }
         }
 }
 
-/* Overwrites img (it zeroes each output plane first, in the same pass). */
+/* Overwrites img. */
 void abp_col2im(const float *cols, float *img, int c, int n, int ih, int iw, int oh, int ow,
                 int kh, int kw, int sh, int sw, int ph, int pw) {
     int64_t ncols = (int64_t)n * oh * ow, plane = (int64_t)oh * ow;
+    const int split = phase_split_pays(ih, iw, sw, kw, 16);
+    int start[PHASE_MAX] = {0};
+    kernel_column kc[PHASE_MAX];
+    if (split) {
+        phase_starts(iw, sw, start);
+        kernel_columns(ow, iw, sw, pw, kw, kc);
+    }
 #pragma omp parallel for collapse(2) schedule(static) if ((int64_t)c * kh * kw * ncols >= ABP_PARALLEL_MIN)
     for (int ch = 0; ch < c; ch++)
         for (int i = 0; i < n; i++) {
             float *dst = img + ((int64_t)ch * n + i) * ih * iw;
-            memset(dst, 0, sizeof(float) * (size_t)ih * (size_t)iw);
-            for (int ki = 0; ki < kh; ki++)
-                for (int kj = 0; kj < kw; kj++) {
-                    const float *src = cols + ((int64_t)(ch * kh + ki) * kw + kj) * ncols + i * plane;
-                    int x0, x1, off = kj - pw;
-                    valid_run(ow, iw, sw, pw, kj, &x0, &x1);
-                    for (int y = 0; y < oh; y++, src += ow) {
-                        int iy = y * sh - ph + ki;
-                        if (iy < 0 || iy >= ih) continue;
-                        float *row = dst + (int64_t)iy * iw;
-                        if (sw == 1) {
-                            for (int x = x0; x < x1; x++) row[x + off] += src[x];
-                        } else {
-                            for (int x = x0; x < x1; x++) row[x * sw + off] += src[x];
-                        }
-                    }
-                }
+            const float *src = cols + (int64_t)ch * kh * kw * ncols + i * plane;
+            if (split) {
+                float buf[PHASE_PLANE_MAX]; /* the sums, rows phase-split; 64 KB of stack */
+                col2im_plane_split(src, dst, ncols, ih, iw, oh, ow, kh, kw, sh, sw, ph, start, kc, buf);
+            } else {
+                col2im_plane_direct(src, dst, ncols, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw);
+            }
         }
 }
 

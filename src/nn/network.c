@@ -69,6 +69,11 @@ static const struct {
      * No batch norm: the features of one image must not depend on the others in its batch. */
     {"classify28", "z 28x28x1 | conv 32 k5 s2 | lrelu 0.2 | conv 64 k5 s2 | lrelu 0.2 | linear 128 | "
                    "lrelu 0.2 | linear 10"},
+    /* The latent energy-based prior f_a(z) of abp train --prior ebm (Pang et al. 2020): the
+     * paper's MLP of two 200-wide hidden layers with leaky ReLU and one output. Its z is
+     * replaced by the generator's latent (abp_ebm_prior_build). No batch norm: the energy of
+     * one chain must not depend on the other chains. */
+    {"ebm-prior", "z 30 | linear 200 | lrelu 0.2 | linear 200 | lrelu 0.2 | linear 1"},
 };
 #define NUM_BUILTIN (int)(sizeof builtin_models / sizeof builtin_models[0])
 
@@ -296,6 +301,7 @@ int abp_net_set_max_batch(abp_net *net, int max_batch, abp_err *err) {
     if (net->nbuffers) memcpy(bigger.buffers, net->buffers, sizeof(float) * (size_t)net->nbuffers);
     bigger.training = net->training;
     bigger.update_running = net->update_running;
+    bigger.unfused = net->unfused;
     bigger.sum = net->sum;
     bigger.sum_ctx = net->sum_ctx;
     abp_net_free(net);
@@ -353,12 +359,29 @@ static int check_batch(const abp_net *net, int n, abp_err *err) {
     return 0;
 }
 
+/* Layers i and i + 1 are a batch norm and a leaky ReLU, run as one pass (batchnorm.c)
+ * unless net->unfused asks for the two layers. */
+static int fused_pair(const abp_net *net, int i) {
+    return !net->unfused && i + 1 < net->nlayers && net->layers[i].kind == ABP_BATCHNORM &&
+           net->layers[i + 1].kind == ABP_LRELU;
+}
+
 int abp_net_forward(abp_net *net, const float *z, int n, abp_err *err) {
     if (check_batch(net, n, err)) return -1;
     memcpy(net->act[0], z, sizeof(float) * (size_t)(abp_shape_numel(net->in_shape) * n));
-    for (int i = 0; i < net->nlayers; i++)
+    for (int i = 0; i < net->nlayers; i++) {
+        if (fused_pair(net, i)) { /* layers i and i + 1 in one pass */
+            double t0 = abp_profile_start(net->profile);
+            int rc = abp_bn_lrelu_forward(&net->layers[i], &net->layers[i + 1], net->act[i], net->act[i + 1],
+                                          net->act[i + 2], n, net, err);
+            abp_profile_add(net->profile, ABP_PART_BATCHNORM, t0);
+            if (rc) return abp_fail_wrap(err, "layer %s", net->layers[i].name);
+            i++;
+            continue;
+        }
         if (abp_layer_forward(&net->layers[i], net->act[i], net->act[i + 1], n, net, err))
             return abp_fail_wrap(err, "layer %s", net->layers[i].name);
+    }
     if (net->nheads) { /* the top level's mu and log sigma^2 join the heads' */
         int64_t top = abp_shape_numel(net->layers[net->nlayers - 1].out) / 2 * n;
         int64_t d = abp_shape_numel(net->out_shape) / 2 * n;
@@ -385,10 +408,19 @@ int abp_net_backward(abp_net *net, const float *dout, int n, float *dz, int want
     float *bufs[2] = {net->grad_a, net->grad_b};
     int next = 0, rc = 0;
     for (int i = net->nlayers - 1; i >= 0 && rc == 0; i--) {
-        float *dx = i > 0 ? bufs[next] : dz; /* the first layer's input gradient only on request */
-        abp_layer *l = &net->layers[i];
-        if (abp_layer_backward(l, net->act[i], net->act[i + 1], dy, dx, n, want_param_grads, net, err))
-            rc = abp_fail_wrap(err, "layer %s", l->name);
+        int first = i > 0 && fused_pair(net, i - 1) ? i - 1 : i; /* a fused pair: both at once */
+        float *dx = first > 0 ? bufs[next] : dz; /* the first layer's input gradient only on request */
+        abp_layer *l = &net->layers[first];
+        if (first < i) {
+            double t0 = abp_profile_start(net->profile);
+            rc = abp_bn_lrelu_backward(l, &net->layers[i], net->act[first], net->act[i], dy, dx, n,
+                                       want_param_grads, net, err);
+            abp_profile_add(net->profile, ABP_PART_BATCHNORM, t0);
+            i = first;
+        } else {
+            rc = abp_layer_backward(l, net->act[i], net->act[i + 1], dy, dx, n, want_param_grads, net, err);
+        }
+        if (rc) rc = abp_fail_wrap(err, "layer %s", l->name);
         dy = dx;
         next ^= 1;
     }

@@ -1,4 +1,4 @@
-/* The names of the latent priors: "normal", "gaussian", "gmm:K". */
+/* The names of the latent priors: "normal", "gaussian", "gmm:K", "ebm". */
 #include <stdio.h>
 #include <string.h>
 
@@ -15,6 +15,10 @@ int abp_prior_parse(const char *text, const char *what, abp_prior_choice *choice
         choice->k = 1;
         return 0;
     }
+    if (!strcmp(text, "ebm")) {
+        choice->kind = ABP_PRIOR_EBM;
+        return 0;
+    }
     if (!strncmp(text, "gmm:", 4)) {
         int k;
         char tail;
@@ -26,11 +30,12 @@ int abp_prior_parse(const char *text, const char *what, abp_prior_choice *choice
         choice->k = k;
         return 0;
     }
-    return abp_fail(err, "%s: '%s' is not a prior (normal, gaussian or gmm:K)", what, text);
+    return abp_fail(err, "%s: '%s' is not a prior (normal, gaussian, gmm:K or ebm)", what, text);
 }
 
 void abp_prior_format(const abp_prior_choice *choice, char *buf, int size) {
     if (choice->kind == ABP_PRIOR_NORMAL) snprintf(buf, (size_t)size, "normal");
     else if (choice->kind == ABP_PRIOR_GAUSSIAN) snprintf(buf, (size_t)size, "gaussian");
+    else if (choice->kind == ABP_PRIOR_EBM) snprintf(buf, (size_t)size, "ebm");
     else snprintf(buf, (size_t)size, "gmm:%d", choice->k);
 }

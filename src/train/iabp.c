@@ -19,38 +19,28 @@
 typedef struct iabp {
     const abp_train_cfg *cfg;
     abp_chain_init init;
-    abp_net *g, *enc;     /* in the model's arena */
+    abp_encoder_pair p;   /* g, the encoder, and the batch's buffers */
     abp_infer_ws ws;
     abp_langevin lv;
-    abp_shape zs, ys;
-    int d;
-    float *zb, *dout;     /* the batch's latents and dL/dg, CNS */
-    float *noise, *rows;  /* e of z_0 (CNS) and its rows as drawn */
-    float *denc;          /* dL/d(mu, log sigma^2), CNS [2d][b] */
-    float inv_var_batch, inv_batch;
 } iabp;
 
 static void destroy(void *self) {
     iabp *o = self;
     if (!o) return;
     abp_infer_ws_free(&o->ws);
-    abp_free(o->zb);
-    abp_free(o->dout);
-    abp_free(o->noise);
-    abp_free(o->rows);
-    abp_free(o->denc);
+    abp_encoder_pair_free(&o->p);
     free(o);
 }
 
-/* The generator and the encoder, shared with the VAE (vae.c). */
-int abp_encoder_pair_create(const abp_objective_env *env, abp_model *model, abp_net **g, abp_net **enc,
-                            abp_err *err) {
+/* The generator and the encoder with the batch's buffers, shared with the VAE (vae.c). */
+int abp_encoder_pair_create(const abp_objective_env *env, abp_model *model, abp_encoder_pair *p, abp_err *err) {
     const abp_train_cfg *cfg = env->cfg;
+    memset(p, 0, sizeof *p);
     const char *spec = abp_model_spec(cfg->model);
     abp_opt_cfg gopt = {.kind = cfg->optimizer, .lr = cfg->lr, .beta1 = cfg->beta1, .momentum = cfg->momentum};
-    if (abp_model_add(model, ABP_GENERATOR, spec ? spec : cfg->model, cfg->latent_dim, env->b_local, &gopt, g, err))
+    if (abp_model_add(model, ABP_GENERATOR, spec ? spec : cfg->model, cfg->latent_dim, env->b_local, &gopt, &p->g, err))
         return -1;
-    abp_shape zs = (*g)->in_shape, ys = (*g)->out_shape;
+    abp_shape zs = p->g->in_shape, ys = p->g->out_shape;
     if (zs.h != 1 || zs.w != 1)
         return abp_fail(err, "--objective %s needs a vector latent ('z D'); the model's is %dx%dx%d", cfg->objective,
                         zs.h, zs.w, zs.c);
@@ -61,22 +51,57 @@ int abp_encoder_pair_create(const abp_objective_env *env, abp_model *model, abp_
     if (abp_encoder_spec(cfg->encoder.spec, cfg->model, zs.c, &espec, err)) return -1;
     abp_opt_cfg eopt = gopt;
     eopt.lr = cfg->encoder.lr;
-    int rc = abp_model_add(model, "encoder", espec, 0, env->b_local, &eopt, enc, err);
+    int rc = abp_model_add(model, "encoder", espec, 0, env->b_local, &eopt, &p->enc, err);
     free(espec);
     if (rc) return abp_fail_wrap(err, "--encoder");
-    abp_shape in = (*enc)->in_shape;
+    abp_shape in = p->enc->in_shape;
     if (in.c != ys.c || in.h != ys.h || in.w != ys.w)
         return abp_fail(err, "--encoder: it reads %dx%dx%d, but the model makes %dx%dx%d", in.h, in.w, in.c, ys.h, ys.w,
                         ys.c);
-    if (abp_shape_numel((*enc)->out_shape) != 2 * (int64_t)zs.c)
+    if (abp_shape_numel(p->enc->out_shape) != 2 * (int64_t)zs.c)
         return abp_fail(err, "--encoder: its last layer gives %lld numbers, but a latent of %d needs %d (mu, log sigma^2)",
-                        (long long)abp_shape_numel((*enc)->out_shape), zs.c, 2 * zs.c);
-    if ((*enc)->nheads && abp_encoder_check_levels(*g, *enc, err)) return abp_fail_wrap(err, "--encoder");
-    abp_net_init_params(*g, cfg->seed);
-    abp_net_init_params(*enc, cfg->seed + 1); /* another seed: the encoder's own draws */
-    (*g)->sum = (*enc)->sum = env->sum;
-    (*g)->sum_ctx = (*enc)->sum_ctx = env->sum_ctx;
+                        (long long)abp_shape_numel(p->enc->out_shape), zs.c, 2 * zs.c);
+    if (p->enc->nheads && abp_encoder_check_levels(p->g, p->enc, err)) return abp_fail_wrap(err, "--encoder");
+    abp_net_init_params(p->g, cfg->seed);
+    abp_net_init_params(p->enc, cfg->seed + 1); /* another seed: the encoder's own draws */
+    p->g->sum = p->enc->sum = env->sum;
+    p->g->sum_ctx = p->enc->sum_ctx = env->sum_ctx;
+    p->zs = zs;
+    p->ys = ys;
+    p->d = zs.c;
+    size_t b = (size_t)env->b_local, d = (size_t)p->d, dy = (size_t)abp_shape_numel(ys);
+    if (!(p->zb = abp_alloc(sizeof(float) * b * d, err)) || !(p->dout = abp_alloc(sizeof(float) * b * dy, err)) ||
+        !(p->noise = abp_alloc(sizeof(float) * b * d, err)) || !(p->rows = abp_alloc(sizeof(float) * b * d, err)) ||
+        !(p->denc = abp_alloc(sizeof(float) * b * 2 * d, err)))
+        return -1;
+    p->inv_var_batch = 1.0f / (cfg->sigma * cfg->sigma * (float)env->B);
+    p->inv_batch = 1.0f / (float)env->B;
     return 0;
+}
+
+void abp_encoder_pair_free(abp_encoder_pair *p) {
+    abp_free(p->zb);
+    abp_free(p->dout);
+    abp_free(p->noise);
+    abp_free(p->rows);
+    abp_free(p->denc);
+    p->zb = p->dout = p->noise = p->rows = p->denc = NULL;
+}
+
+void abp_encoder_pair_layout(const abp_encoder_pair *p, int nslots, abp_objective_layout *layout) {
+    *layout = (abp_objective_layout){.signal = p->ys, .nexample = 1, .nslots = nslots};
+    snprintf(layout->example[0].name, sizeof layout->example[0].name, "latents");
+    layout->example[0].shape = p->zs;
+}
+
+void abp_encoder_pair_init_state(const abp_encoder_pair *p, uint64_t seed, int64_t id, float *row) {
+    abp_rng_normal(seed, ABP_RNG_LATENT_INIT, (uint32_t)id, 0, 0, row, p->d);
+}
+
+void abp_encoder_pair_draw(abp_encoder_pair *p, uint64_t seed, uint32_t purpose, const abp_batch *b, float *out) {
+    for (int i = 0; i < b->b; i++)
+        abp_rng_normal(seed, purpose, (uint32_t)b->ids[i], (uint32_t)b->iteration, 0, p->rows + (int64_t)i * p->d, p->d);
+    abp_rows_to_cns(p->rows, out, b->b, p->zs);
 }
 
 static int create(const abp_objective_env *env, abp_model *model, abp_objective_layout *layout, void **self,
@@ -87,44 +112,25 @@ static int create(const abp_objective_env *env, abp_model *model, abp_objective_
     if (!o) return abp_fail(err, "out of memory");
     o->cfg = cfg;
     if (abp_encoder_init_kind(&cfg->encoder, &o->init, err)) return -1;
-    if (abp_encoder_pair_create(env, model, &o->g, &o->enc, err)) return -1;
-    o->zs = o->g->in_shape;
-    o->ys = o->g->out_shape;
-    o->d = o->zs.c;
-    if (abp_infer_ws_init(&o->ws, o->g, err)) return -1;
-    size_t b = (size_t)env->b_local, d = (size_t)o->d, dy = (size_t)abp_shape_numel(o->ys);
-    if (!(o->zb = abp_alloc(sizeof(float) * b * d, err)) || !(o->dout = abp_alloc(sizeof(float) * b * dy, err)) ||
-        !(o->noise = abp_alloc(sizeof(float) * b * d, err)) || !(o->rows = abp_alloc(sizeof(float) * b * d, err)) ||
-        !(o->denc = abp_alloc(sizeof(float) * b * 2 * d, err)))
-        return -1;
+    if (abp_encoder_pair_create(env, model, &o->p, err)) return -1;
+    if (abp_infer_ws_init(&o->ws, o->p.g, err)) return -1;
     o->lv = (abp_langevin){.steps = cfg->langevin_steps, .step_size = cfg->step_size, .sigma = cfg->sigma,
                            .noise = !cfg->inference_gd, .seed = cfg->seed};
-    o->inv_var_batch = 1.0f / (cfg->sigma * cfg->sigma * (float)env->B);
-    o->inv_batch = 1.0f / (float)env->B;
-    *layout = (abp_objective_layout){.signal = o->ys, .nexample = 1, .nslots = 3};
-    snprintf(layout->example[0].name, sizeof layout->example[0].name, "latents");
-    layout->example[0].shape = o->zs;
+    abp_encoder_pair_layout(&o->p, 3, layout);
     return 0;
 }
 
 static void init_state(void *self, int chain, int which, int64_t id, float *row) {
     iabp *o = self;
     (void)chain, (void)which;
-    abp_rng_normal(o->cfg->seed, ABP_RNG_LATENT_INIT, (uint32_t)id, 0, 0, row, o->d);
-}
-
-/* Per-example normal draws keyed by (seed, purpose, id, iteration), as CNS into out. */
-static void draw(iabp *o, uint32_t purpose, const abp_batch *b, float *out) {
-    for (int i = 0; i < b->b; i++)
-        abp_rng_normal(o->cfg->seed, purpose, (uint32_t)b->ids[i], (uint32_t)b->iteration, 0, o->rows + (int64_t)i * o->d,
-                       o->d);
-    abp_rows_to_cns(o->rows, out, b->b, o->zs);
+    abp_encoder_pair_init_state(&o->p, o->cfg->seed, id, row);
 }
 
 static int iterate(void *self, abp_batch *b, abp_err *err) {
     iabp *o = self;
-    abp_net *g = o->g, *e = o->enc;
-    int n = b->b, d = o->d;
+    abp_encoder_pair *p = &o->p;
+    abp_net *g = p->g, *e = p->enc;
+    int n = b->b, d = p->d;
     /* 0. the encoder's one forward pass of the iteration (batch statistics; it updates the
      *    running ones, as the generator's learning pass does) */
     e->training = 1;
@@ -134,31 +140,31 @@ static int iterate(void *self, abp_batch *b, abp_err *err) {
     const float *enc = abp_net_output(e);
     /* 1. where the chains start */
     if (o->init == ABP_INIT_ENCODER) {
-        draw(o, ABP_RNG_ENCODER, b, o->noise);
-        abp_encoder_sample(enc, o->noise, o->zb, n, d);
+        abp_encoder_pair_draw(p, o->cfg->seed, ABP_RNG_ENCODER, b, p->noise);
+        abp_encoder_sample(enc, p->noise, p->zb, n, d);
     } else if (o->init == ABP_INIT_PERSISTENT) {
-        abp_rows_to_cns(b->state[0], o->zb, n, o->zs);
+        abp_rows_to_cns(b->state[0], p->zb, n, p->zs);
     } else {
-        draw(o, ABP_RNG_CHAIN_START, b, o->zb);
+        abp_encoder_pair_draw(p, o->cfg->seed, ABP_RNG_CHAIN_START, b, p->zb);
     }
     /* 2. T Langevin steps: batch statistics, running statistics left alone */
     g->training = 1;
     g->update_running = 0;
     o->lv.iteration = (uint32_t)b->iteration;
-    if (abp_infer_latents(g, o->zb, b->obs, n, b->ids, &o->lv, &o->ws, err)) return -1;
+    if (abp_infer_latents(g, p->zb, b->obs, n, b->ids, &o->lv, &o->ws, err)) return -1;
     /* the encoder alone ([E]): |y - g(mu)|^2, a metric only */
     if (abp_net_forward(g, enc, n, err)) return -1;
-    b->slots[2] = (float)abp_observe_residual(b->obs, abp_net_output(g), o->dout, n, o->ys, 1.0f);
+    b->slots[2] = (float)abp_observe_residual(b->obs, abp_net_output(g), p->dout, n, p->ys, 1.0f);
     /* 3. the generator learns from z_T (eq. 4) */
     g->update_running = 1;
-    if (abp_net_forward(g, o->zb, n, err)) return -1;
+    if (abp_net_forward(g, p->zb, n, err)) return -1;
     g->update_running = 0;
-    b->slots[0] = (float)abp_observe_residual(b->obs, abp_net_output(g), o->dout, n, o->ys, o->inv_var_batch);
-    if (abp_net_backward(g, o->dout, n, NULL, 1, err)) return -1;
+    b->slots[0] = (float)abp_observe_residual(b->obs, abp_net_output(g), p->dout, n, p->ys, p->inv_var_batch);
+    if (abp_net_backward(g, p->dout, n, NULL, 1, err)) return -1;
     /* 4. the encoder learns to predict z_T (eq. 5), z_T held fixed */
-    b->slots[1] = (float)abp_encoder_fit(enc, o->zb, o->denc, n, d, o->inv_batch);
-    if (abp_net_backward(e, o->denc, n, NULL, 1, err)) return -1;
-    abp_cns_to_rows(o->zb, b->state[0], n, o->zs);
+    b->slots[1] = (float)abp_encoder_fit(enc, p->zb, p->denc, n, d, p->inv_batch);
+    if (abp_net_backward(e, p->denc, n, NULL, 1, err)) return -1;
+    abp_cns_to_rows(p->zb, b->state[0], n, p->zs);
     return 0;
 }
 
@@ -215,7 +221,7 @@ done:
 
 static int pictures(void *self, const abp_picture_env *env, char *written, size_t cap, abp_err *err) {
     iabp *o = self;
-    return abp_encoder_pictures(o->g, o->enc, o->cfg->seed, env, written, cap, err);
+    return abp_encoder_pictures(o->p.g, o->p.enc, o->cfg->seed, env, written, cap, err);
 }
 
 const abp_objective_ops abp_objective_iabp = {

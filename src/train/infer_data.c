@@ -10,17 +10,59 @@
 #include "abp/rng.h"
 #include "abp/train.h"
 
-/* The batch's starting latents, rows of dz. */
-static void start_latents(const abp_start *s, int64_t lo, int64_t first, int b, int64_t dz,
-                          float *z) {
+/* The batch's starting latents, rows of dz, for the examples ids[0..b) (PRIOR's key). */
+static void start_latents(const abp_start *s, int64_t first, int b, const int64_t *ids, int64_t dz, float *z) {
     for (int i = 0; i < b; i++) {
         float *row = z + (int64_t)i * dz;
-        int64_t local = first + i;
         if (s->kind == ABP_START_GIVEN)
-            memcpy(row, s->z + local * dz, sizeof(float) * (size_t)dz);
+            memcpy(row, s->z + (first + i) * dz, sizeof(float) * (size_t)dz);
         else
-            abp_rng_normal(s->seed, ABP_RNG_TEST_INIT, (uint32_t)(lo + local), 0, 0, row, dz);
+            abp_rng_normal(s->seed, ABP_RNG_TEST_INIT, (uint32_t)ids[i], 0, 0, row, dz);
     }
+}
+
+/* ENCODER: z = mu(y) of the batch's examples [first, first + b), rows of dz. The encoder reads
+ * each example as observed: occluded values filled with the mean of its observed ones.
+ * rows and cns are scratch of b * dy floats. */
+static int encoder_start(const abp_infer_job *job, int64_t first, int b, abp_shape zs, abp_shape ys, float *rows,
+                         float *cns, float *z, abp_err *err) {
+    int64_t dy = abp_shape_numel(ys);
+    const float *y = job->y + first * dy;
+    memcpy(rows, y, sizeof(float) * (size_t)(b * dy));
+    for (int i = 0; job->mask && i < b; i++) {
+        const unsigned char *m = job->mask + (first + i) * dy;
+        float *r = rows + (int64_t)i * dy;
+        double sum = 0.0, seen = 0.0;
+        for (int64_t e = 0; e < dy; e++)
+            if (m[e]) sum += r[e], seen += 1.0;
+        float fill = seen > 0 ? (float)(sum / seen) : 0.0f;
+        for (int64_t e = 0; e < dy; e++)
+            if (!m[e]) r[e] = fill;
+    }
+    abp_rows_to_cns(rows, cns, b, ys);
+    if (abp_net_forward(job->start.encoder, cns, b, err)) return -1;
+    /* The output is CNS [2d][b]: its first d rows are mu, which is all that is read. */
+    abp_cns_to_rows(abp_net_output(job->start.encoder), z, b, zs);
+    return 0;
+}
+
+/* An encoder start's network against the job and the generator. */
+static int check_encoder(const abp_infer_job *job, const abp_net *net, abp_err *err) {
+    const abp_net *e = job->start.encoder;
+    if (!e) return abp_fail(err, "an encoder start without an encoder");
+    abp_shape in = e->in_shape, ys = net->out_shape;
+    if (job->sense) return abp_fail(err, "--init encoder: the encoder reads images, not the projections of --sense");
+    if (e->training) return abp_fail(err, "inference over a data set needs the encoder in eval mode");
+    if (net->in_shape.h != 1 || net->in_shape.w != 1)
+        return abp_fail(err, "--init encoder needs a vector latent; the model's is %dx%dx%d", net->in_shape.h,
+                        net->in_shape.w, net->in_shape.c);
+    if (job->batch > e->max_batch)
+        return abp_fail(err, "inference batch %d for an encoder built for %d", job->batch, e->max_batch);
+    if (in.c != ys.c || in.h != ys.h || in.w != ys.w || abp_shape_numel(e->out_shape) != 2 * abp_shape_numel(net->in_shape))
+        return abp_fail(err, "the encoder (%dx%dx%d to %lld numbers) does not fit the generator (%lld to %dx%dx%d)", in.h,
+                        in.w, in.c, (long long)abp_shape_numel(e->out_shape), (long long)abp_shape_numel(net->in_shape),
+                        ys.h, ys.w, ys.c);
+    return 0;
 }
 
 /* |A y - A g|^2 of each of the batch's b examples, from rows (so that it is a function of
@@ -86,6 +128,7 @@ static int infer_shard(abp_dist *d, abp_net *net, const abp_infer_job *job, abp_
         return abp_fail(err, "inference batch %d for a network built for %d", B, net->max_batch);
     if (nm < 0 || nm > ABP_MEASURES_MAX) return abp_fail(err, "%d measures asked (at most %d)", nm, ABP_MEASURES_MAX);
     if (net->training) return abp_fail(err, "inference over a data set needs batch norm in eval mode");
+    if (job->start.kind == ABP_START_ENCODER && check_encoder(job, net, err)) return -1;
     int64_t kept_here = job->keep > job->lo ? (job->keep < job->hi ? job->keep : job->hi) - job->lo : 0;
     size_t rows = (size_t)(n_local > 0 ? n_local : 1);
     res->z = abp_alloc(sizeof(float) * rows * (size_t)dz, err);
@@ -114,9 +157,14 @@ static int infer_shard(abp_dist *d, abp_net *net, const abp_infer_job *job, abp_
     abp_progress_start(&progress, d->rank == 0 && job->what, job->what, "examples", n_local, scope);
     for (int64_t first = 0; first < n_local; first += B) {
         int b = (int)(n_local - first < B ? n_local - first : B);
-        for (int i = 0; i < b; i++) w->ids[i] = job->lo + first + i;
+        for (int i = 0; i < b; i++) w->ids[i] = job->ids ? job->ids[first + i] : job->lo + first + i;
         float *z = res->z + first * dz;
-        start_latents(&job->start, job->lo, first, b, dz, z);
+        if (job->start.kind == ABP_START_ENCODER) {
+            /* grows and yb are free until the observation and g(z) are put in them below */
+            if (encoder_start(job, first, b, zs, ys, w->grows, w->yb, z, err)) return -1;
+        } else {
+            start_latents(&job->start, first, b, w->ids, dz, z);
+        }
         abp_rows_to_cns(z, w->zb, b, zs);
         abp_observation obs = {.y = w->yb};
         if (job->sense) {

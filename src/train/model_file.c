@@ -65,7 +65,7 @@ int abp_net_ckpt_arrays(abp_net *net, const abp_optimizer *opt, const char *para
             snprintf(group, sizeof group, "%s/%s", opt_group, l->name);
             add(a, &n, group, "weight.m", opt->m + w_off, wn, wd);
             if (l->nbias) add(a, &n, group, "bias.m", opt->m + b_off, 1, bd);
-            if (opt->kind == ABP_OPT_ADAM) {
+            if (abp_opt_kind_has_v(opt->kind)) { /* Adam's v, Adamax's u */
                 add(a, &n, group, "weight.v", opt->v + w_off, wn, wd);
                 if (l->nbias) add(a, &n, group, "bias.v", opt->v + b_off, 1, bd);
             }
@@ -133,5 +133,53 @@ done:
         free(meta->config);
         meta->config = NULL;
     }
+    return rc;
+}
+
+int abp_encoder_load(MPI_Comm comm, const char *path, const abp_train_cfg *cfg, const abp_net *g, int max_batch,
+                     abp_net *enc, abp_err *err) {
+    abp_ckpt *ck = NULL;
+    abp_ckpt_meta meta;
+    memset(enc, 0, sizeof *enc);
+    if (abp_ckpt_open(comm, path, &ck, &meta, err)) return -1;
+    int rc = -1, narrays = 0;
+    abp_ckpt_array *arrays = NULL;
+    char *spec = NULL;
+    if (!abp_ckpt_has(ck, "encoder")) {
+        abp_fail(err, "--init encoder: %s holds no encoder (no /encoder group; it was trained with --objective %s); "
+                      "train with --objective iabp or vae for one", path, cfg->objective);
+        goto done;
+    }
+    /* /config records the encoder's canonical spec; a checkpoint from before that records
+     * what --encoder said ("auto" or a name), which resolves against a built-in model only. */
+    if (abp_encoder_spec(cfg->encoder.spec, cfg->model, (int)abp_shape_numel(g->in_shape), &spec, err)) {
+        abp_fail(err, "%s: its /config names the encoder '%.64s' but not its layers (written before abp recorded "
+                      "them); it cannot be rebuilt", path, cfg->encoder.spec);
+        goto done;
+    }
+    if (abp_net_build(spec, 0, max_batch, enc, err)) {
+        abp_fail_wrap(err, "%s: the encoder it stores", path);
+        goto done;
+    }
+    abp_shape in = enc->in_shape, ys = g->out_shape;
+    if (in.c != ys.c || in.h != ys.h || in.w != ys.w || abp_shape_numel(enc->out_shape) != 2 * abp_shape_numel(g->in_shape)) {
+        abp_fail(err, "%s: its encoder (%dx%dx%d to %lld numbers) does not fit its generator (%lld to %dx%dx%d)", path,
+                 in.h, in.w, in.c, (long long)abp_shape_numel(enc->out_shape), (long long)abp_shape_numel(g->in_shape),
+                 ys.h, ys.w, ys.c);
+        goto done;
+    }
+    if (abp_net_ckpt_arrays(enc, NULL, "encoder", "optimizer/encoder", &arrays, &narrays, err)) goto done;
+    for (int k = 0; k < narrays; k++)
+        if (abp_ckpt_read_array(ck, arrays[k].path, arrays[k].data, arrays[k].ndim, arrays[k].dims, err)) {
+            abp_fail_wrap(err, "%s", path);
+            goto done;
+        }
+    enc->training = 0;
+    rc = 0;
+done:
+    free(arrays);
+    free(spec);
+    abp_ckpt_close(ck);
+    if (rc) abp_net_free(enc);
     return rc;
 }

@@ -113,10 +113,31 @@ extern const abp_objective_ops abp_objective_descriptor;
 extern const abp_objective_ops abp_objective_iabp; /* iabp.c */
 extern const abp_objective_ops abp_objective_vae;  /* vae.c */
 
-/* The generator and the encoder of the encoder objectives (iabp.c): built into model,
- * checked against each other, initialised, their sum set. */
-ABP_MUST_CHECK int abp_encoder_pair_create(const abp_objective_env *env, abp_model *model, abp_net **g,
-                                           abp_net **enc, abp_err *err);
+/* What the encoder objectives (IABP, VAE) share (iabp.c): the generator and the encoder, and
+ * the batch's buffers. */
+typedef struct abp_encoder_pair {
+    abp_net *g, *enc;     /* in the model's arena */
+    abp_shape zs, ys;     /* the latent's shape ([d]) and the signal's */
+    int d;                /* the encoder gives 2d numbers per example: mu, then log sigma^2 */
+    float *zb, *dout;     /* the batch's latents and dL/dg, CNS */
+    float *noise, *rows;  /* per-example normal draws, CNS, and their rows as drawn */
+    float *denc;          /* dL/d(mu, log sigma^2), CNS [2d][b] */
+    float inv_var_batch;  /* 1 / (sigma^2 B): the generator's gradient scale */
+    float inv_batch;      /* 1 / B: the encoder's */
+} abp_encoder_pair;
+
+/* Builds both networks into model, checks them against each other, initialises them, sets
+ * their sum, allocates the buffers for env->b_local examples. */
+ABP_MUST_CHECK int abp_encoder_pair_create(const abp_objective_env *env, abp_model *model, abp_encoder_pair *p,
+                                           abp_err *err);
+void abp_encoder_pair_free(abp_encoder_pair *p); /* the buffers; the networks are the model's */
+/* One per-example state, /latents of shape [d]; nslots loss slots. */
+void abp_encoder_pair_layout(const abp_encoder_pair *p, int nslots, abp_objective_layout *layout);
+/* Example id's first latent: N(0, I) keyed by (seed, ABP_RNG_LATENT_INIT, id). */
+void abp_encoder_pair_init_state(const abp_encoder_pair *p, uint64_t seed, int64_t id, float *row);
+/* d normal draws per example of the batch keyed by (seed, purpose, global id, iteration),
+ * as CNS into out (through p->rows). */
+void abp_encoder_pair_draw(abp_encoder_pair *p, uint64_t seed, uint32_t purpose, const abp_batch *b, float *out);
 /* samples.png and reconstructions.png (rows: data, g(mu), g(z) of the per-example state). */
 ABP_MUST_CHECK int abp_encoder_pictures(abp_net *g, abp_net *enc, uint64_t seed, const abp_picture_env *env,
                                         char *written, size_t cap, abp_err *err);

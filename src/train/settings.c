@@ -26,6 +26,7 @@ void abp_train_defaults(abp_train_cfg *cfg) {
     abp_coop_defaults(&cfg->coop);
     abp_encoder_defaults(&cfg->encoder);
     abp_classify_defaults(&cfg->classify);
+    abp_latent_prior_defaults(&cfg->prior);
 }
 
 /* The shortest decimal that reads back as the same float: "0.3", not "0.300000012". */
@@ -38,7 +39,8 @@ static const char *float_text(float v, char *buf, size_t n) {
 }
 
 char *abp_train_cfg_format(const abp_train_cfg *cfg, const char *spec) {
-    size_t cap = strlen(spec) + strlen(cfg->data) + strlen(cfg->descriptor.spec) + 1536 + sizeof cfg->classify;
+    size_t cap = strlen(spec) + strlen(cfg->data) + strlen(cfg->descriptor.spec) + 1536 + sizeof cfg->classify +
+                 strlen(cfg->prior.spec) + 256;
     char *s = malloc(cap), f[5][32];
     if (!s) return NULL;
     snprintf(s, cap,
@@ -49,7 +51,7 @@ char *abp_train_cfg_format(const abp_train_cfg *cfg, const char *spec) {
              spec, cfg->data, float_text(cfg->sigma, f[0], 32), cfg->langevin_steps,
              float_text(cfg->step_size, f[1], 32),
              cfg->inference_gd ? "gd" : "langevin", (long long)cfg->iters, (long long)cfg->batch,
-             cfg->full_batch, (long long)cfg->limit, cfg->optimizer == ABP_OPT_SGD ? "sgd" : "adam",
+             cfg->full_batch, (long long)cfg->limit, abp_opt_kind_name(cfg->optimizer),
              float_text(cfg->lr, f[2], 32), float_text(cfg->beta1, f[3], 32),
              float_text(cfg->momentum, f[4], 32),
              (unsigned long long)cfg->seed, (long long)cfg->checkpoint_every, cfg->mask, cfg->sense, cfg->objective);
@@ -60,6 +62,7 @@ char *abp_train_cfg_format(const abp_train_cfg *cfg, const char *spec) {
     if (!strcmp(o, "classify")) abp_classify_format(&cfg->classify, s, cap);
     if (!strcmp(o, "descriptor") || !strcmp(o, "coop")) abp_descriptor_format(&cfg->descriptor, s, cap);
     if (!strcmp(o, "coop")) abp_coop_format(&cfg->coop, s, cap);
+    if (!strcmp(o, "abp")) abp_latent_prior_format(&cfg->prior, s, cap); /* nothing for --prior normal */
     if (!strcmp(o, "iabp") || !strcmp(o, "vae")) {
         char *enc = abp_encoder_cfg_format(&cfg->encoder), *both = enc ? realloc(s, strlen(s) + strlen(enc) + 1) : NULL;
         if (!both) {
@@ -98,7 +101,10 @@ int abp_train_cfg_parse(const char *text, abp_train_cfg *cfg, abp_err *err) {
             else if (!strcmp(k, "batch")) cfg->batch = atoll(v);
             else if (!strcmp(k, "full-batch")) cfg->full_batch = atoi(v);
             else if (!strcmp(k, "limit")) cfg->limit = atoll(v);
-            else if (!strcmp(k, "optimizer")) cfg->optimizer = !strcmp(v, "sgd") ? ABP_OPT_SGD : ABP_OPT_ADAM;
+            else if (!strcmp(k, "optimizer")) {
+                if (abp_opt_kind_parse(v, &cfg->optimizer))
+                    return abp_fail(err, "checkpoint config: --optimizer=%s: unknown (written by a newer abp?)", v);
+            }
             else if (!strcmp(k, "lr")) cfg->lr = strtof(v, NULL);
             else if (!strcmp(k, "beta1")) cfg->beta1 = strtof(v, NULL);
             else if (!strcmp(k, "momentum")) cfg->momentum = strtof(v, NULL);
@@ -109,6 +115,7 @@ int abp_train_cfg_parse(const char *text, abp_train_cfg *cfg, abp_err *err) {
             else if (abp_classify_parse(&cfg->classify, k, v)) { /* the classifier's own keys */ }
             else if (!strcmp(k, "objective")) snprintf(cfg->objective, sizeof cfg->objective, "%s", v);
             else if (abp_descriptor_parse(&cfg->descriptor, k, v)) {}
+            else if (abp_latent_prior_parse(&cfg->prior, k, v)) { /* --prior ebm's (abp/ebm_prior.h) */ }
             else if (abp_coop_parse(&cfg->coop, k, v)) { /* coop's own (abp/coop.h) */ }
             else if (abp_encoder_cfg_parse_key(&cfg->encoder, k, v)) { /* the encoder's (abp/encoder.h) */ }
             /* Unknown keys come from newer versions; they do not change the model. */

@@ -29,7 +29,10 @@ static void on_stop_signal(int sig) { (void)sig; stop_requested = 1; }
 #define SLOT_NONFINITE (ABP_OBJ_SLOTS + 2) /* NaN or infinite values in the batch's state */
 
 struct abp_trainer {
-    const abp_train_cfg *cfg;
+    const abp_train_cfg *cfg; /* = &own */
+    abp_train_cfg own;        /* the caller's settings, with those a resumed checkpoint fixes */
+    char resume_path[1200];   /* --resume: the checkpoint (of a folder: the one picked) */
+    char *resumed_encoder;    /* --resume with --encoder: the spec the checkpoint's encoder has */
     abp_dist *d;
     const abp_objective_ops *ops;
     void *obj;                /* the objective's own state */
@@ -83,6 +86,7 @@ static void trainer_free(trainer *t) {
     abp_free(t->proj);
     abp_free(t->pb);
     free(t->config);
+    free(t->resumed_encoder);
 }
 
 /* Rows [lo, hi) of an in-memory data set (abp bench's synthetic images), as a shard. */
@@ -113,6 +117,22 @@ static int project_shard(trainer *t, abp_err *err) {
     return rc;
 }
 
+/* /config records the encoder's canonical spec (not "auto", which names a different network
+ * for another model), so that inference and resume rebuild exactly the network trained. On
+ * --resume with --encoder, the one built must be the checkpoint's. */
+static int record_encoder(trainer *t, abp_err *err) {
+    abp_model_net *enc = abp_model_find(&t->model, "encoder");
+    if (!enc) return 0;
+    if (t->resumed_encoder && strcmp(enc->net.spec, t->resumed_encoder) != 0)
+        return abp_fail(err, "--encoder: %s was trained with the encoder '%.600s'; resume it without --encoder, or with that spec",
+                        t->resume_path, t->resumed_encoder);
+    if (strlen(enc->net.spec) >= sizeof t->own.encoder.spec)
+        return abp_fail(err, "--encoder: its spec is too long to record in /config (%zu characters; at most %zu)",
+                        strlen(enc->net.spec), sizeof t->own.encoder.spec - 1);
+    snprintf(t->own.encoder.spec, sizeof t->own.encoder.spec, "%s", enc->net.spec);
+    return 0;
+}
+
 /* Everything that can fail on one rank alone, before the first collective of the loop. */
 static int setup_local(trainer *t, const abp_images *given, abp_err *err) {
     const abp_train_cfg *cfg = t->cfg;
@@ -134,10 +154,12 @@ static int setup_local(trainer *t, const abp_images *given, abp_err *err) {
 
     t->ops = abp_objective_find(cfg->objective);
     if (!t->ops) return abp_fail(err, "--objective %s: unknown; expected one of: %s", cfg->objective, abp_objective_names());
+    if (abp_latent_prior_check(&cfg->prior, cfg->objective, err)) return -1;
     abp_objective_env env = {.cfg = cfg, .b_local = t->b_local, .B = t->B, .n_total = t->n_total,
                              .sum = abp_dist_sum_doubles, .sum_ctx = t->d};
     if (t->ops->create(&env, &t->model, &t->layout, &t->obj, err)) return -1;
     if (abp_model_seal(&t->model, err)) return -1;
+    if (record_encoder(t, err)) return -1;
     abp_objective_layout *lay = &t->layout;
     if (lay->nslots < 0 || lay->nslots > ABP_OBJ_SLOTS || lay->nexample > ABP_OBJ_MAX_STATES ||
         lay->nchain > ABP_OBJ_MAX_STATES)
@@ -248,6 +270,53 @@ static int sharded_rows(trainer *t, abp_ckpt_rows *rows) {
     return n;
 }
 
+/* Collective, before anything is built: which checkpoint --resume means (of a folder, the
+ * newest that verifies: abp_ckpt_pick), and the settings that come from it rather than from
+ * the command line. Those of the encoder (--encoder, --init, --encoder-lr) are the
+ * checkpoint's; any given on the command line must agree with it (--encoder is compared
+ * once the encoder is built, as canonical specs: record_encoder). */
+static int resume_settings(trainer *t, abp_err *err) {
+    const char *path = t->cfg->resume;
+    struct stat st;
+    int is_dir = t->d->rank == 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    MPI_Bcast(&is_dir, 1, MPI_INT, 0, t->d->comm);
+    if (is_dir) {
+        if (abp_ckpt_pick(t->d->comm, path, t->resume_path, sizeof t->resume_path, err)) return -1;
+        if (t->d->rank == 0 && !t->cfg->quiet) printf("abp train: resuming from %s\n", t->resume_path);
+    } else {
+        snprintf(t->resume_path, sizeof t->resume_path, "%s", path);
+    }
+    path = t->resume_path;
+    abp_ckpt *ck = NULL;
+    abp_ckpt_meta meta;
+    if (abp_ckpt_open(t->d->comm, path, &ck, &meta, err)) return -1;
+    abp_train_cfg was;
+    int rc = abp_train_cfg_parse(meta.config ? meta.config : "", &was, err);
+    /* Only a checkpoint of this objective with an encoder: another objective is resume()'s
+     * error, and an encoder-less one has no encoder settings. */
+    int has_encoder = rc == 0 && meta.config && strstr(meta.config, "\n--encoder=") &&
+                      strcmp(was.objective, t->own.objective) == 0;
+    abp_encoder_cfg *now = &t->own.encoder;
+    if (has_encoder && (now->given & ABP_ENCODER_GIVEN_INIT) && strcmp(now->init, was.encoder.init) != 0)
+        rc = abp_fail(err, "--init %s: %s was trained with --init %s; resume it with the same --init (or without)",
+                      now->init, path, was.encoder.init);
+    else if (has_encoder && (now->given & ABP_ENCODER_GIVEN_LR) && now->lr != was.encoder.lr)
+        rc = abp_fail(err, "--encoder-lr %g: %s was trained with --encoder-lr %g; resume it with the same (or without)",
+                      (double)now->lr, path, (double)was.encoder.lr);
+    if (has_encoder && rc == 0) {
+        /* A spec (not "auto" or a name, as checkpoints before the spec was recorded have) is
+         * what the encoder built from --encoder must be. */
+        if ((now->given & ABP_ENCODER_GIVEN_SPEC) && strchr(was.encoder.spec, '|') &&
+            !(t->resumed_encoder = strdup(was.encoder.spec)))
+            rc = abp_fail(err, "out of memory");
+        if (!(now->given & ABP_ENCODER_GIVEN_SPEC)) snprintf(now->spec, sizeof now->spec, "%s", was.encoder.spec);
+        snprintf(now->init, sizeof now->init, "%s", was.encoder.init);
+        now->lr = was.encoder.lr;
+    }
+    abp_ckpt_close(ck);
+    return rc;
+}
+
 /* Collective: every network's parameters, optimizer moments and steps, and this rank's
  * rows of every persistent state, from a checkpoint (written on any number of ranks). */
 static int resume(trainer *t, abp_err *err) {
@@ -255,17 +324,7 @@ static int resume(trainer *t, abp_err *err) {
     abp_ckpt_meta meta;
     char **names = NULL;
     int rc = -1;
-    /* --resume DIR: the newest checkpoint in it that verifies (abp_ckpt_pick). */
-    char picked[1200];
-    const char *path = t->cfg->resume;
-    struct stat st;
-    int is_dir = t->d->rank == 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-    MPI_Bcast(&is_dir, 1, MPI_INT, 0, t->d->comm);
-    if (is_dir) {
-        if (abp_ckpt_pick(t->d->comm, path, picked, sizeof picked, err)) return -1;
-        path = picked;
-        if (t->d->rank == 0 && !t->cfg->quiet) printf("abp train: resuming from %s\n", path);
-    }
+    const char *path = t->resume_path;
     if (abp_ckpt_open(t->d->comm, path, &ck, &meta, err)) return -1;
     int64_t n_ck, dims[4];
     int ndim;
@@ -275,7 +334,7 @@ static int resume(trainer *t, abp_err *err) {
                  (long long)n_ck, (long long)t->n_total);
         goto done;
     }
-    if (meta.optimizer[0] && strcmp(meta.optimizer, t->cfg->optimizer == ABP_OPT_SGD ? "sgd" : "adam")) {
+    if (meta.optimizer[0] && strcmp(meta.optimizer, abp_opt_kind_name(t->cfg->optimizer))) {
         abp_fail(err, "%s was trained with --optimizer %s", path, meta.optimizer);
         goto done;
     }
@@ -290,6 +349,10 @@ static int resume(trainer *t, abp_err *err) {
         }
         if (strcmp(was.objective, t->cfg->objective) != 0) {
             abp_fail(err, "%s was trained with --objective %s; resume it with the same --objective", path, was.objective);
+            goto done;
+        }
+        if (strcmp(was.prior.kind, t->cfg->prior.kind) != 0) {
+            abp_fail(err, "%s was trained with --prior %s; resume it with the same --prior", path, was.prior.kind);
             goto done;
         }
     }
@@ -399,7 +462,7 @@ static int write_checkpoint(trainer *t, int64_t iters_done, abp_err *err) {
                           .seed = t->cfg->seed, .world_size = t->d->size,
                           .optimizer_step = g ? g->opt.step : 0, .config = t->config,
                           .steps = steps, .nsteps = nsteps, .rows = rows, .nrows = sharded_rows(t, rows)};
-    snprintf(meta.optimizer, sizeof meta.optimizer, "%s", t->cfg->optimizer == ABP_OPT_SGD ? "sgd" : "adam");
+    snprintf(meta.optimizer, sizeof meta.optimizer, "%s", abp_opt_kind_name(t->cfg->optimizer));
     char path[1200];
     snprintf(path, sizeof path, "%s/checkpoint-%08lld.h5", t->cfg->out, (long long)iters_done);
     /* /latents is the first per-example state; an objective without one writes a column of zeros */
@@ -581,9 +644,11 @@ int abp_trainer_create(const abp_train_cfg *cfg, abp_dist *d, const abp_images *
     trainer *t = calloc(1, sizeof *t);
     *out = NULL;
     if (abp_dist_agree(d, t ? 0 : abp_fail(err, "out of memory"), err)) return -1;
-    t->cfg = cfg;
+    t->own = *cfg;
+    t->cfg = &t->own;
     t->d = d;
-    if (abp_dist_agree(d, setup_local(t, data, err), err) ||
+    if ((cfg->resume[0] && abp_dist_agree(d, resume_settings(t, err), err)) ||
+        abp_dist_agree(d, setup_local(t, data, err), err) ||
         (cfg->resume[0] && abp_dist_agree(d, resume(t, err), err))) {
         abp_trainer_free(t);
         return -1;

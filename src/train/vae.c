@@ -13,76 +13,55 @@
 
 typedef struct vae {
     const abp_train_cfg *cfg;
-    abp_net *g, *enc;
-    abp_shape zs, ys;
-    int d;
-    float *zb, *dz, *dout, *noise, *rows, *denc;
-    float inv_var_batch, inv_batch;
+    abp_encoder_pair p;   /* g, the encoder, and the batch's buffers */
+    float *dz;            /* dL/dz through g, CNS */
 } vae;
 
 static void destroy(void *self) {
     vae *o = self;
     if (!o) return;
-    abp_free(o->zb);
+    abp_encoder_pair_free(&o->p);
     abp_free(o->dz);
-    abp_free(o->dout);
-    abp_free(o->noise);
-    abp_free(o->rows);
-    abp_free(o->denc);
     free(o);
 }
 
 static int create(const abp_objective_env *env, abp_model *model, abp_objective_layout *layout, void **self,
                   abp_err *err) {
-    const abp_train_cfg *cfg = env->cfg;
     vae *o = calloc(1, sizeof *o);
     *self = o;
     if (!o) return abp_fail(err, "out of memory");
-    o->cfg = cfg;
-    if (abp_encoder_pair_create(env, model, &o->g, &o->enc, err)) return -1;
-    o->zs = o->g->in_shape;
-    o->ys = o->g->out_shape;
-    o->d = o->zs.c;
-    size_t b = (size_t)env->b_local, d = (size_t)o->d, dy = (size_t)abp_shape_numel(o->ys);
-    if (!(o->zb = abp_alloc(sizeof(float) * b * d, err)) || !(o->dz = abp_alloc(sizeof(float) * b * d, err)) ||
-        !(o->dout = abp_alloc(sizeof(float) * b * dy, err)) || !(o->noise = abp_alloc(sizeof(float) * b * d, err)) ||
-        !(o->rows = abp_alloc(sizeof(float) * b * d, err)) || !(o->denc = abp_alloc(sizeof(float) * b * 2 * d, err)))
-        return -1;
-    o->inv_var_batch = 1.0f / (cfg->sigma * cfg->sigma * (float)env->B);
-    o->inv_batch = 1.0f / (float)env->B;
-    *layout = (abp_objective_layout){.signal = o->ys, .nexample = 1, .nslots = 2};
-    snprintf(layout->example[0].name, sizeof layout->example[0].name, "latents");
-    layout->example[0].shape = o->zs;
+    o->cfg = env->cfg;
+    if (abp_encoder_pair_create(env, model, &o->p, err)) return -1;
+    if (!(o->dz = abp_alloc(sizeof(float) * (size_t)env->b_local * (size_t)o->p.d, err))) return -1;
+    abp_encoder_pair_layout(&o->p, 2, layout);
     return 0;
 }
 
 static void init_state(void *self, int chain, int which, int64_t id, float *row) {
     vae *o = self;
     (void)chain, (void)which;
-    abp_rng_normal(o->cfg->seed, ABP_RNG_LATENT_INIT, (uint32_t)id, 0, 0, row, o->d);
+    abp_encoder_pair_init_state(&o->p, o->cfg->seed, id, row);
 }
 
 static int iterate(void *self, abp_batch *b, abp_err *err) {
     vae *o = self;
-    abp_net *g = o->g, *e = o->enc;
-    int n = b->b, d = o->d;
+    abp_encoder_pair *p = &o->p;
+    abp_net *g = p->g, *e = p->enc;
+    int n = b->b, d = p->d;
     e->training = g->training = 1;
     e->update_running = g->update_running = 1;
     if (abp_net_forward(e, b->obs->y, n, err)) return -1;
     const float *enc = abp_net_output(e);
-    for (int i = 0; i < n; i++)
-        abp_rng_normal(o->cfg->seed, ABP_RNG_ENCODER, (uint32_t)b->ids[i], (uint32_t)b->iteration, 0,
-                       o->rows + (int64_t)i * d, d);
-    abp_rows_to_cns(o->rows, o->noise, n, o->zs);
-    abp_encoder_sample(enc, o->noise, o->zb, n, d);
-    if (abp_net_forward(g, o->zb, n, err)) return -1;
+    abp_encoder_pair_draw(p, o->cfg->seed, ABP_RNG_ENCODER, b, p->noise);
+    abp_encoder_sample(enc, p->noise, p->zb, n, d);
+    if (abp_net_forward(g, p->zb, n, err)) return -1;
     e->update_running = g->update_running = 0;
-    b->slots[0] = (float)abp_observe_residual(b->obs, abp_net_output(g), o->dout, n, o->ys, o->inv_var_batch);
-    if (abp_net_backward(g, o->dout, n, o->dz, 1, err)) return -1;
-    abp_encoder_sample_backward(enc, o->noise, o->dz, o->denc, n, d);
-    b->slots[1] = (float)abp_encoder_kl(enc, o->denc, n, d, o->inv_batch);
-    if (abp_net_backward(e, o->denc, n, NULL, 1, err)) return -1;
-    abp_cns_to_rows(enc, b->state[0], n, o->zs); /* mu: the first d rows of the output */
+    b->slots[0] = (float)abp_observe_residual(b->obs, abp_net_output(g), p->dout, n, p->ys, p->inv_var_batch);
+    if (abp_net_backward(g, p->dout, n, o->dz, 1, err)) return -1;
+    abp_encoder_sample_backward(enc, p->noise, o->dz, p->denc, n, d);
+    b->slots[1] = (float)abp_encoder_kl(enc, p->denc, n, d, p->inv_batch);
+    if (abp_net_backward(e, p->denc, n, NULL, 1, err)) return -1;
+    abp_cns_to_rows(enc, b->state[0], n, p->zs); /* mu: the first d rows of the output */
     return 0;
 }
 
@@ -98,7 +77,7 @@ static int metrics(void *self, const abp_sums *s, abp_metric *out) {
 
 static int pictures(void *self, const abp_picture_env *env, char *written, size_t cap, abp_err *err) {
     vae *o = self;
-    return abp_encoder_pictures(o->g, o->enc, o->cfg->seed, env, written, cap, err);
+    return abp_encoder_pictures(o->p.g, o->p.enc, o->cfg->seed, env, written, cap, err);
 }
 
 const abp_objective_ops abp_objective_vae = {
