@@ -7,17 +7,7 @@ abp=$1 src=$2 bin=$(dirname "$1")
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 data=$src/datasets/mnist-small/train-images-idx3-ubyte
 model="z 3 | linear 7x7x4 | bn | lrelu 0.2 | deconv 1 k5 s4 p1 op1 | tanh"
-pass=0 failed=0
-ok() { if eval "$2"; then pass=$((pass + 1)); else echo "FAIL $1"; failed=$((failed + 1)); fi; }
-expect() { # NAME TEXT -- COMMAND...
-  local name=$1 want=$2; shift 3
-  local err rc
-  err=$("$@" 2>&1 >/dev/null); rc=$?
-  if [ $rc -eq 0 ] || [ "$(printf '%s\n' "$err" | grep -c .)" -ne 1 ] || ! grep -qF -- "$want" <<<"$err"; then
-    echo "FAIL $name (exit $rc): $err"; failed=$((failed + 1)); return
-  fi
-  pass=$((pass + 1))
-}
+source "$(dirname "$0")/lib.sh"
 
 "$abp" train --data "$data" --model "$model" --limit 16 --batch 8 --iters 2 --langevin-steps 1 --objective abp \
   --out "$tmp/run" --quiet

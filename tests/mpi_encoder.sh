@@ -16,18 +16,7 @@ model="z 4 | linear 7x7x4 | bn | lrelu 0.2 | deconv 1 k5 s4 p1 op1 | tanh"
 encoder="z 28x28x1 | conv 4 k5 s4 | bn | lrelu 0.2 | linear 8"
 common=(--data "$data" --model "$model" --objective iabp --encoder "$encoder" --limit 24 --langevin-steps 2 --quiet)
 mpi=(mpirun --oversubscribe)
-pass=0 failed=0
-ok() { if eval "$2"; then pass=$((pass + 1)); else echo "FAIL $1"; failed=$((failed + 1)); fi; }
-expect() { # NAME TEXT -- COMMAND...
-  local name=$1 want=$2; shift 3
-  local err rc
-  err=$("$@" 2>&1 >/dev/null); rc=$?
-  if [ $rc -eq 0 ] || [ "$(printf '%s\n' "$err" | grep -c .)" -ne 1 ] || ! grep -qF -- "$want" <<<"$err"; then
-    echo "FAIL $name (exit $rc): $err"; failed=$((failed + 1)); return
-  fi
-  pass=$((pass + 1))
-}
-diff_ok() { "$bin/ckpt_diff" "$1" "$2" "$3" >/dev/null; }
+source "$(dirname "$0")/lib.sh"
 
 # 1. rank count, full batch
 for init in encoder prior; do
