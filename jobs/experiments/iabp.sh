@@ -11,8 +11,8 @@
 #            IABP [E+L]           the same model; test: T Langevin steps from mu (--init encoder)
 #          all trained for ITERS iterations with the same settings (the paper's T Langevin
 #          steps of size STEP, sigma 0.3 and Adamax; batch BATCH), and 64 samples from the prior of
-#          each (OUT/ROW/samples.png); the paper's MNIST column beside. HiABP rows (L = 2, 3)
-#          are a marked hook below (issue 10 §2, another branch).
+#          each (OUT/ROW/samples.png); the paper's MNIST column beside. HiABP rows: L = 2 (a spec)
+#          and L = 3 (hiabp-mnist28), trained and tested as IABP [E+L].
 #          The ABP rows train with --objective iabp so that every row runs the same code with
 #          the same settings; the encoder trained beside them does not touch the generator.
 #  table3  Table 3: error against T (TABLE3_T, trained and tested with the same T), on the
@@ -118,6 +118,8 @@ per_iteration() {
 }
 
 # ---------------------------------------------------------------- Table 1
+hiabp_l2_model="z 22 | linear 7x7x128 | bn | lrelu 0.2 | deconv 64 k5 s2 | bn | lrelu 0.2 | latent 8 | deconv 32 k3 s1 | bn | lrelu 0.2 | deconv 1 k5 s2 | tanh"
+hiabp_l2_encoder="z 28x28x1 | conv 64 k5 s2 | bn | lrelu 0.2 | head 8 | conv 128 k5 s2 | bn | lrelu 0.2 | linear 256 | lrelu 0.2 | linear 44"
 # row KEY "LABEL" PAPER KIND TRAIN_ARGS...: trains OUT/KEY (shared by rows of the same KEY)
 # and adds a table row of its test error by KIND.
 rows=()
@@ -135,9 +137,10 @@ if [[ " $parts " == *" table1 "* ]]; then
   row abp-persistent "ABP, persistent" 0.0183 prior --objective iabp --init persistent --model mnist28 --langevin-steps "$T"
   row "iabp-T$T" "IABP [E]" 0.0195 E --objective iabp --init encoder --model mnist28 --langevin-steps "$T"
   row "iabp-T$T" "IABP [E+L]" 0.0180 EL --objective iabp --init encoder --model mnist28 --langevin-steps "$T"
-  # ---- HiABP rows (issue 10 §2): the hierarchical model's branch adds them here, e.g.
-  #   row hiabp-l2 "HiABP [E+L], L = 2" 0.0174 EL --objective iabp --model "<an L = 2 spec>" --langevin-steps "$T"
-  #   row hiabp-l3 "HiABP [E+L], L = 3" 0.0162 EL --objective iabp --model hiabp-mnist28 --langevin-steps "$T"
+  # ---- HiABP rows (issue 10 §2): the L = 2 spec of jobs/experiments/hiabp.sh (codes 22 + 8)
+  # and the built-in hiabp-mnist28 (L = 3, codes 6 + 8 + 16); d = 30 as mnist28's.
+  row hiabp-l2 "HiABP [E+L], L = 2" 0.0174 EL --objective iabp --model "$hiabp_l2_model" --encoder "$hiabp_l2_encoder" --langevin-steps "$T"
+  row hiabp-l3 "HiABP [E+L], L = 3" 0.0162 EL --objective iabp --model hiabp-mnist28 --langevin-steps "$T"
   # ---- end of the HiABP rows
   {
     echo "| model | test mse (abp) | the paper's MNIST | run |"
