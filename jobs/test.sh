@@ -22,10 +22,11 @@ ensure_packages slurm-wlm munge strace gnuplot-nox man-db groff-base python3-tor
 (cd "$here/build" && ABP_REQUIRE_SLURM=1 ctest --output-on-failure --timeout 600)
 
 bash "$here/jobs/setup.sh" "$here/build-asan" -DABP_WERROR=ON -DABP_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
-# Every AddressSanitizer, LeakSanitizer and UBSan check is on, and fatal. ctest gives each
-# test of this build its ASAN_OPTIONS, LSAN_OPTIONS and UBSAN_OPTIONS (CMakeLists.txt):
-# Open MPI's and HDF5's own allocations kept until exit are suppressed by tests/lsan.supp,
-# so a leak of abp's fails the test it happens in (tests/sanitizer_leaks.sh proves it).
+# Every AddressSanitizer and UBSan check is on, and fatal. ctest gives each test of this
+# build its ASAN_OPTIONS, LSAN_OPTIONS and UBSAN_OPTIONS (CMakeLists.txt): LeakSanitizer in
+# the unit tests, the fuzz replays and cli_workflow, where Open MPI's and HDF5's own
+# allocations kept until exit are suppressed by tests/lsan.supp, so a leak of abp's fails
+# the test it happens in (tests/sanitizer_leaks.sh proves it).
 (cd "$here/build-asan" && ctest --output-on-failure --timeout 900)
 
 # Fuzzing: every harness of fuzz/ for 30 s under libFuzzer, ASan and UBSan (about 6 min
