@@ -25,7 +25,10 @@ static void read_everything(abp_ckpt *ck) {
     if (abp_ckpt_list(ck, &arrays, &n, &err) == 0) {
         for (int k = 0; k < n; k++) {
             int64_t count = 1;
-            for (int j = 0; j < arrays[k].ndim; j++) count *= arrays[k].dims[j];
+            /* dims come from the file: stop multiplying past the cap (a crafted file's
+             * dims overflow int64_t, which UBSan found here in the harness itself) */
+            for (int j = 0; j < arrays[k].ndim && count > 0 && count <= (1 << 22); j++)
+                count = arrays[k].dims[j] > 0 && arrays[k].dims[j] <= (1 << 22) ? count * arrays[k].dims[j] : -1;
             if (count <= 0 || count > (1 << 22)) continue;
             float *buf = abp_alloc(sizeof(float) * (size_t)count, &err);
             if (buf && abp_ckpt_read_array(ck, arrays[k].path, buf, arrays[k].ndim, arrays[k].dims, &err)) {
