@@ -988,7 +988,14 @@ static int verify_dataset(verify_walk *v, const char *name) {
     size_t size = type < 0 ? 0 : H5Tget_size(type);
     int rc = 0;
     unsigned char *buf = NULL;
+    /* abp stores every dataset whole and uncompressed, so none can hold more bytes than the
+     * file: a larger extent is a damaged or crafted header (fuzzing found one of 2^60 bytes) */
+    hsize_t file_bytes = 0;
+    if (H5Fget_filesize(ck->file, &file_bytes) < 0) file_bytes = 0;
     if (points < 0 || size == 0) rc = abp_fail(v->err, "%s: cannot open /%s", ck->path, name);
+    else if ((uint64_t)points > (uint64_t)file_bytes / size)
+        rc = abp_fail(v->err, "%s: /%s claims %lld values of %zu bytes, more than the file holds (the file is damaged)",
+                      ck->path, name, (long long)points, size);
     else if (H5Aexists(dset, CKPT_CRC_ATTR) <= 0)
         rc = abp_fail(v->err, "%s: /%s has no checksum (an abp older than checksums wrote it, or it was changed)",
                       ck->path, name);
