@@ -68,6 +68,15 @@ static int create(const abp_objective_env *env, abp_model *model, abp_objective_
     return 0;
 }
 
+/* /config: --prior ebm's options (abp/ebm_prior.h); nothing for --prior normal, so a plain
+ * ABP checkpoint's /config is what it was before the prior existed. */
+static char *format(const abp_train_cfg *cfg) {
+    size_t cap = strlen(cfg->prior.spec) + 256;
+    char *s = calloc(cap, 1);
+    if (s) abp_latent_prior_format(&cfg->prior, s, cap);
+    return s;
+}
+
 /* z_i ~ N(0, I) from the counter RNG: the same for example i on any number of ranks. */
 static void init_state(void *self, int chain, int which, int64_t id, float *row) {
     abp_objective *o = self;
@@ -163,6 +172,7 @@ done:
 
 const abp_objective_ops abp_objective_abp = {
     .name = "abp",
+    .format = format,
     .create = create,
     .init_state = init_state,
     .iterate = iterate,

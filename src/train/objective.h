@@ -84,6 +84,12 @@ typedef struct abp_picture_env {
 
 typedef struct abp_objective_ops {
     const char *name; /* --objective NAME */
+    /* The /config lines of the option groups it reads (its members of abp_train_cfg, e.g.
+     * "--descriptor=...\n--chains=...\n"), for abp_train_cfg_format to append after the
+     * options every objective shares: a malloc'd string, "" for none; NULL out of memory.
+     * A checkpoint's /config then says what it was trained with, not every objective's
+     * defaults. May be NULL: the objective reads no option group. */
+    char *(*format)(const abp_train_cfg *cfg);
     /* Builds the networks into model (abp_model_add; the loop seals the arena after), sets
      * their initial parameters from env->cfg->seed and their sum to env->sum, allocates
      * its own work buffers (sized by env->b_local), fills layout. *self gets its state. */
@@ -131,6 +137,8 @@ typedef struct abp_encoder_pair {
 ABP_MUST_CHECK int abp_encoder_pair_create(const abp_objective_env *env, abp_model *model, abp_encoder_pair *p,
                                            abp_err *err);
 void abp_encoder_pair_free(abp_encoder_pair *p); /* the buffers; the networks are the model's */
+/* Their format: the encoder's options (--encoder, --init, --encoder-lr; abp/encoder.h). */
+char *abp_encoder_pair_format(const abp_train_cfg *cfg);
 /* One per-example state, /latents of shape [d]; nslots loss slots. */
 void abp_encoder_pair_layout(const abp_encoder_pair *p, int nslots, abp_objective_layout *layout);
 /* Example id's first latent: N(0, I) keyed by (seed, ABP_RNG_LATENT_INIT, id). */
