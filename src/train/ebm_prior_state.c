@@ -83,7 +83,8 @@ int abp_ebm_prior_state_create(const abp_objective_env *env, abp_model *model, a
 int abp_ebm_prior_state_learn(abp_ebm_prior_state *st, const float *post, const abp_batch *b, float sums[2],
                               abp_err *err) {
     int64_t d = abp_shape_numel(st->zs);
-    for (int i = 0; i < b->b; i++) abp_ebm_prior_start(st->seed, b->ids[i], (uint32_t)b->iteration, st->ws.noise + i * d, d);
+    for (int i = 0; i < b->b; i++)
+        abp_ebm_prior_start(st->seed, b->ids[i], (uint32_t)b->iteration, st->ws.noise + i * d, d);
     abp_rows_to_cns(st->ws.noise, st->zp, b->b, st->zs);
     st->lv.iteration = (uint32_t)b->iteration;
     if (abp_ebm_prior_langevin(st->f, st->zp, b->b, b->ids, &st->lv, &st->ws, err)) return -1;
