@@ -72,7 +72,8 @@ ABP_MUST_CHECK int cli_load_encoder(abp_dist *d, const char *ckpt, const abp_tra
 /* Rank 0 creates --out (mkdir -p); collective. */
 ABP_MUST_CHECK int cli_make_out_dir(abp_dist *d, const char *out, abp_err *err);
 
-/* Sets this rank's BLAS threads: requested if > 0, else the node's cores / its ranks. */
+/* Sets this rank's threads, the BLAS's and abp's loops': requested if > 0, else the node's
+ * cores / its ranks. */
 int cli_set_threads(abp_dist *d, int requested);
 
 /* The prior a command draws latents from (prior_draw.c): --prior and --batchnorm.

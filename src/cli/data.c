@@ -45,7 +45,7 @@ int cli_make_out_dir(abp_dist *d, const char *out, abp_err *err) {
 
 int cli_set_threads(abp_dist *d, int requested) {
     char why[256];
-    return abp_blas_set_threads(abp_dist_threads_per_rank(d, requested, why, sizeof why));
+    return abp_threads_set(abp_dist_threads_per_rank(d, requested, why, sizeof why)); /* the BLAS's and the loops' */
 }
 
 int cli_load_model(abp_dist *d, const char *ckpt, int batch, int latent_h, int latent_w, abp_net *net,

@@ -63,7 +63,7 @@ static int run(const char *cmd, int argc, char **argv, abp_dist *d, abp_err *err
         {"limit", OPT_INT64, &limit, 0, 0, 1e12, NULL, "only the first N examples (0: all)", 0, 0},
         {"batch", OPT_INT, &batch, 0, 1, 100000, NULL, "examples inferred at once", 0, 0},
         {"seed", OPT_INT64, &seed, 0, 0, 9.2e18, NULL, "seed of the initial latents, the noise and the masks", 0, 0},
-        {"threads", OPT_INT, &threads, 0, 0, 1024, NULL, "BLAS threads per rank (0: cores / ranks on the node)", 0, 0},
+        {"threads", OPT_INT, &threads, 0, 0, 1024, NULL, "threads per rank, for the BLAS and abp's loops (0: cores / ranks on the node)", 0, 0},
         {"mask", OPT_STRING, mask_text, sizeof mask_text, 0, 0, NULL,
          "the occlusion: pepper:FRACTION or region:SIDE (at 64x64); default: the data's stored masks, else the checkpoint's training mask, from its seed", 0, 0},
     };

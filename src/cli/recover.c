@@ -90,7 +90,7 @@ int cmd_recover(int argc, char **argv, abp_dist *d, abp_err *err) {
         {"limit", OPT_INT64, &limit, 0, 0, 1e12, NULL, "only the first N examples (0: all)", 0, 0},
         {"batch", OPT_INT, &batch, 0, 1, 100000, NULL, "examples inferred at once", 0, 0},
         {"seed", OPT_INT64, &seed, 0, 0, 9.2e18, NULL, "seed of the initial latents and the noise (S comes from the checkpoint's seed)", 0, 0},
-        {"threads", OPT_INT, &threads, 0, 0, 1024, NULL, "BLAS threads per rank (0: cores / ranks on the node)", 0, 0},
+        {"threads", OPT_INT, &threads, 0, 0, 1024, NULL, "threads per rank, for the BLAS and abp's loops (0: cores / ranks on the node)", 0, 0},
     };
     int nopts = (int)(sizeof opts / sizeof opts[0]);
     if (cli_parse("recover", argc, argv, 2, opts, nopts, NULL, 0, NULL, &help, err)) return EXIT_USAGE;

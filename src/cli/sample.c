@@ -129,7 +129,7 @@ int cmd_sample(int argc, char **argv, abp_dist *d, abp_err *err) {
         {"langevin-steps", OPT_INT, &steps, 0, 0, 10000000, NULL, "a descriptor checkpoint: Langevin steps on the images", 0, 0},
         {"from-chains", OPT_FLAG, &from_chains, 0, 0, 0, NULL, "a descriptor checkpoint: start from its stored chains, not from the reference", 0, 0},
         {"size", OPT_STRING, size, sizeof size, 0, 0, NULL, "a descriptor checkpoint: HxW images (fully convolutional descriptors; default: as trained)", 0, 0},
-        {"threads", OPT_INT, &threads, 0, 0, 1024, NULL, "BLAS threads per rank (0: cores / ranks on the node)", 0, 0},
+        {"threads", OPT_INT, &threads, 0, 0, 1024, NULL, "threads per rank, for the BLAS and abp's loops (0: cores / ranks on the node)", 0, 0},
         {"quiet", OPT_FLAG, &quiet, 0, 0, 0, NULL, "a generator checkpoint: print nothing but errors", 0, 0},
     };
     int nopts = (int)(sizeof opts / sizeof opts[0]);
