@@ -33,8 +33,9 @@ enum { PHASE_PLANE_MAX = 16384, PHASE_MAX = 64 }; /* one plane on a thread's sta
 
 /* Short rows gain nothing from the split (CPU time, min of 12 calls, faces64's shapes at load
  * 11-21): an 8-wide row ran col2im and im2col 1.25x slower split, a 16-wide one im2col
- * 1.1-1.4x slower but col2im 0.6-0.9x, and from 32 wide both are 0.6-0.75x. Narrower strided
- * planes take the 2-D phase split below instead. */
+ * 1.1-1.4x slower but col2im 0.6-0.9x, and from 32 wide both are 0.6-0.75x. im2col's narrower
+ * strided planes take the 2-D phase split below instead, and col2im takes it wherever its
+ * planes fit (faster still, at any width measured). */
 static int phase_split_pays(int ih, int iw, int sw, int kw, int min_width) {
     return sw > 1 && iw >= min_width && (int64_t)ih * iw <= PHASE_PLANE_MAX && sw <= PHASE_MAX && kw <= PHASE_MAX;
 }
@@ -187,8 +188,8 @@ static void col2im_plane_split(const float *cols, float *dst, int64_t ncols, int
     for (int y = 0; y < ih; y++) interleave_row(buf + (int64_t)y * iw, dst + (int64_t)y * iw, iw, sw, start);
 }
 
-/* The 2-D phase split, for strided planes whose rows are too short for the split above (the
- * generators' 7-wide grids: nothing per row pays). Image position (m*sh + ri, l*sw + rj) is
+/* The 2-D phase split: im2col's strided planes whose rows are too short for the split above
+ * (the generators' 7-wide grids: nothing per row pays), and col2im's wherever it fits. Image position (m*sh + ri, l*sw + rj) is
  * element (m, l) of phase plane (ri, rj); with ki - ph = qi*sh + ri and kj - pw = qj*sw + rj
  * (0 <= ri < sh, 0 <= rj < sw), tap (ki, kj) at grid point (y, x) is element (y + qi, x + qj)
  * of phase (ri, rj). So every tap reads (im2col) or adds to (col2im) an oh x ow window of one
@@ -362,9 +363,11 @@ void abp_im2col(const float *img, float *cols, int c, int n, int ih, int iw, int
 void abp_col2im(const float *cols, float *img, int c, int n, int ih, int iw, int oh, int ow,
                 int kh, int kw, int sh, int sw, int ph, int pw) {
     int64_t ncols = (int64_t)n * oh * ow, plane = (int64_t)oh * ow;
-    const int split = phase_split_pays(ih, iw, sw, kw, 16);
+    /* col2im takes the 2-D split wherever it fits, also where rows could be split: window
+     * adds beat the per-row split from 16 to 64 wide (faces64's planes, 0.73-0.93x) */
     phase_planes pp = {0};
-    const int split2d = !split && phase_planes_fit(ih, iw, oh, ow, kh, kw, sh, sw, ph, pw, &pp);
+    const int split2d = phase_planes_fit(ih, iw, oh, ow, kh, kw, sh, sw, ph, pw, &pp);
+    const int split = !split2d && phase_split_pays(ih, iw, sw, kw, 16);
     int start[PHASE_MAX] = {0}, tap_row[PHASE_MAX] = {0}, tap_col[PHASE_MAX] = {0};
     kernel_column kc[PHASE_MAX];
     if (split) {
