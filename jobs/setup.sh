@@ -9,6 +9,7 @@ build=${1:-$here/build}; shift || true
 # shellcheck source=jobs/packages.sh
 source "$here/jobs/packages.sh"
 ensure_packages build-essential cmake pkg-config libopenmpi-dev openmpi-bin libopenblas-dev \
+  libopenblas-openmp-dev \
   liblapacke-dev libhdf5-openmpi-dev hdf5-tools libstb-dev libgif-dev zlib1g-dev
 
 cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release "$@" > /dev/null

@@ -18,19 +18,7 @@ model="z 4 | linear 7x7x4 | bn | lrelu 0.2 | deconv 1 k5 s4 p1 op1 | tanh"
 desc="z 28x28x1 | conv 4 k4 s2 p1 | lrelu 0.2 | conv 8 k4 s2 p1 | lrelu 0.2 | linear 4"
 common=(--objective coop --data "$data" --model "$model" --descriptor "$desc" --limit 12 --batch 4 --descriptor-steps 3 --quiet)
 mpi=(mpirun --oversubscribe)
-pass=0 failed=0
-ok() { if eval "$2"; then pass=$((pass + 1)); else echo "FAIL $1"; failed=$((failed + 1)); fi; }
-expect() { # NAME TEXT -- COMMAND...
-  local name=$1 want=$2; shift 3
-  local err rc
-  err=$("$@" 2>&1 >/dev/null); rc=$?
-  if [ $rc -eq 0 ] || [ "$(printf '%s\n' "$err" | grep -v '^---\|^Primary job\|^mpirun\|^-\{5\}\|^ \|^$\|process\|aborted\|Local host\|MPI_COMM\|errorcode\|NOTE\|You may' | grep -c .)" -ne 1 ] ||
-     ! grep -qF -- "$want" <<<"$err"; then
-    echo "FAIL $name (exit $rc): $err"; failed=$((failed + 1)); return
-  fi
-  pass=$((pass + 1))
-}
-diff_ok() { "$bin/ckpt_diff" "$1" "$2" "$3" >/dev/null; }
+source "$(dirname "$0")/lib.sh"
 
 # 1. rank count, full batch
 for k in 0 2; do

@@ -16,18 +16,7 @@ data=$src/datasets/mnist-small/train-images-idx3-ubyte
 desc="z 28x28x1 | conv 4 k4 s2 p1 | lrelu 0.2 | conv 8 k4 s2 p1 | lrelu 0.2 | linear 4"
 common=(--objective descriptor --data "$data" --descriptor "$desc" --limit 12 --batch 4 --chains 6 --descriptor-steps 3 --quiet)
 mpi=(mpirun --oversubscribe)
-pass=0 failed=0
-ok() { if eval "$2"; then pass=$((pass + 1)); else echo "FAIL $1"; failed=$((failed + 1)); fi; }
-expect() { # NAME TEXT -- COMMAND...
-  local name=$1 want=$2; shift 3
-  local err rc
-  err=$("$@" 2>&1 >/dev/null); rc=$?
-  if [ $rc -eq 0 ] || [ "$(printf '%s\n' "$err" | grep -v '^---\|^Primary job\|^mpirun\|^-\{5\}\|^ \|^$\|process\|aborted\|Local host\|MPI_COMM\|errorcode\|NOTE\|You may' | grep -c .)" -ne 1 ] ||
-     ! grep -qF -- "$want" <<<"$err"; then
-    echo "FAIL $name (exit $rc): $err"; failed=$((failed + 1)); return
-  fi
-  pass=$((pass + 1))
-}
+source "$(dirname "$0")/lib.sh"
 
 # 1. rank count
 for mode in chains cd; do
@@ -77,7 +66,7 @@ expect "--from-chains on a generator checkpoint" "--from-chains and --size are f
 expect "reconstruct on a descriptor checkpoint" "holds no generator" -- \
   "$abp" reconstruct --ckpt "$tmp/whole1/checkpoint.h5" --data "$data" --out "$tmp/rec"
 expect "--chains 0" "--chains" -- "$abp" train "${common[@]}" --chains 0 --iters 1 --out "$tmp/bad1"
-expect "fewer chains than ranks" "2 chains cannot be shared by 3 ranks" -- \
+expect_mpi "fewer chains than ranks" "2 chains cannot be shared by 3 ranks" -- \
   "${mpi[@]}" -np 3 "$abp" train "${common[@]}" --chains 2 --iters 1 --out "$tmp/bad2"
 expect "bad descriptor spec" "layer 1 'conv 4 k0'" -- \
   "$abp" train "${common[@]}" --descriptor "z 28x28x1 | conv 4 k0" --iters 1 --out "$tmp/bad3"

@@ -20,7 +20,7 @@ typedef struct abp_classify_cfg {
 
 void abp_classify_defaults(abp_classify_cfg *c);
 /* Its /config lines ("--labels=...\n" ...), appended to out (cap bytes); nothing when
- * labels is empty. abp_train_cfg_format calls it only for --objective classify. */
+ * labels is empty. Only --objective classify writes it (its vtable's format, classify.c). */
 void abp_classify_format(const abp_classify_cfg *c, char *out, size_t cap);
 /* Takes one /config key; returns 1 if it was the classifier's. */
 int abp_classify_parse(abp_classify_cfg *c, const char *key, const char *value);

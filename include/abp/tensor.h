@@ -37,7 +37,7 @@ void abp_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const
  * thing in main(): if the kernel is weaker than the CPU allows, sets OPENBLAS_CORETYPE and
  * re-executes the program once so that OpenBLAS's start-up code picks the right kernel.
  * An OPENBLAS_CORETYPE already in the environment is the user's choice and is kept. Sets
- * libgomp's wait in the same restart (abp_threads_fix_wait_env).
+ * libgomp's and OpenBLAS's waits in the same restart (abp_threads_fix_wait_env).
  * Returns only if no re-exec was needed. */
 void abp_blas_fix_kernel(int argc, char **argv);
 
@@ -60,8 +60,9 @@ const char *abp_blas_threading(void);
  * count. abp's loops split only element-wise work or whole channels/examples, never a sum,
  * so their results do not depend on the thread count (only the BLAS's may). */
 int abp_threads_set(int threads);
-/* Sets GOMP_SPINCOUNT=10000 unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set; 1 if it did (the
- * process must then start again for libgomp to see it: abp_blas_fix_kernel does). */
+/* Sets GOMP_SPINCOUNT=10000 unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set, and with the
+ * pthreads build of OpenBLAS OPENBLAS_THREAD_TIMEOUT=4 unless it is set; 1 if it set either
+ * (the process must then start again for them to be read: abp_blas_fix_kernel does). */
 int abp_threads_fix_wait_env(void);
 /* The threads abp's own parallel loops use. */
 int abp_loop_threads(void);

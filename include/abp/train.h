@@ -84,7 +84,9 @@ void abp_train_defaults(abp_train_cfg *cfg);
 int abp_train_has_objective(const char *name);
 const char *abp_train_objectives(void);
 
-/* One option per line, "--name=value": what the checkpoint stores as /config. malloc'd. */
+/* One option per line, "--name=value": what the checkpoint stores as /config. malloc'd.
+ * The options every objective shares, then the option groups of cfg->objective (written by
+ * that objective: the format of its vtable, src/train/objective.h). */
 char *abp_train_cfg_format(const abp_train_cfg *cfg, const char *canonical_spec);
 /* Reads back what abp_train_cfg_format wrote. */
 ABP_MUST_CHECK int abp_train_cfg_parse(const char *text, abp_train_cfg *cfg, abp_err *err);

@@ -295,8 +295,9 @@ int cmd_bench(int argc, char **argv, abp_dist *d, abp_err *err) {
         printf("sgemm_gflops %.2f\nseconds_per_iteration %.6f\ngflops_per_iteration %.4f\n"
                "iteration_gflops_per_second %.2f\npercent_of_sgemm %.2f\nallreduce_seconds_per_iteration %.6f\n"
                "peak_rss_mb %.1f\n", sgemm, sec, gflop, rate, 100.0 * rate / sgemm, comm_sec, rss_mb);
-        printf("loop_threads %d\nblas_threading %s\ngomp_spincount %s\n", abp_loop_threads(), abp_blas_threading(),
-               getenv("GOMP_SPINCOUNT") ? getenv("GOMP_SPINCOUNT") : "default");
+        printf("loop_threads %d\nblas_threading %s\ngomp_spincount %s\nopenblas_thread_timeout %s\n",
+               abp_loop_threads(), abp_blas_threading(), getenv("GOMP_SPINCOUNT") ? getenv("GOMP_SPINCOUNT") : "default",
+               getenv("OPENBLAS_THREAD_TIMEOUT") ? getenv("OPENBLAS_THREAD_TIMEOUT") : "default");
         for (int p = 0; p < ABP_PART_COUNT; p++)
             printf("part_%s_seconds %.6f\n", abp_part_name((abp_part)p), prof.seconds[p] / iters);
     }

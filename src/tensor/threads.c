@@ -23,11 +23,24 @@ int abp_threads_set(int threads) {
  * pthreads then find a core taken by a spinning thread that has nothing to do: on 2 cores
  * with other programs running, mnist28's iteration took 5.1 and 10.3 s with the default
  * against 2.2 and 1.9 s with 10,000 rounds (docs/performance-threads.md). A short spin
- * still catches the next region of a layer, microseconds later. */
+ * still catches the next region of a layer, microseconds later. With OpenBLAS's OpenMP
+ * build the GEMMs run on the same libgomp team, so this one setting covers both.
+ *
+ * The pthreads build of OpenBLAS has its own spin after every call: 2^28 cycles by default
+ * (about 0.1 s), during which its threads hold the cores abp's next loop wants. The
+ * shortest, 2^4 (OPENBLAS_THREAD_TIMEOUT=4), gave 1 rank x 2 threads of faces64 3.4 s an
+ * iteration against 5.1 s (docs/performance-threads.md, "One thread pool"). */
 int abp_threads_fix_wait_env(void) {
-    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return 0; /* the user chose */
-    setenv("GOMP_SPINCOUNT", "10000", 1);
-    return 1;
+    int changed = 0;
+    if (!getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT")) { /* else the user chose */
+        setenv("GOMP_SPINCOUNT", "10000", 1);
+        changed = 1;
+    }
+    if (openblas_get_parallel() == 1 && !getenv("OPENBLAS_THREAD_TIMEOUT")) {
+        setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1);
+        changed = 1;
+    }
+    return changed;
 }
 
 int abp_loop_threads(void) { return omp_get_max_threads(); }

@@ -4,12 +4,8 @@
  * one learning pass, dL/dW of |A y - A g(z)|^2 / (2 sigma^2 B), into the arena.
  *
  * With --prior ebm (abp/ebm_prior.h, Pang et al. 2020) a second network, "prior", is the
- * f_a of p_a(z) = exp(f_a(z)) N(0, I) / Z: the posterior steps add -df/dz to dU/dz (the
- * Langevin hook), one short-run prior chain per example of the batch starts at N(0, I) and
- * takes --prior-steps steps on log p_a, and f_a's maximum-likelihood gradient goes into the
- * same arena as a loss gradient,
- *     dL/da = (1/B) sum_prior df/da - (1/B) sum_posterior df/da,
- * B the global batch (both sets have B chains), so the one allreduce sums it as g's. */
+ * f_a of p_a(z) = exp(f_a(z)) N(0, I) / Z, learned beside g: its state and its three steps
+ * (create, learn, draw) are ebm_prior_state.c's. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +13,6 @@
 #include "abp/ebm_prior.h"
 #include "abp/rng.h"
 #include "objective.h"
-
-#define PRIOR "prior" /* the EBM prior's network name: /prior and /optimizer/prior */
 
 typedef struct abp_objective {
     const abp_train_cfg *cfg;
@@ -28,50 +22,17 @@ typedef struct abp_objective {
     abp_shape zs, ys;
     float *zb, *dout;     /* the batch's latents and dL/dg, CNS */
     float inv_var_batch;  /* 1 / (sigma^2 B): the learning gradient's scale */
-    /* --prior ebm (f NULL without): */
-    abp_net *f;           /* f_a, in the model's arena */
-    abp_ebm_ws ews;
-    abp_ebm_hook hook;    /* what the posterior Langevin's prior_grad gets */
-    abp_ebm_langevin plv; /* the prior chains' short run */
-    float *zp;            /* the batch's prior chains, CNS */
-    float *zpair;         /* posterior and prior chains interleaved (abp_ebm_prior_learn), 2 b */
+    abp_ebm_prior_state *ebm; /* --prior ebm's network and buffers; NULL with --prior normal */
 } abp_objective;
 
 static void destroy(void *self) {
     abp_objective *o = self;
     if (!o) return;
     abp_infer_ws_free(&o->ws);
-    abp_ebm_ws_free(&o->ews);
-    abp_free(o->zp);
-    abp_free(o->zpair);
+    abp_ebm_prior_state_destroy(o->ebm);
     abp_free(o->zb);
     abp_free(o->dout);
     free(o);
-}
-
-/* --prior ebm: f_a beside g, its buffers, and the hook that puts it into the posterior. */
-static int create_prior(abp_objective *o, const abp_objective_env *env, abp_model *model, abp_err *err) {
-    const abp_train_cfg *cfg = env->cfg;
-    char *spec = NULL;
-    if (abp_ebm_prior_spec(cfg->prior.spec, o->zs, &spec, err)) return -1;
-    abp_opt_cfg opt = {.kind = cfg->optimizer, .lr = cfg->prior.lr, .beta1 = cfg->beta1, .momentum = cfg->momentum};
-    /* room for the learning pass's 2 b chains (posterior and prior, interleaved) */
-    int rc = abp_model_add(model, PRIOR, spec, 0, 2 * env->b_local, &opt, &o->f, err);
-    free(spec);
-    if (rc) return abp_fail_wrap(err, "--prior-net");
-    if (abp_ebm_prior_check(o->f, o->zs, err)) return -1;
-    abp_net_init_params(o->f, cfg->seed + 1); /* another seed: the prior's own draws */
-    o->f->sum = env->sum; /* unused (no batch norm), set as every network's */
-    o->f->sum_ctx = env->sum_ctx;
-    if (abp_ebm_ws_init(&o->ews, o->f, err)) return -1;
-    o->zp = abp_alloc(sizeof(float) * (size_t)(env->b_local * abp_shape_numel(o->zs)), err);
-    o->zpair = o->zp ? abp_alloc(sizeof(float) * (size_t)(2 * env->b_local * abp_shape_numel(o->zs)), err) : NULL;
-    if (!o->zpair) return -1;
-    o->hook = (abp_ebm_hook){.f = o->f, .ws = &o->ews};
-    o->lv.prior_grad = abp_ebm_prior_hook;
-    o->lv.prior_ctx = &o->hook;
-    o->plv = (abp_ebm_langevin){.steps = cfg->prior.steps, .step_size = cfg->prior.step_size, .seed = cfg->seed};
-    return 0;
 }
 
 static int create(const abp_objective_env *env, abp_model *model, abp_objective_layout *layout, void **self,
@@ -98,12 +59,22 @@ static int create(const abp_objective_env *env, abp_model *model, abp_objective_
     o->lv = (abp_langevin){.steps = cfg->langevin_steps, .step_size = cfg->step_size, .sigma = cfg->sigma,
                            .noise = !cfg->inference_gd, .seed = cfg->seed};
     o->inv_var_batch = 1.0f / (cfg->sigma * cfg->sigma * (float)env->B);
-    if (abp_latent_prior_is_ebm(&cfg->prior) && create_prior(o, env, model, err)) return -1;
+    if (abp_latent_prior_is_ebm(&cfg->prior) && abp_ebm_prior_state_create(env, model, o->zs, &o->lv, &o->ebm, err))
+        return -1;
     /* slots: the squared error; with the EBM prior sum f(posterior) and sum f(prior) */
-    *layout = (abp_objective_layout){.signal = o->ys, .nexample = 1, .nslots = o->f ? 3 : 1};
+    *layout = (abp_objective_layout){.signal = o->ys, .nexample = 1, .nslots = o->ebm ? 3 : 1};
     snprintf(layout->example[0].name, sizeof layout->example[0].name, "latents");
     layout->example[0].shape = o->zs;
     return 0;
+}
+
+/* /config: --prior ebm's options (abp/ebm_prior.h); nothing for --prior normal, so a plain
+ * ABP checkpoint's /config is what it was before the prior existed. */
+static char *format(const abp_train_cfg *cfg) {
+    size_t cap = strlen(cfg->prior.spec) + 256;
+    char *s = calloc(cap, 1);
+    if (s) abp_latent_prior_format(&cfg->prior, s, cap);
+    return s;
 }
 
 /* z_i ~ N(0, I) from the counter RNG: the same for example i on any number of ranks. */
@@ -111,26 +82,6 @@ static void init_state(void *self, int chain, int which, int64_t id, float *row)
     abp_objective *o = self;
     (void)chain, (void)which;
     abp_rng_normal(o->cfg->seed, ABP_RNG_LATENT_INIT, (uint32_t)id, 0, 0, row, abp_shape_numel(o->zs));
-}
-
-/* --prior ebm, after the posterior steps: the batch's prior chains (a fresh short run from
- * N(0, I) per example, keyed by its global id and the iteration: the same on any number of
- * ranks) and f_a's learning gradient from both sets. */
-static int learn_prior(abp_objective *o, abp_batch *b, abp_err *err) {
-    abp_net *f = o->f;
-    int64_t d = abp_shape_numel(o->zs);
-    for (int i = 0; i < b->b; i++) abp_ebm_prior_start(o->cfg->seed, b->ids[i], (uint32_t)b->iteration, o->ews.noise + i * d, d);
-    abp_rows_to_cns(o->ews.noise, o->zp, b->b, o->zs);
-    o->plv.iteration = (uint32_t)b->iteration;
-    if (abp_ebm_prior_langevin(f, o->zp, b->b, b->ids, &o->plv, &o->ews, err)) return -1;
-    /* maximum likelihood as a loss: -(1/B) sum_post df/da + (1/B) sum_prior df/da, pair by
-     * pair, so that what is zero in exact arithmetic (f's top bias, which Z absorbs) is zero */
-    double sum_post = 0.0, sum_prior = 0.0;
-    if (abp_ebm_prior_learn(f, o->zb, o->zp, b->b, 1.0f / (float)b->B, &sum_post, &sum_prior, o->zpair, &o->ews, err))
-        return -1;
-    b->slots[1] = (float)sum_post;
-    b->slots[2] = (float)sum_prior;
-    return 0;
 }
 
 static int iterate(void *self, abp_batch *b, abp_err *err) {
@@ -149,7 +100,7 @@ static int iterate(void *self, abp_batch *b, abp_err *err) {
     b->slots[0] = (float)abp_observe_residual(b->obs, abp_net_output(g), o->dout, b->b, o->ys, o->inv_var_batch);
     if (abp_net_backward(g, o->dout, b->b, NULL, 1, err)) return -1;
     /* 2b. the EBM prior learns from the inferred latents against its own short-run samples */
-    if (o->f && b->b > 0 && learn_prior(o, b, err)) return -1;
+    if (o->ebm && b->b > 0 && abp_ebm_prior_state_learn(o->ebm, o->zb, b, b->slots + 1, err)) return -1;
     /* 3. the inferred latents go back to their examples */
     abp_cns_to_rows(o->zb, b->state[0], b->b, o->zs);
     return 0;
@@ -164,7 +115,7 @@ static int metrics(void *self, const abp_sums *s, abp_metric *out) {
     /* per observed value (pixel, or projection), on the [0,1] pixel scale */
     out[1] = (abp_metric){sense ? "proj_mse" : "recon_mse", sense ? "proj_mse %.5f" : "mse %.5f",
                           s ? sse / s->observed / 4.0 : 0.0};
-    if (!o->f) return 2;
+    if (!o->ebm) return 2;
     /* --prior ebm: mean f over the posterior latents and over the prior's samples; f_a has
      * learned what it can when they agree (the maximum-likelihood fixed point) */
     out[2] = (abp_metric){"f_posterior", "f(post) %.4g", s ? s->slots[1] / (double)s->B : 0.0};
@@ -185,11 +136,8 @@ static int pictures(void *self, const abp_picture_env *env, char *written, size_
     int rc = -1;
     if (!images || !rows) goto done;
     net->training = 0;
-    if (o->f) {
-        /* through the learned prior, as abp sample draws (its noise never drawn in training) */
-        abp_ebm_langevin lv = o->plv;
-        lv.iteration = UINT32_MAX;
-        if (abp_ebm_prior_draw(o->f, &lv, 0, total, rows, o->zpair, &o->ews, err)) goto done;
+    if (o->ebm) {
+        if (abp_ebm_prior_state_draw(o->ebm, total, rows, err)) goto done; /* through the learned prior */
     } else {
         for (int i = 0; i < total; i++) abp_rng_normal(o->cfg->seed, ABP_RNG_PRIOR, (uint32_t)i, 0, 0, rows + i * dz, dz);
     }
@@ -224,6 +172,7 @@ done:
 
 const abp_objective_ops abp_objective_abp = {
     .name = "abp",
+    .format = format,
     .create = create,
     .init_state = init_state,
     .iterate = iterate,

@@ -128,6 +128,14 @@ static int create(const abp_objective_env *env, abp_model *model, abp_objective_
     return 0;
 }
 
+/* /config: the classifier's options (abp/classify.h). */
+static char *format(const abp_train_cfg *cfg) {
+    size_t cap = sizeof cfg->classify + 256;
+    char *s = calloc(cap, 1);
+    if (s) abp_classify_format(&cfg->classify, s, cap);
+    return s;
+}
+
 static void init_state(void *self, int chain, int which, int64_t id, float *row) {
     (void)self, (void)chain, (void)which, (void)id, (void)row; /* no state */
 }
@@ -195,6 +203,7 @@ done:
 
 const abp_objective_ops abp_objective_classify = {
     .name = "classify",
+    .format = format,
     .create = create,
     .init_state = init_state,
     .iterate = iterate,

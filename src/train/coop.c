@@ -107,6 +107,16 @@ static int create(const abp_objective_env *env, abp_model *model, abp_objective_
     return 0;
 }
 
+/* /config: the descriptor's options (abp/descriptor.h), then coop's own (abp/coop.h). */
+static char *format(const abp_train_cfg *cfg) {
+    size_t cap = strlen(cfg->descriptor.spec) + 512;
+    char *s = calloc(cap, 1);
+    if (!s) return NULL;
+    abp_descriptor_format(&cfg->descriptor, s, cap);
+    abp_coop_format(&cfg->coop, s, cap);
+    return s;
+}
+
 /* Before the first proposal in its place, an example's row is a draw from N(0, I), as ABP's. */
 static void init_state(void *self, int chain, int which, int64_t id, float *row) {
     coop *o = self;
@@ -230,6 +240,7 @@ done:
 
 const abp_objective_ops abp_objective_coop = {
     .name = "coop",
+    .format = format,
     .create = create,
     .init_state = init_state,
     .iterate = iterate,

@@ -101,6 +101,14 @@ static int create(const abp_objective_env *env, abp_model *model, abp_objective_
     return 0;
 }
 
+/* /config: the descriptor's options (abp/descriptor.h). */
+static char *format(const abp_train_cfg *cfg) {
+    size_t cap = strlen(cfg->descriptor.spec) + 512;
+    char *s = calloc(cap, 1);
+    if (s) abp_descriptor_format(&cfg->descriptor, s, cap);
+    return s;
+}
+
 /* A chain starts as a draw from the reference q = N(0, s^2 I), which is p itself while f is
  * constant: keyed by the global chain id, the same on any number of ranks. */
 static void init_state(void *self, int chain, int which, int64_t id, float *row) {
@@ -192,6 +200,7 @@ static int pictures(void *self, const abp_picture_env *env, char *written, size_
 
 const abp_objective_ops abp_objective_descriptor = {
     .name = "descriptor",
+    .format = format,
     .create = create,
     .init_state = init_state,
     .iterate = iterate,

@@ -88,6 +88,8 @@ void abp_encoder_pair_free(abp_encoder_pair *p) {
     p->zb = p->dout = p->noise = p->rows = p->denc = NULL;
 }
 
+char *abp_encoder_pair_format(const abp_train_cfg *cfg) { return abp_encoder_cfg_format(&cfg->encoder); }
+
 void abp_encoder_pair_layout(const abp_encoder_pair *p, int nslots, abp_objective_layout *layout) {
     *layout = (abp_objective_layout){.signal = p->ys, .nexample = 1, .nslots = nslots};
     snprintf(layout->example[0].name, sizeof layout->example[0].name, "latents");
@@ -226,6 +228,7 @@ static int pictures(void *self, const abp_picture_env *env, char *written, size_
 
 const abp_objective_ops abp_objective_iabp = {
     .name = "iabp",
+    .format = abp_encoder_pair_format,
     .create = create,
     .init_state = init_state,
     .iterate = iterate,

@@ -84,6 +84,12 @@ typedef struct abp_picture_env {
 
 typedef struct abp_objective_ops {
     const char *name; /* --objective NAME */
+    /* The /config lines of the option groups it reads (its members of abp_train_cfg, e.g.
+     * "--descriptor=...\n--chains=...\n"), for abp_train_cfg_format to append after the
+     * options every objective shares: a malloc'd string, "" for none; NULL out of memory.
+     * A checkpoint's /config then says what it was trained with, not every objective's
+     * defaults. May be NULL: the objective reads no option group. */
+    char *(*format)(const abp_train_cfg *cfg);
     /* Builds the networks into model (abp_model_add; the loop seals the arena after), sets
      * their initial parameters from env->cfg->seed and their sum to env->sum, allocates
      * its own work buffers (sized by env->b_local), fills layout. *self gets its state. */
@@ -131,6 +137,8 @@ typedef struct abp_encoder_pair {
 ABP_MUST_CHECK int abp_encoder_pair_create(const abp_objective_env *env, abp_model *model, abp_encoder_pair *p,
                                            abp_err *err);
 void abp_encoder_pair_free(abp_encoder_pair *p); /* the buffers; the networks are the model's */
+/* Their format: the encoder's options (--encoder, --init, --encoder-lr; abp/encoder.h). */
+char *abp_encoder_pair_format(const abp_train_cfg *cfg);
 /* One per-example state, /latents of shape [d]; nslots loss slots. */
 void abp_encoder_pair_layout(const abp_encoder_pair *p, int nslots, abp_objective_layout *layout);
 /* Example id's first latent: N(0, I) keyed by (seed, ABP_RNG_LATENT_INIT, id). */
@@ -141,6 +149,23 @@ void abp_encoder_pair_draw(abp_encoder_pair *p, uint64_t seed, uint32_t purpose,
 /* samples.png and reconstructions.png (rows: data, g(mu), g(z) of the per-example state). */
 ABP_MUST_CHECK int abp_encoder_pictures(abp_net *g, abp_net *enc, uint64_t seed, const abp_picture_env *env,
                                         char *written, size_t cap, abp_err *err);
+/* What --prior ebm adds to the ABP objective (ebm_prior_state.c): the prior network f_a
+ * ("prior", abp/ebm_prior.h) and its buffers. abp.c holds one (NULL with --prior normal). */
+typedef struct abp_ebm_prior_state abp_ebm_prior_state;
+/* Builds f_a into model after the generator (latents of shape zs; --prior-net, --prior-lr,
+ * parameters from --seed + 1), allocates its buffers for env->b_local examples, and hooks it
+ * into the posterior Langevin (posterior->prior_grad, prior_ctx). On failure *out is NULL. */
+ABP_MUST_CHECK int abp_ebm_prior_state_create(const abp_objective_env *env, abp_model *model, abp_shape zs,
+                                              abp_langevin *posterior, abp_ebm_prior_state **out, abp_err *err);
+/* After the posterior steps: the batch's short-run prior chains, and f_a's maximum-likelihood
+ * gradient from them against post (the inferred latents, CNS of b->b) added into the arena;
+ * sums[0], sums[1] get sum f over the posterior latents and over the prior chains. */
+ABP_MUST_CHECK int abp_ebm_prior_state_learn(abp_ebm_prior_state *st, const float *post, const abp_batch *b,
+                                             float sums[2], abp_err *err);
+/* n samples of the learned prior as rows (abp sample's draws 0 .. n - 1), for the pictures. */
+ABP_MUST_CHECK int abp_ebm_prior_state_draw(abp_ebm_prior_state *st, int n, float *rows, abp_err *err);
+void abp_ebm_prior_state_destroy(abp_ebm_prior_state *st); /* NULL is fine; the network is the model's */
+
 extern const abp_objective_ops abp_objective_classify; /* classify.c */
 extern const abp_objective_ops abp_objective_coop;     /* coop.c */
 

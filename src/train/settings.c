@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "abp/train.h"
+#include "objective.h"
 
 void abp_train_defaults(abp_train_cfg *cfg) {
     memset(cfg, 0, sizeof *cfg);
@@ -39,8 +40,7 @@ static const char *float_text(float v, char *buf, size_t n) {
 }
 
 char *abp_train_cfg_format(const abp_train_cfg *cfg, const char *spec) {
-    size_t cap = strlen(spec) + strlen(cfg->data) + strlen(cfg->descriptor.spec) + 1536 + sizeof cfg->classify +
-                 strlen(cfg->prior.spec) + 256;
+    size_t cap = strlen(spec) + strlen(cfg->data) + strlen(cfg->mask) + strlen(cfg->objective) + 1536;
     char *s = malloc(cap), f[5][32];
     if (!s) return NULL;
     snprintf(s, cap,
@@ -55,26 +55,20 @@ char *abp_train_cfg_format(const abp_train_cfg *cfg, const char *spec) {
              float_text(cfg->lr, f[2], 32), float_text(cfg->beta1, f[3], 32),
              float_text(cfg->momentum, f[4], 32),
              (unsigned long long)cfg->seed, (long long)cfg->checkpoint_every, cfg->mask, cfg->sense, cfg->objective);
-    /* Only the options of the objective trained: a checkpoint's /config says what it was
-     * trained with, not every objective's defaults. An objective that reads an option
-     * group (its own struct of abp_train_cfg) is listed here. */
-    const char *o = cfg->objective;
-    if (!strcmp(o, "classify")) abp_classify_format(&cfg->classify, s, cap);
-    if (!strcmp(o, "descriptor") || !strcmp(o, "coop")) abp_descriptor_format(&cfg->descriptor, s, cap);
-    if (!strcmp(o, "coop")) abp_coop_format(&cfg->coop, s, cap);
-    if (!strcmp(o, "abp")) abp_latent_prior_format(&cfg->prior, s, cap); /* nothing for --prior normal */
-    if (!strcmp(o, "iabp") || !strcmp(o, "vae")) {
-        char *enc = abp_encoder_cfg_format(&cfg->encoder), *both = enc ? realloc(s, strlen(s) + strlen(enc) + 1) : NULL;
-        if (!both) {
-            free(enc);
-            free(s);
-            return NULL;
-        }
-        strcat(both, enc);
-        free(enc);
-        s = both;
+    /* Then the options of the objective trained, which it writes itself (its vtable's
+     * format): a checkpoint's /config says what it was trained with, not every objective's
+     * defaults. An unknown objective (a /config of a newer abp) adds nothing. */
+    const abp_objective_ops *ops = abp_objective_find(cfg->objective);
+    if (!ops || !ops->format) return s;
+    char *own = ops->format(cfg), *both = own ? realloc(s, strlen(s) + strlen(own) + 1) : NULL;
+    if (!both) {
+        free(own);
+        free(s);
+        return NULL;
     }
-    return s;
+    strcat(both, own);
+    free(own);
+    return both;
 }
 
 int abp_train_cfg_parse(const char *text, abp_train_cfg *cfg, abp_err *err) {

@@ -82,6 +82,7 @@ static int pictures(void *self, const abp_picture_env *env, char *written, size_
 
 const abp_objective_ops abp_objective_vae = {
     .name = "vae",
+    .format = abp_encoder_pair_format,
     .create = create,
     .init_state = init_state,
     .iterate = iterate,
