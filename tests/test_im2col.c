@@ -1,7 +1,10 @@
 /* im2col and col2im (src/nn/conv.c) against their definitions, bitwise.
  *
- * The library's loops split strided rows by phase (so that they vectorise) and sum each
- * output row of col2im in an accumulator; the references below are the plain definitions:
+ * The library has three forms: rows split by phase (im2col's strided rows from 32 wide;
+ * col2im's from 16 when the 2-D planes do not fit), whole planes split into 2-D phase planes
+ * with a zero border (im2col's narrower strided planes, col2im's wherever they fit), and the
+ * direct loops (stride 1, or planes too large for either). The geometries below are grouped
+ * by the form they take. The references are the plain definitions:
  * im2col copies x[ch][i][y*sh - ph + ki][x*sw - pw + kj] (0 outside the image), col2im zeroes
  * the image and adds every column's value into its pixel, kernel positions (ki, kj) in
  * ascending order. Both must give the same floats for strides 1 to 10, paddings, 1-D rows,
@@ -86,23 +89,44 @@ static void check_geometry(const char *what, int c, int n, int ih, int iw, int k
 }
 
 int main(void) {
-    /* deconv k5 s2 of the generators, as its backward im2col and forward col2im see it:
-     * the image is the deconv's output (2x the grid), p = 2, and the output padding of 1
-     * leaves the last row and column to fewer kernel positions. */
-    check_geometry("deconv k5 s2 (16x16 from 8x8)", 4, 5, 16, 16, 5, 5, 2, 2, 2, 2);
-    check_geometry("deconv k5 s2, odd size", 3, 4, 17, 19, 5, 5, 2, 2, 2, 2);
-    check_geometry("conv k4 s2 p1", 3, 4, 28, 28, 4, 4, 2, 2, 1, 1);
-    check_geometry("deconv k5 s2 (32x32 from 16x16)", 3, 4, 32, 32, 5, 5, 2, 2, 2, 2);
-    /* rows under 16 (col2im) and 32 (im2col) take the direct loops */
-    check_geometry("deconv k5 s2 (8x8 from 4x4)", 3, 4, 8, 8, 5, 5, 2, 2, 2, 2);
-    check_geometry("deconv k5 s2, odd size 13", 3, 4, 13, 13, 5, 5, 2, 2, 2, 2);
-    check_geometry("conv k3 s1 p1", 3, 6, 9, 11, 3, 3, 1, 1, 1, 1);
-    check_geometry("conv k5 s3 p0, uneven strides", 2, 3, 17, 20, 5, 5, 2, 3, 0, 0);
-    check_geometry("deconv1d k25 s10 (1-D)", 2, 3, 1, 200, 1, 25, 1, 10, 0, 12);
-    check_geometry("deconv1d k7 s4", 3, 4, 1, 48, 1, 7, 1, 4, 0, 3);
-    /* rows wider than the phase split's buffer take the direct loops */
-    check_geometry("1-D rows of 20000", 1, 2, 1, 20000, 1, 5, 1, 2, 0, 2);
+    /* im2col splits rows (32 wide and more), col2im takes the 2-D planes. deconv k5 s2 of
+     * the generators, as its backward im2col and forward col2im see it: the image is the
+     * deconv's output (2x the grid), p = 2, and the output padding of 1 leaves the last row
+     * and column to fewer kernel positions. */
+    check_geometry("rows split (im2col), 2-D (col2im): deconv k5 s2 (32x32 from 16x16)", 3, 4, 32, 32, 5, 5, 2, 2, 2,
+                   2);
+    check_geometry("rows split (im2col), 2-D (col2im): conv k5 s(2,3) p0", 2, 3, 17, 40, 5, 5, 2, 3, 0, 0);
+    check_geometry("rows split (im2col), 2-D (col2im): deconv1d k25 s10 (1-D)", 2, 3, 1, 200, 1, 25, 1, 10, 0, 12);
+    check_geometry("rows split (im2col), 2-D (col2im): deconv1d k7 s4", 3, 4, 1, 48, 1, 7, 1, 4, 0, 3);
+    /* both split rows: the plane fits the buffer, its 2-D phase planes with borders do not */
+    check_geometry("rows split: a 128 x 128 plane, k5 s2 p2", 1, 2, 128, 128, 5, 5, 2, 2, 2, 2);
+    /* 2-D phase planes for both: strided planes under 32 wide */
+    check_geometry("2-D: deconv k5 s2 (mnist28's 14x14 from 7x7)", 4, 5, 14, 14, 5, 5, 2, 2, 2, 2);
+    check_geometry("2-D: deconv k5 s2 (16x16 from 8x8)", 4, 5, 16, 16, 5, 5, 2, 2, 2, 2);
+    check_geometry("2-D: deconv k5 s2, odd sizes 17 x 19", 3, 4, 17, 19, 5, 5, 2, 2, 2, 2);
+    check_geometry("2-D: conv k4 s2 p1 (28x28)", 3, 4, 28, 28, 4, 4, 2, 2, 1, 1);
+    check_geometry("2-D: conv k5 s(2,3) p0", 2, 3, 17, 20, 5, 5, 2, 3, 0, 0);
+    check_geometry("2-D: 1-D rows k7 s4, 24 wide", 2, 3, 1, 24, 1, 7, 1, 4, 0, 3);
+    check_geometry("2-D: deconv k5 s2 (8x8 from 4x4)", 3, 4, 8, 8, 5, 5, 2, 2, 2, 2);
+    check_geometry("2-D: deconv k5 s2, odd size 13", 3, 4, 13, 13, 5, 5, 2, 2, 2, 2);
+    check_geometry("2-D: deconv k5 s2, odd size 15", 3, 4, 15, 15, 5, 5, 2, 2, 2, 2);
+    check_geometry("2-D: odd sizes 13 x 15, k4 s2 p1", 2, 3, 13, 15, 4, 4, 2, 2, 1, 1);
+    check_geometry("2-D: stride 3, k5 p2", 2, 3, 13, 11, 5, 5, 3, 3, 2, 2);
+    check_geometry("2-D: k2 s3 p0 (phases without taps)", 2, 3, 9, 10, 2, 2, 3, 3, 0, 0);
+    check_geometry("2-D: strides (3, 1), k3 p1", 2, 3, 12, 9, 3, 3, 3, 1, 1, 1);
+    check_geometry("2-D: 1-D rows k7 s4", 2, 3, 1, 12, 1, 7, 1, 4, 0, 3);
+    check_geometry("2-D: 1-D rows k25 s10, kernel wider than the image", 2, 3, 1, 12, 1, 25, 1, 10, 0, 12);
+    check_geometry("2-D: k5 s2 p2, kernel larger than the 2x2 grid", 3, 4, 4, 4, 5, 5, 2, 2, 2, 2);
+    check_geometry("2-D: k7 s2 p3, 3x3 image", 3, 4, 3, 3, 7, 7, 2, 2, 3, 3);
+    check_geometry("2-D: k5 s3 p2, 2x2 image under one stride", 2, 3, 2, 2, 5, 5, 3, 3, 2, 2);
+    /* the direct loops: stride 1; planes whose phase planes do not fit the buffer */
+    check_geometry("direct: conv k3 s1 p1", 3, 6, 9, 11, 3, 3, 1, 1, 1, 1);
+    check_geometry("direct: 1-D rows of 20000", 1, 2, 1, 20000, 1, 5, 1, 2, 0, 2);
+    check_geometry("direct: a 2000 x 8 plane, too tall for the 2-D planes", 1, 2, 2000, 8, 5, 5, 2, 2, 2, 2);
     /* large enough that every loop is split over the threads */
-    check_geometry("threaded k5 s2", 16, 16, 16, 16, 5, 5, 2, 2, 2, 2);
+    check_geometry("threaded 2-D, k5 s2 (16x16)", 16, 16, 16, 16, 5, 5, 2, 2, 2, 2);
+    check_geometry("threaded rows split (im2col), 2-D (col2im), k5 s2 (32x32)", 8, 8, 32, 32, 5, 5, 2, 2, 2, 2);
+    check_geometry("threaded rows split, k5 s2 (128x128)", 2, 2, 128, 128, 5, 5, 2, 2, 2, 2);
+    check_geometry("threaded 2-D, k5 s2 (14x14)", 16, 16, 14, 14, 5, 5, 2, 2, 2, 2);
     return check_summary("test_im2col");
 }

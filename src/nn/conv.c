@@ -33,7 +33,9 @@ enum { PHASE_PLANE_MAX = 16384, PHASE_MAX = 64 }; /* one plane on a thread's sta
 
 /* Short rows gain nothing from the split (CPU time, min of 12 calls, faces64's shapes at load
  * 11-21): an 8-wide row ran col2im and im2col 1.25x slower split, a 16-wide one im2col
- * 1.1-1.4x slower but col2im 0.6-0.9x, and from 32 wide both are 0.6-0.75x. */
+ * 1.1-1.4x slower but col2im 0.6-0.9x, and from 32 wide both are 0.6-0.75x. im2col's narrower
+ * strided planes take the 2-D phase split below instead, and col2im takes it wherever its
+ * planes fit (faster still, at any width measured). */
 static int phase_split_pays(int ih, int iw, int sw, int kw, int min_width) {
     return sw > 1 && iw >= min_width && (int64_t)ih * iw <= PHASE_PLANE_MAX && sw <= PHASE_MAX && kw <= PHASE_MAX;
 }
@@ -186,6 +188,141 @@ static void col2im_plane_split(const float *cols, float *dst, int64_t ncols, int
     for (int y = 0; y < ih; y++) interleave_row(buf + (int64_t)y * iw, dst + (int64_t)y * iw, iw, sw, start);
 }
 
+/* The 2-D phase split: im2col's strided planes whose rows are too short for the split above
+ * (the generators' 7-wide grids: nothing per row pays), and col2im's wherever it fits. Image position (m*sh + ri, l*sw + rj) is
+ * element (m, l) of phase plane (ri, rj); with ki - ph = qi*sh + ri and kj - pw = qj*sw + rj
+ * (0 <= ri < sh, 0 <= rj < sw), tap (ki, kj) at grid point (y, x) is element (y + qi, x + qj)
+ * of phase (ri, rj). So every tap reads (im2col) or adds to (col2im) an oh x ow window of one
+ * phase plane at (qi, qj): row copies or row adds with no bounds test, if each phase plane
+ * carries a border of zeros that every window fits in. Its rows run from the least qi (< 0
+ * for the top padding) to the largest qi + oh - 1 or the last image row, whichever is
+ * further (a phase can be one row shorter than phase 0: that row is border too); columns the
+ * same. Border cells are positions outside the image: im2col reads zeros there, col2im's sums
+ * there are dropped. */
+typedef struct phase_planes {
+    int rows, cols;  /* one phase plane with its border */
+    int top, left;   /* where element (0, 0) sits in it */
+    int64_t size;    /* rows * cols floats, phase planes (ri, rj) one after another */
+    int64_t total;   /* sh * sw * size */
+} phase_planes;
+
+static int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+static int imax(int a, int b) { return a > b ? a : b; }
+
+/* The planes' extent along one axis: n image positions, grid g, kernel k, stride s, padding p. */
+static void phase_extent(int n, int g, int k, int s, int p, int *before, int *extent) {
+    int qlo = floor_div(-p, s), qhi = floor_div(k - 1 - p, s);
+    *before = imax(0, -qlo);
+    *extent = *before + imax((n + s - 1) / s, qhi + g);
+}
+
+/* Stride 1 keeps the direct loops (its rows are contiguous already), and so do planes whose
+ * phase planes do not fit the stack buffer. */
+static int phase_planes_fit(int ih, int iw, int oh, int ow, int kh, int kw, int sh, int sw, int ph,
+                            int pw, phase_planes *pp) {
+    if ((sh == 1 && sw == 1) || sh > PHASE_MAX || sw > PHASE_MAX || kh > PHASE_MAX || kw > PHASE_MAX)
+        return 0;
+    phase_extent(ih, oh, kh, sh, ph, &pp->top, &pp->rows);
+    phase_extent(iw, ow, kw, sw, pw, &pp->left, &pp->cols);
+    pp->size = (int64_t)pp->rows * pp->cols;
+    pp->total = (int64_t)sh * sw * pp->size;
+    return pp->total <= PHASE_PLANE_MAX;
+}
+
+/* Where tap (ki, kj)'s window begins: at tap_row[ki] + tap_col[kj] floats into the planes. */
+static void phase_taps(const phase_planes *pp, int kh, int kw, int sh, int sw, int ph, int pw, int *tap_row,
+                       int *tap_col) {
+    for (int ki = 0; ki < kh; ki++) {
+        int q = floor_div(ki - ph, sh), r = ki - ph - q * sh;
+        tap_row[ki] = (int)((int64_t)r * sw * pp->size + (int64_t)(pp->top + q) * pp->cols);
+    }
+    for (int kj = 0; kj < kw; kj++) {
+        int q = floor_div(kj - pw, sw), r = kj - pw - q * sw;
+        tap_col[kj] = (int)((int64_t)r * pp->size + pp->left + q);
+    }
+}
+
+/* One image row into its phase planes' row (phase r at dst + r * stride), and back. */
+static void scatter_row(const float *restrict row, float *restrict dst, int iw, int sw, int64_t stride) {
+    if (sw == 2) {
+        float *even = dst, *odd = dst + stride;
+        int half = iw / 2;
+        for (int m = 0; m < half; m++) {
+            even[m] = row[2 * m];
+            odd[m] = row[2 * m + 1];
+        }
+        if (iw % 2) even[half] = row[iw - 1];
+        return;
+    }
+    for (int r = 0; r < sw && r < iw; r++) {
+        float *to = dst + r * stride;
+        int count = (iw - r + sw - 1) / sw;
+        for (int m = 0; m < count; m++) to[m] = row[m * sw + r];
+    }
+}
+
+static void gather_row(const float *restrict src, float *restrict row, int iw, int sw, int64_t stride) {
+    if (sw == 2) {
+        const float *even = src, *odd = src + stride;
+        int half = iw / 2;
+        for (int m = 0; m < half; m++) {
+            row[2 * m] = even[m];
+            row[2 * m + 1] = odd[m];
+        }
+        if (iw % 2) row[iw - 1] = even[half];
+        return;
+    }
+    for (int r = 0; r < sw && r < iw; r++) {
+        const float *from = src + r * stride;
+        int count = (iw - r + sw - 1) / sw;
+        for (int m = 0; m < count; m++) row[m * sw + r] = from[m];
+    }
+}
+
+/* Where image row iy's phase-plane row begins (its phase rj = 0 at column left). */
+static float *phase_row(float *planes, const phase_planes *pp, int iy, int sh, int sw) {
+    return planes + (int64_t)(iy % sh) * sw * pp->size + (int64_t)(pp->top + iy / sh) * pp->cols + pp->left;
+}
+
+/* One plane of im2col, 2-D phase-split. The planes' borders are zero on entry and stay so:
+ * only the interior is written, the same cells for every plane. */
+static void im2col_plane_2d(const float *src, float *cols, int64_t ncols, int ih, int iw, int oh, int ow,
+                            int kh, int kw, int sh, int sw, const phase_planes *pp, const int *tap_row,
+                            const int *tap_col, float *planes) {
+    for (int iy = 0; iy < ih; iy++) scatter_row(src + (int64_t)iy * iw, phase_row(planes, pp, iy, sh, sw), iw, sw, pp->size);
+    for (int ki = 0; ki < kh; ki++)
+        for (int kj = 0; kj < kw; kj++) {
+            float *dst = cols + (int64_t)(ki * kw + kj) * ncols;
+            const float *from = planes + tap_row[ki] + tap_col[kj];
+            if (ow >= 4 && ow <= 8) /* two 4-float moves, overlapping when ow < 8: no call */
+                for (int y = 0; y < oh; y++, dst += ow, from += pp->cols) {
+                    memcpy(dst, from, sizeof(float) * 4);
+                    memcpy(dst + ow - 4, from + ow - 4, sizeof(float) * 4);
+                }
+            else
+                for (int y = 0; y < oh; y++, dst += ow, from += pp->cols)
+                    memcpy(dst, from, sizeof(float) * (size_t)ow);
+        }
+}
+
+/* One plane of col2im, 2-D phase-split: window adds into zeroed planes, kernel positions in
+ * ascending order (each pixel's sum is the direct form's, addition by addition), then the
+ * interiors interleaved into the image. */
+static void col2im_plane_2d(const float *cols, float *dst, int64_t ncols, int ih, int iw, int oh, int ow,
+                            int kh, int kw, int sh, int sw, const phase_planes *pp, const int *tap_row,
+                            const int *tap_col, float *restrict planes) {
+    memset(planes, 0, sizeof(float) * (size_t)pp->total);
+    for (int ki = 0; ki < kh; ki++)
+        for (int kj = 0; kj < kw; kj++) {
+            const float *restrict src = cols + (int64_t)(ki * kw + kj) * ncols;
+            float *restrict acc = planes + tap_row[ki] + tap_col[kj];
+            for (int y = 0; y < oh; y++, src += ow, acc += pp->cols)
+                for (int x = 0; x < ow; x++) acc[x] += src[x];
+        }
+    for (int iy = 0; iy < ih; iy++) gather_row(phase_row(planes, pp, iy, sh, sw), dst + (int64_t)iy * iw, iw, sw, pp->size);
+}
+
 /* Both loops run over (channel, example) pairs in parallel: each pair reads one input plane
  * and writes its own rows of the columns (im2col) or its own output plane (col2im), so no
  * two threads touch the same float, and col2im adds the kernel positions of a pixel in the
@@ -194,49 +331,66 @@ void abp_im2col(const float *img, float *cols, int c, int n, int ih, int iw, int
                 int kh, int kw, int sh, int sw, int ph, int pw) {
     int64_t ncols = (int64_t)n * oh * ow, plane = (int64_t)oh * ow;
     const int split = phase_split_pays(ih, iw, sw, kw, 32);
-    int start[PHASE_MAX] = {0};
+    phase_planes pp = {0};
+    const int split2d = !split && phase_planes_fit(ih, iw, oh, ow, kh, kw, sh, sw, ph, pw, &pp);
+    int start[PHASE_MAX] = {0}, tap_row[PHASE_MAX] = {0}, tap_col[PHASE_MAX] = {0};
     kernel_column kc[PHASE_MAX];
     if (split) {
         phase_starts(iw, sw, start);
         kernel_columns(ow, iw, sw, pw, kw, kc);
     }
-#pragma omp parallel for collapse(2) schedule(static) if ((int64_t)c * kh * kw * ncols >= ABP_PARALLEL_MIN)
-    for (int ch = 0; ch < c; ch++)
-        for (int i = 0; i < n; i++) {
-            const float *src = img + ((int64_t)ch * n + i) * ih * iw;
-            float *dst = cols + (int64_t)ch * kh * kw * ncols + i * plane;
-            if (split) {
-                float buf[PHASE_PLANE_MAX]; /* the plane, its rows phase-split; 64 KB of stack */
-                im2col_plane_split(src, dst, ncols, ih, iw, oh, ow, kh, kw, sh, sw, ph, start, kc, buf);
-            } else {
-                im2col_plane_direct(src, dst, ncols, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw);
+    if (split2d) phase_taps(&pp, kh, kw, sh, sw, ph, pw, tap_row, tap_col);
+#pragma omp parallel if ((int64_t)c * kh * kw * ncols >= ABP_PARALLEL_MIN)
+    {
+        float buf[PHASE_PLANE_MAX]; /* one plane phase-split (by rows or 2-D); 64 KB of stack */
+        if (split2d) memset(buf, 0, sizeof(float) * (size_t)pp.total); /* the borders, once */
+#pragma omp for collapse(2) schedule(static)
+        for (int ch = 0; ch < c; ch++)
+            for (int i = 0; i < n; i++) {
+                const float *src = img + ((int64_t)ch * n + i) * ih * iw;
+                float *dst = cols + (int64_t)ch * kh * kw * ncols + i * plane;
+                if (split)
+                    im2col_plane_split(src, dst, ncols, ih, iw, oh, ow, kh, kw, sh, sw, ph, start, kc, buf);
+                else if (split2d)
+                    im2col_plane_2d(src, dst, ncols, ih, iw, oh, ow, kh, kw, sh, sw, &pp, tap_row, tap_col, buf);
+                else
+                    im2col_plane_direct(src, dst, ncols, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw);
             }
-        }
+    }
 }
 
 /* Overwrites img. */
 void abp_col2im(const float *cols, float *img, int c, int n, int ih, int iw, int oh, int ow,
                 int kh, int kw, int sh, int sw, int ph, int pw) {
     int64_t ncols = (int64_t)n * oh * ow, plane = (int64_t)oh * ow;
-    const int split = phase_split_pays(ih, iw, sw, kw, 16);
-    int start[PHASE_MAX] = {0};
+    /* col2im takes the 2-D split wherever it fits, also where rows could be split: window
+     * adds beat the per-row split from 16 to 64 wide (faces64's planes, 0.73-0.93x) */
+    phase_planes pp = {0};
+    const int split2d = phase_planes_fit(ih, iw, oh, ow, kh, kw, sh, sw, ph, pw, &pp);
+    const int split = !split2d && phase_split_pays(ih, iw, sw, kw, 16);
+    int start[PHASE_MAX] = {0}, tap_row[PHASE_MAX] = {0}, tap_col[PHASE_MAX] = {0};
     kernel_column kc[PHASE_MAX];
     if (split) {
         phase_starts(iw, sw, start);
         kernel_columns(ow, iw, sw, pw, kw, kc);
     }
-#pragma omp parallel for collapse(2) schedule(static) if ((int64_t)c * kh * kw * ncols >= ABP_PARALLEL_MIN)
-    for (int ch = 0; ch < c; ch++)
-        for (int i = 0; i < n; i++) {
-            float *dst = img + ((int64_t)ch * n + i) * ih * iw;
-            const float *src = cols + (int64_t)ch * kh * kw * ncols + i * plane;
-            if (split) {
-                float buf[PHASE_PLANE_MAX]; /* the sums, rows phase-split; 64 KB of stack */
-                col2im_plane_split(src, dst, ncols, ih, iw, oh, ow, kh, kw, sh, sw, ph, start, kc, buf);
-            } else {
-                col2im_plane_direct(src, dst, ncols, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw);
+    if (split2d) phase_taps(&pp, kh, kw, sh, sw, ph, pw, tap_row, tap_col);
+#pragma omp parallel if ((int64_t)c * kh * kw * ncols >= ABP_PARALLEL_MIN)
+    {
+        float buf[PHASE_PLANE_MAX]; /* the sums, phase-split (by rows or 2-D); 64 KB of stack */
+#pragma omp for collapse(2) schedule(static)
+        for (int ch = 0; ch < c; ch++)
+            for (int i = 0; i < n; i++) {
+                float *dst = img + ((int64_t)ch * n + i) * ih * iw;
+                const float *src = cols + (int64_t)ch * kh * kw * ncols + i * plane;
+                if (split)
+                    col2im_plane_split(src, dst, ncols, ih, iw, oh, ow, kh, kw, sh, sw, ph, start, kc, buf);
+                else if (split2d)
+                    col2im_plane_2d(src, dst, ncols, ih, iw, oh, ow, kh, kw, sh, sw, &pp, tap_row, tap_col, buf);
+                else
+                    col2im_plane_direct(src, dst, ncols, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw);
             }
-        }
+    }
 }
 
 static void add_channel_bias(float *y, const float *bias, int c, int64_t per_channel) {
