@@ -100,7 +100,10 @@ run mpirun "${over[@]}" -np "$ranks" "$abp" train --model mnist28 --data "$data/
   --limit "$limit" --iters "$iters" --lr "$lr" --threads "$threads" --checkpoint-every "$every" \
   --keep-checkpoints 1000000 --out "$out/abp" --quiet $abp_args || die "abp train failed"
 # Training seconds at each iteration: the seconds column less the checkpoint I/O so far.
-awk -F, 'NR > 1 {io += $8; print $1, $5 - io}' "$out/abp/metrics.csv" > "$out/abp/train-seconds.txt"
+# Columns by name: each objective adds its own metrics before the timing columns.
+awk -F, 'NR == 1 {for (i = 1; i <= NF; i++) col[$i] = i; if (!col["seconds"] || !col["io_s"]) exit 1; next}
+         {io += $col["io_s"]; print $1, $col["seconds"] - io}' "$out/abp/metrics.csv" > "$out/abp/train-seconds.txt" ||
+  die "$out/abp/metrics.csv has no seconds and io_s columns"
 : > "$out/abp-curve.txt"
 for ckpt in "$out"/abp/checkpoint-*.h5; do
   it=$(basename "$ckpt" .h5); it=$((10#${it#checkpoint-}))
