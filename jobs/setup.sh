@@ -8,8 +8,11 @@ build=${1:-$here/build}; shift || true
 
 # shellcheck source=jobs/packages.sh
 source "$here/jobs/packages.sh"
+# libopenblas-openmp-dev: the OpenMP build abp links (one thread pool); libopenblas0-pthread:
+# the pthreads build, on which test_threads checks abp's own loops with the BLAS held on one
+# thread (apt may otherwise satisfy libopenblas-dev with the OpenMP build alone).
 ensure_packages build-essential cmake pkg-config libopenmpi-dev openmpi-bin libopenblas-dev \
-  libopenblas-openmp-dev \
+  libopenblas-openmp-dev libopenblas0-pthread \
   liblapacke-dev libhdf5-openmpi-dev hdf5-tools libstb-dev libgif-dev zlib1g-dev
 
 cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release "$@" > /dev/null
