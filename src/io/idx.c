@@ -64,14 +64,16 @@ int abp_idx_open(const char *path, abp_idx *idx, abp_err *err) {
                         (unsigned)h, (unsigned)w);
     }
     /* The header must account for every byte: a short file is truncated, a long one is not
-     * what it claims to be. Both sizes go in the message so the user can tell which. */
-    long long want_bytes = IDX_HEADER_BYTES + (long long)n * h * w;
-    if (want_bytes != file_bytes) {
+     * what it claims to be. Both sizes go in the message so the user can tell which.
+     * n * h * w can pass 2^63 (all three come from the file), so compare by division. */
+    long long plane = (long long)h * w, data = file_bytes - IDX_HEADER_BYTES;
+    if (data % plane != 0 || data / plane != (long long)n) {
         fclose(f);
         return abp_fail(err,
-                        "%s: IDX header says %u images of %ux%u (%lld bytes) but the file has "
+                        "%s: IDX header says %u images of %ux%u (%.0f bytes) but the file has "
                         "%lld bytes",
-                        path, (unsigned)n, (unsigned)h, (unsigned)w, want_bytes, file_bytes);
+                        path, (unsigned)n, (unsigned)h, (unsigned)w,
+                        IDX_HEADER_BYTES + (double)n * (double)plane, file_bytes);
     }
 
     idx->file = f;
