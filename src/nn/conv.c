@@ -323,6 +323,31 @@ static void col2im_plane_2d(const float *cols, float *dst, int64_t ncols, int ih
     for (int iy = 0; iy < ih; iy++) gather_row(phase_row(planes, pp, iy, sh, sw), dst + (int64_t)iy * iw, iw, sw, pp->size);
 }
 
+/* Which form a call of im2col or col2im takes, with the tables that form needs: computed
+ * once per call, shared read-only by the threads. */
+typedef struct plane_plan {
+    int split, split2d;           /* per-row split, 2-D split; neither: the direct loops */
+    int start[PHASE_MAX];         /* per-row split: where each phase of a row begins */
+    kernel_column kc[PHASE_MAX];  /* per-row split: each kernel column's run */
+    phase_planes pp;              /* 2-D split: the phase planes' extent */
+    int tap_row[PHASE_MAX], tap_col[PHASE_MAX]; /* 2-D split: where each tap's window begins */
+} plane_plan;
+
+static void plan_row_split(plane_plan *p, int iw, int ow, int sw, int pw, int kw) {
+    p->split = 1;
+    phase_starts(iw, sw, p->start);
+    kernel_columns(ow, iw, sw, pw, kw, p->kc);
+}
+
+/* 1 (and the plan made) if the 2-D split's planes fit the buffer. */
+static int plan_2d_split(plane_plan *p, int ih, int iw, int oh, int ow, int kh, int kw, int sh, int sw, int ph,
+                         int pw) {
+    if (!phase_planes_fit(ih, iw, oh, ow, kh, kw, sh, sw, ph, pw, &p->pp)) return 0;
+    p->split2d = 1;
+    phase_taps(&p->pp, kh, kw, sh, sw, ph, pw, p->tap_row, p->tap_col);
+    return 1;
+}
+
 /* Both loops run over (channel, example) pairs in parallel: each pair reads one input plane
  * and writes its own rows of the columns (im2col) or its own output plane (col2im), so no
  * two threads touch the same float, and col2im adds the kernel positions of a pixel in the
@@ -330,29 +355,24 @@ static void col2im_plane_2d(const float *cols, float *dst, int64_t ncols, int ih
 void abp_im2col(const float *img, float *cols, int c, int n, int ih, int iw, int oh, int ow,
                 int kh, int kw, int sh, int sw, int ph, int pw) {
     int64_t ncols = (int64_t)n * oh * ow, plane = (int64_t)oh * ow;
-    const int split = phase_split_pays(ih, iw, sw, kw, 32);
-    phase_planes pp = {0};
-    const int split2d = !split && phase_planes_fit(ih, iw, oh, ow, kh, kw, sh, sw, ph, pw, &pp);
-    int start[PHASE_MAX] = {0}, tap_row[PHASE_MAX] = {0}, tap_col[PHASE_MAX] = {0};
-    kernel_column kc[PHASE_MAX];
-    if (split) {
-        phase_starts(iw, sw, start);
-        kernel_columns(ow, iw, sw, pw, kw, kc);
-    }
-    if (split2d) phase_taps(&pp, kh, kw, sh, sw, ph, pw, tap_row, tap_col);
+    plane_plan p = {0};
+    if (phase_split_pays(ih, iw, sw, kw, 32))
+        plan_row_split(&p, iw, ow, sw, pw, kw);
+    else
+        plan_2d_split(&p, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw);
 #pragma omp parallel if ((int64_t)c * kh * kw * ncols >= ABP_PARALLEL_MIN)
     {
         float buf[PHASE_PLANE_MAX]; /* one plane phase-split (by rows or 2-D); 64 KB of stack */
-        if (split2d) memset(buf, 0, sizeof(float) * (size_t)pp.total); /* the borders, once */
+        if (p.split2d) memset(buf, 0, sizeof(float) * (size_t)p.pp.total); /* the borders, once */
 #pragma omp for collapse(2) schedule(static)
         for (int ch = 0; ch < c; ch++)
             for (int i = 0; i < n; i++) {
                 const float *src = img + ((int64_t)ch * n + i) * ih * iw;
                 float *dst = cols + (int64_t)ch * kh * kw * ncols + i * plane;
-                if (split)
-                    im2col_plane_split(src, dst, ncols, ih, iw, oh, ow, kh, kw, sh, sw, ph, start, kc, buf);
-                else if (split2d)
-                    im2col_plane_2d(src, dst, ncols, ih, iw, oh, ow, kh, kw, sh, sw, &pp, tap_row, tap_col, buf);
+                if (p.split)
+                    im2col_plane_split(src, dst, ncols, ih, iw, oh, ow, kh, kw, sh, sw, ph, p.start, p.kc, buf);
+                else if (p.split2d)
+                    im2col_plane_2d(src, dst, ncols, ih, iw, oh, ow, kh, kw, sh, sw, &p.pp, p.tap_row, p.tap_col, buf);
                 else
                     im2col_plane_direct(src, dst, ncols, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw);
             }
@@ -365,16 +385,9 @@ void abp_col2im(const float *cols, float *img, int c, int n, int ih, int iw, int
     int64_t ncols = (int64_t)n * oh * ow, plane = (int64_t)oh * ow;
     /* col2im takes the 2-D split wherever it fits, also where rows could be split: window
      * adds beat the per-row split from 16 to 64 wide (faces64's planes, 0.73-0.93x) */
-    phase_planes pp = {0};
-    const int split2d = phase_planes_fit(ih, iw, oh, ow, kh, kw, sh, sw, ph, pw, &pp);
-    const int split = !split2d && phase_split_pays(ih, iw, sw, kw, 16);
-    int start[PHASE_MAX] = {0}, tap_row[PHASE_MAX] = {0}, tap_col[PHASE_MAX] = {0};
-    kernel_column kc[PHASE_MAX];
-    if (split) {
-        phase_starts(iw, sw, start);
-        kernel_columns(ow, iw, sw, pw, kw, kc);
-    }
-    if (split2d) phase_taps(&pp, kh, kw, sh, sw, ph, pw, tap_row, tap_col);
+    plane_plan p = {0};
+    if (!plan_2d_split(&p, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw) && phase_split_pays(ih, iw, sw, kw, 16))
+        plan_row_split(&p, iw, ow, sw, pw, kw);
 #pragma omp parallel if ((int64_t)c * kh * kw * ncols >= ABP_PARALLEL_MIN)
     {
         float buf[PHASE_PLANE_MAX]; /* the sums, phase-split (by rows or 2-D); 64 KB of stack */
@@ -383,10 +396,10 @@ void abp_col2im(const float *cols, float *img, int c, int n, int ih, int iw, int
             for (int i = 0; i < n; i++) {
                 float *dst = img + ((int64_t)ch * n + i) * ih * iw;
                 const float *src = cols + (int64_t)ch * kh * kw * ncols + i * plane;
-                if (split)
-                    col2im_plane_split(src, dst, ncols, ih, iw, oh, ow, kh, kw, sh, sw, ph, start, kc, buf);
-                else if (split2d)
-                    col2im_plane_2d(src, dst, ncols, ih, iw, oh, ow, kh, kw, sh, sw, &pp, tap_row, tap_col, buf);
+                if (p.split)
+                    col2im_plane_split(src, dst, ncols, ih, iw, oh, ow, kh, kw, sh, sw, ph, p.start, p.kc, buf);
+                else if (p.split2d)
+                    col2im_plane_2d(src, dst, ncols, ih, iw, oh, ow, kh, kw, sh, sw, &p.pp, p.tap_row, p.tap_col, buf);
                 else
                     col2im_plane_direct(src, dst, ncols, ih, iw, oh, ow, kh, kw, sh, sw, ph, pw);
             }
