@@ -163,7 +163,7 @@ static void print_memory(const abp_net *net, int b, int64_t n_local, double rss_
 /* Rank 0's time per part, as the mean per measured iteration and its share of the mean
  * iteration; "rest" is what no part covers (the gradient allreduce, the batch gathers, the
  * copies of z and y). Batch norm's share includes its allreduce of the statistics. */
-static void print_parts(const abp_profile *prof, int iters, double mean_sec) {
+static void print_parts(const abp_profile *prof, int iters, double mean_sec, double gflop, double sgemm) {
     double covered = 0;
     printf("where an iteration goes (rank 0, mean of %d; %% of %.4f s):", iters, mean_sec);
     for (int p = 0; p < ABP_PART_COUNT; p++) {
@@ -174,6 +174,12 @@ static void print_parts(const abp_profile *prof, int iters, double mean_sec) {
     printf(", rest %.4f s %.1f%%; outside GEMM %.1f%%\n", mean_sec - covered,
            100.0 * (mean_sec - covered) / mean_sec,
            100.0 * (mean_sec - prof->seconds[ABP_PART_GEMM] / iters) / mean_sec);
+    /* The ceiling at this model's GEMM shapes: what the iteration would reach if nothing but
+     * its GEMMs took time. Below it, the work outside GEMM is what to cut; at it, the shapes. */
+    double gemm_sec = prof->seconds[ABP_PART_GEMM] / iters;
+    if (gemm_sec > 0)
+        printf("the GEMMs alone: %.1f GFLOP/s, %.1f%% of sgemm (the ceiling at this model's shapes)\n",
+               gflop / gemm_sec, 100.0 * gflop / gemm_sec / sgemm);
 }
 
 /* GEMM flops per example of one ABP iteration with L Langevin steps: each step a forward
@@ -278,12 +284,19 @@ int cmd_bench(int argc, char **argv, abp_dist *d, abp_err *err) {
     /* Every rank's iteration ends in the same allreduce, so rank 0's times are the run's. */
     double sec = median(times, iters), comm_sec = median(comm, iters);
     double rate = gflop / sec;
+    /* The sgemm rate again, after the iterations: on a shared machine the speed drifts over a
+     * run, and the two rates bracket the iterations; the percentages use their mean. */
+    double sgemm_after = 0;
+    if (abp_dist_agree(d, sgemm_rate(d, sgemm_size, 5, &sgemm_after, err), err)) goto done;
+    double sgemm_ref = 0.5 * (sgemm + sgemm_after);
     if (d->rank == 0)
-        printf("iteration: %.4f s (median of %d after %d warm-up), %.1f GFLOP/s, %.1f%% of sgemm; "
-               "allreduce %.4f s\n", sec, iters, warmup, rate, 100.0 * rate / sgemm, comm_sec);
+        printf("sgemm again after the iterations: %.1f GFLOP/s (%.1f%% from before)\n"
+               "iteration: %.4f s (median of %d after %d warm-up), %.1f GFLOP/s, %.1f%% of the mean sgemm "
+               "rate %.1f; allreduce %.4f s\n", sgemm_after, 100.0 * (sgemm_after - sgemm) / sgemm, sec, iters,
+               warmup, rate, 100.0 * rate / sgemm_ref, sgemm_ref, comm_sec);
     double mean_sec = 0;
     for (int r = 0; r < iters; r++) mean_sec += times[r] / iters;
-    if (d->rank == 0) print_parts(&prof, iters, mean_sec);
+    if (d->rank == 0) print_parts(&prof, iters, mean_sec, gflop, sgemm_ref);
     if (layers && bench_layers(d, net, abp_trainer_batch_share(t), 5, err)) goto done;
     double rss_mb = abp_dist_max_double(d, abp_peak_rss_bytes()) / (1024.0 * 1024.0);
     if (d->rank == 0) print_memory(net, abp_trainer_batch_share(t), examples / d->size, rss_mb);
@@ -292,9 +305,10 @@ int cmd_bench(int argc, char **argv, abp_dist *d, abp_err *err) {
                "blas_best_kernel %s\n",
                spec ? cfg.model : "spec", (long long)cfg.batch, cfg.langevin_steps, d->size, threads,
                abp_blas_kernel(), abp_blas_best_kernel() ? abp_blas_best_kernel() : "generic");
-        printf("sgemm_gflops %.2f\nseconds_per_iteration %.6f\ngflops_per_iteration %.4f\n"
-               "iteration_gflops_per_second %.2f\npercent_of_sgemm %.2f\nallreduce_seconds_per_iteration %.6f\n"
-               "peak_rss_mb %.1f\n", sgemm, sec, gflop, rate, 100.0 * rate / sgemm, comm_sec, rss_mb);
+        printf("sgemm_gflops %.2f\nsgemm_gflops_before %.2f\nsgemm_gflops_after %.2f\nseconds_per_iteration %.6f\n"
+               "gflops_per_iteration %.4f\niteration_gflops_per_second %.2f\npercent_of_sgemm %.2f\n"
+               "allreduce_seconds_per_iteration %.6f\npeak_rss_mb %.1f\n",
+               sgemm_ref, sgemm, sgemm_after, sec, gflop, rate, 100.0 * rate / sgemm_ref, comm_sec, rss_mb);
         printf("loop_threads %d\nblas_threading %s\ngomp_spincount %s\nopenblas_thread_timeout %s\n",
                abp_loop_threads(), abp_blas_threading(), getenv("GOMP_SPINCOUNT") ? getenv("GOMP_SPINCOUNT") : "default",
                getenv("OPENBLAS_THREAD_TIMEOUT") ? getenv("OPENBLAS_THREAD_TIMEOUT") : "default");
