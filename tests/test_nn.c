@@ -314,15 +314,21 @@ static void test_fused_equals_layers(void) {
     for (int training = 1; training >= 0; training--) {
         for (int v = 0; v < 2; v++) {
             abp_net_init_params(&net[v], 7);
-            /* gamma and beta away from 1 and 0, so that a slip in either shows */
-            for (int i = 0; i < net[v].nlayers; i++)
-                if (net[v].layers[i].kind == ABP_BATCHNORM)
-                    for (int c = 0; c < net[v].layers[i].out.c; c++) {
-                        net[v].layers[i].weight[c] = 0.7f + 0.1f * (float)c;
-                        net[v].layers[i].bias[c] = 0.05f * (float)c - 0.1f;
-                        net[v].layers[i].running_mean[c] = 0.01f * (float)c;
-                        net[v].layers[i].running_var[c] = 0.5f + 0.1f * (float)c;
-                    }
+            /* gamma and beta away from 1 and 0, so that a slip in either shows. Evaluation
+             * uses the statistics of the training pass just run: running statistics far from
+             * the batch's would put all of the relu's input below 0 (the activations of
+             * small initial weights are small), and no gradient would reach z. */
+            for (int i = 0; i < net[v].nlayers; i++) {
+                abp_layer *l = &net[v].layers[i];
+                if (l->kind != ABP_BATCHNORM) continue;
+                for (int c = 0; c < l->out.c; c++) {
+                    l->weight[c] = 0.7f + 0.1f * (float)c;
+                    l->bias[c] = 0.05f * (float)c - 0.1f;
+                    float invstd = l->batch_invstd[c];
+                    l->running_mean[c] = training ? 0.01f * (float)c : l->batch_mean[c];
+                    l->running_var[c] = training ? 0.5f + 0.1f * (float)c : fmaxf(1.0f / (invstd * invstd) - l->eps, 0.0f);
+                }
+            }
             net[v].training = training;
             net[v].update_running = training;
             abp_net_zero_grads(&net[v]);
@@ -339,9 +345,11 @@ static void test_fused_equals_layers(void) {
               "training %d: parameter gradients differ, fused against layers", training);
         CHECK(memcmp(net[0].buffers, net[1].buffers, sizeof(float) * (size_t)net[0].nbuffers) == 0,
               "training %d: running statistics differ, fused against layers", training);
-        double gsum = 0;
+        double gsum = 0, zsum = 0;
         for (int64_t k = 0; k < net[0].nparams; k++) gsum += fabs(net[0].grads[k]);
+        for (int64_t k = 0; k < nz; k++) zsum += fabs(dz[0][k]);
         CHECK(gsum > 0, "training %d: no parameter gradient at all", training);
+        CHECK(zsum > 0, "training %d: no gradient reaches z (through every fused pair)", training);
     }
     free(z), free(r), free(dz[0]), free(dz[1]);
     abp_net_free(&net[0]);
