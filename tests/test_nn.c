@@ -24,14 +24,15 @@ static double loss(abp_net *net, const float *z, const float *r, int n) {
 
 /* Signs of every (leaky) ReLU input of the last forward pass. A finite difference whose
  * two evaluations see different signs straddles a kink, where the derivative does not
- * exist: such probes are skipped rather than compared. */
+ * exist: such probes are skipped rather than compared. Read from the layer's output, whose
+ * sign is its input's (slope >= 0), since a fused batch norm + lrelu keeps no input. */
 static int64_t kink_pattern(const abp_net *net, int n, unsigned char *out) {
     int64_t count = 0;
     for (int i = 0; i < net->nlayers; i++) {
         const abp_layer *l = &net->layers[i];
         if (l->kind != ABP_RELU && l->kind != ABP_LRELU) continue;
         for (int64_t k = 0; k < abp_shape_numel(l->in) * n; k++) {
-            if (out) out[count] = net->act[i][k] > 0.0f;
+            if (out) out[count] = net->act[i + 1][k] > 0.0f;
             count++;
         }
     }
