@@ -291,9 +291,10 @@ static void test_batchnorm_statistics(void) {
 }
 
 /* The fused batch norm + lrelu pass gives the floats of the two layers run one after the
- * other: every activation, the input gradient, every parameter gradient and the running
- * statistics, bitwise, in training and in evaluation mode. A batch of 37 leaves a tail
- * after the 8 lanes of the channel sums. */
+ * other: every activation the fused pass writes (all but the two bn | lrelu pairs'
+ * middles), the input gradient, every parameter gradient and the running statistics,
+ * bitwise, in training and in evaluation mode. A batch of 37 leaves a tail after the 8
+ * lanes of the channel sums. */
 static void test_fused_equals_layers(void) {
     const char *spec = "z 5 | linear 4x4x6 | bn | lrelu 0.2 | deconv 3 k5 s2 | bn | lrelu 0.05 | "
                        "deconv 2 k5 s2 | bn | relu | deconv 1 k3 s1 | tanh";
@@ -337,6 +338,9 @@ static void test_fused_equals_layers(void) {
             CHECK(abp_net_backward(&net[v], r, N, dz[v], 1, &err) == 0, "fused test backward: %s", err.msg);
         }
         for (int i = 0; i <= net[0].nlayers; i++) {
+            if (i > 0 && i < net[0].nlayers && net[0].layers[i - 1].kind == ABP_BATCHNORM &&
+                net[0].layers[i].kind == ABP_LRELU)
+                continue; /* a fused pair's middle, not written */
             size_t bytes = sizeof(float) * (size_t)(abp_shape_numel(i ? net[0].layers[i - 1].out : net[0].in_shape) * N);
             CHECK(memcmp(net[0].act[i], net[1].act[i], bytes) == 0, "training %d: activation %d differs, fused against layers",
                   training, i);

@@ -372,8 +372,8 @@ int abp_net_forward(abp_net *net, const float *z, int n, abp_err *err) {
     for (int i = 0; i < net->nlayers; i++) {
         if (fused_pair(net, i)) { /* layers i and i + 1 in one pass */
             double t0 = abp_profile_start(net->profile);
-            int rc = abp_bn_lrelu_forward(&net->layers[i], &net->layers[i + 1], net->act[i], net->act[i + 1],
-                                          net->act[i + 2], n, net, err);
+            int rc = abp_bn_lrelu_forward(&net->layers[i], &net->layers[i + 1], net->act[i], net->act[i + 2], n,
+                                          net, err);
             abp_profile_add(net->profile, ABP_PART_BATCHNORM, t0);
             if (rc) return abp_fail_wrap(err, "layer %s", net->layers[i].name);
             i++;
@@ -413,8 +413,7 @@ int abp_net_backward(abp_net *net, const float *dout, int n, float *dz, int want
         abp_layer *l = &net->layers[first];
         if (first < i) {
             double t0 = abp_profile_start(net->profile);
-            rc = abp_bn_lrelu_backward(l, &net->layers[i], net->act[first], net->act[i], dy, dx, n,
-                                       want_param_grads, net, err);
+            rc = abp_bn_lrelu_backward(l, &net->layers[i], net->act[first], dy, dx, n, want_param_grads, net, err);
             abp_profile_add(net->profile, ABP_PART_BATCHNORM, t0);
             i = first;
         } else {
