@@ -291,10 +291,10 @@ static void test_batchnorm_statistics(void) {
 }
 
 /* The fused batch norm + lrelu pass gives the floats of the two layers run one after the
- * other: every activation the fused pass writes (all but the two bn | lrelu pairs'
- * middles), the input gradient, every parameter gradient and the running statistics,
- * bitwise, in training and in evaluation mode. A batch of 37 leaves a tail after the 8
- * lanes of the channel sums. */
+ * other: every activation the fused network keeps (all but the two pairs' middles, which
+ * it does not allocate), the input gradient, every parameter gradient and the running
+ * statistics, bitwise, in training and in evaluation mode. A batch of 37 leaves a tail
+ * after the 8 lanes of the channel sums. */
 static void test_fused_equals_layers(void) {
     const char *spec = "z 5 | linear 4x4x6 | bn | lrelu 0.2 | deconv 3 k5 s2 | bn | lrelu 0.05 | "
                        "deconv 2 k5 s2 | bn | relu | deconv 1 k3 s1 | tanh";
@@ -307,7 +307,16 @@ static void test_fused_equals_layers(void) {
             if (v) abp_net_free(&net[0]);
             return;
         }
-    net[1].unfused = 1;
+    if (abp_net_set_unfused(&net[1], 1, &err)) {
+        CHECK(0, "fused test: %s", err.msg);
+        abp_net_free(&net[0]);
+        abp_net_free(&net[1]);
+        return;
+    }
+    int middles = 0; /* the bn | lrelu pairs' (not bn | relu's) */
+    for (int i = 0; i <= net[0].nlayers; i++) middles += !net[0].act[i];
+    CHECK(middles == 2, "the fused network leaves %d activations unallocated, not its 2 bn | lrelu middles", middles);
+    for (int i = 0; i <= net[1].nlayers; i++) CHECK(net[1].act[i], "the unfused network lacks activation %d", i);
     int64_t nz = abp_shape_numel(net[0].in_shape) * N, ny = abp_shape_numel(net[0].out_shape) * N;
     float *z = malloc(sizeof(float) * (size_t)nz), *r = malloc(sizeof(float) * (size_t)ny);
     float *dz[2] = {malloc(sizeof(float) * (size_t)nz), malloc(sizeof(float) * (size_t)nz)};
@@ -338,9 +347,7 @@ static void test_fused_equals_layers(void) {
             CHECK(abp_net_backward(&net[v], r, N, dz[v], 1, &err) == 0, "fused test backward: %s", err.msg);
         }
         for (int i = 0; i <= net[0].nlayers; i++) {
-            if (i > 0 && i < net[0].nlayers && net[0].layers[i - 1].kind == ABP_BATCHNORM &&
-                net[0].layers[i].kind == ABP_LRELU)
-                continue; /* a fused pair's middle, not written */
+            if (!net[0].act[i]) continue; /* a middle, not kept */
             size_t bytes = sizeof(float) * (size_t)(abp_shape_numel(i ? net[0].layers[i - 1].out : net[0].in_shape) * N);
             CHECK(memcmp(net[0].act[i], net[1].act[i], bytes) == 0, "training %d: activation %d differs, fused against layers",
                   training, i);
@@ -359,6 +366,30 @@ static void test_fused_equals_layers(void) {
     free(z), free(r), free(dz[0]), free(dz[1]);
     abp_net_free(&net[0]);
     abp_net_free(&net[1]);
+}
+
+/* The middle of a bn | lrelu pair exists only while the network runs unfused: made by
+ * abp_net_set_unfused, kept by abp_net_set_max_batch, freed again by turning fusion back
+ * on; a flag set by hand, with no buffer, is refused rather than written through NULL. */
+static void test_unfused_buffers(void) {
+    abp_net net;
+    abp_err err = {{0}};
+    if (abp_net_build("z 2 | linear 2x2x3 | bn | lrelu 0.2 | conv 1 k3 s1 p1", 0, 2, &net, &err)) {
+        CHECK(0, "%s", err.msg);
+        return;
+    }
+    float z[4] = {0.5f, -1.0f, 2.0f, 0.25f};
+    CHECK(!net.act[2] && net.act[3], "built fused, the pair's middle is not allocated");
+    net.unfused = 1;
+    CHECK(abp_net_forward(&net, z, 2, &err) != 0 && strstr(err.msg, "abp_net_set_unfused"),
+          "unfused set by hand: %s", err.msg);
+    net.unfused = 0;
+    CHECK(abp_net_set_unfused(&net, 1, &err) == 0 && net.unfused && net.act[2], "set unfused: %s", err.msg);
+    CHECK(abp_net_set_max_batch(&net, 5, &err) == 0 && net.unfused && net.act[2], "a bigger batch: %s", err.msg);
+    CHECK(abp_net_forward(&net, z, 2, &err) == 0, "unfused forward: %s", err.msg);
+    CHECK(abp_net_set_unfused(&net, 0, &err) == 0 && !net.unfused && !net.act[2], "fused again: %s", err.msg);
+    CHECK(abp_net_forward(&net, z, 2, &err) == 0, "fused forward: %s", err.msg);
+    abp_net_free(&net);
 }
 
 /* A NaN in gives a NaN out of every activation: a select such as x > 0 ? x : 0 would turn
@@ -396,6 +427,7 @@ int main(void) {
     test_specs();
     test_batchnorm_statistics();
     test_fused_equals_layers();
+    test_unfused_buffers();
     test_layers();
     test_networks();
     return check_summary("test_nn");

@@ -11,8 +11,8 @@
  * In the generators a batch norm is always followed by a leaky ReLU. The fused pair
  * (abp_bn_lrelu_forward/backward, which network.c runs for such a pair) makes one pass
  * where the layers make two, and keeps nothing in between: forward it writes only the
- * lrelu's y = lrelu(t), t = bn(x) never leaving the normalising pass; backward it forms
- * the lrelu's input gradient
+ * lrelu's y = lrelu(t), t = bn(x) never leaving the normalising pass (network.c allocates
+ * no activation for it); backward it forms the lrelu's input gradient
  * dt = dy * (t > 0 ? 1 : slope) where batch norm reads dy, with t recomputed from x, so
  * that neither t nor dt is written or read back. The recomputed t is bitwise the forward's:
  * per channel t = x * scale + shift, scale and shift formed by the one channel_affine from
