@@ -71,15 +71,16 @@ static double net_loss(abp_net *net, const float *x, float *dlogits) {
     return abp_classify_loss(abp_net_output(net), labels, N, K, dlogits, 1.0f / N, NULL) / N;
 }
 
-/* Signs of every lrelu input of the last forward pass (as test_nn): a central difference
- * whose two evaluations see different signs straddles a kink and is skipped. */
+/* Signs of every lrelu input of the last forward pass, read from its output (as test_nn):
+ * a central difference whose two evaluations see different signs straddles a kink and is
+ * skipped. */
 static int64_t kink_pattern(const abp_net *net, unsigned char *out) {
     int64_t count = 0;
     for (int i = 0; i < net->nlayers; i++) {
         const abp_layer *l = &net->layers[i];
         if (l->kind != ABP_LRELU) continue;
         for (int64_t k = 0; k < abp_shape_numel(l->in) * N; k++) {
-            if (out) out[count] = net->act[i][k] > 0.0f;
+            if (out) out[count] = net->act[i + 1][k] > 0.0f;
             count++;
         }
     }

@@ -24,14 +24,15 @@ static double loss(abp_net *net, const float *z, const float *r, int n) {
 
 /* Signs of every (leaky) ReLU input of the last forward pass. A finite difference whose
  * two evaluations see different signs straddles a kink, where the derivative does not
- * exist: such probes are skipped rather than compared. */
+ * exist: such probes are skipped rather than compared. Read from the layer's output, whose
+ * sign is its input's (slope >= 0), since a fused batch norm + lrelu keeps no input. */
 static int64_t kink_pattern(const abp_net *net, int n, unsigned char *out) {
     int64_t count = 0;
     for (int i = 0; i < net->nlayers; i++) {
         const abp_layer *l = &net->layers[i];
         if (l->kind != ABP_RELU && l->kind != ABP_LRELU) continue;
         for (int64_t k = 0; k < abp_shape_numel(l->in) * n; k++) {
-            if (out) out[count] = net->act[i][k] > 0.0f;
+            if (out) out[count] = net->act[i + 1][k] > 0.0f;
             count++;
         }
     }
@@ -290,7 +291,8 @@ static void test_batchnorm_statistics(void) {
 }
 
 /* The fused batch norm + lrelu pass gives the floats of the two layers run one after the
- * other: every activation, the input gradient, every parameter gradient and the running
+ * other: every activation the fused network keeps (all but the two pairs' middles, which
+ * it does not allocate), the input gradient, every parameter gradient and the running
  * statistics, bitwise, in training and in evaluation mode. A batch of 37 leaves a tail
  * after the 8 lanes of the channel sums. */
 static void test_fused_equals_layers(void) {
@@ -305,7 +307,16 @@ static void test_fused_equals_layers(void) {
             if (v) abp_net_free(&net[0]);
             return;
         }
-    net[1].unfused = 1;
+    if (abp_net_set_unfused(&net[1], 1, &err)) {
+        CHECK(0, "fused test: %s", err.msg);
+        abp_net_free(&net[0]);
+        abp_net_free(&net[1]);
+        return;
+    }
+    int middles = 0; /* the bn | lrelu pairs' (not bn | relu's) */
+    for (int i = 0; i <= net[0].nlayers; i++) middles += !net[0].act[i];
+    CHECK(middles == 2, "the fused network leaves %d activations unallocated, not its 2 bn | lrelu middles", middles);
+    for (int i = 0; i <= net[1].nlayers; i++) CHECK(net[1].act[i], "the unfused network lacks activation %d", i);
     int64_t nz = abp_shape_numel(net[0].in_shape) * N, ny = abp_shape_numel(net[0].out_shape) * N;
     float *z = malloc(sizeof(float) * (size_t)nz), *r = malloc(sizeof(float) * (size_t)ny);
     float *dz[2] = {malloc(sizeof(float) * (size_t)nz), malloc(sizeof(float) * (size_t)nz)};
@@ -314,15 +325,21 @@ static void test_fused_equals_layers(void) {
     for (int training = 1; training >= 0; training--) {
         for (int v = 0; v < 2; v++) {
             abp_net_init_params(&net[v], 7);
-            /* gamma and beta away from 1 and 0, so that a slip in either shows */
-            for (int i = 0; i < net[v].nlayers; i++)
-                if (net[v].layers[i].kind == ABP_BATCHNORM)
-                    for (int c = 0; c < net[v].layers[i].out.c; c++) {
-                        net[v].layers[i].weight[c] = 0.7f + 0.1f * (float)c;
-                        net[v].layers[i].bias[c] = 0.05f * (float)c - 0.1f;
-                        net[v].layers[i].running_mean[c] = 0.01f * (float)c;
-                        net[v].layers[i].running_var[c] = 0.5f + 0.1f * (float)c;
-                    }
+            /* gamma and beta away from 1 and 0, so that a slip in either shows. Evaluation
+             * uses the statistics of the training pass just run: running statistics far from
+             * the batch's would put all of the relu's input below 0 (the activations of
+             * small initial weights are small), and no gradient would reach z. */
+            for (int i = 0; i < net[v].nlayers; i++) {
+                abp_layer *l = &net[v].layers[i];
+                if (l->kind != ABP_BATCHNORM) continue;
+                for (int c = 0; c < l->out.c; c++) {
+                    l->weight[c] = 0.7f + 0.1f * (float)c;
+                    l->bias[c] = 0.05f * (float)c - 0.1f;
+                    float invstd = l->batch_invstd[c];
+                    l->running_mean[c] = training ? 0.01f * (float)c : l->batch_mean[c];
+                    l->running_var[c] = training ? 0.5f + 0.1f * (float)c : fmaxf(1.0f / (invstd * invstd) - l->eps, 0.0f);
+                }
+            }
             net[v].training = training;
             net[v].update_running = training;
             abp_net_zero_grads(&net[v]);
@@ -330,6 +347,7 @@ static void test_fused_equals_layers(void) {
             CHECK(abp_net_backward(&net[v], r, N, dz[v], 1, &err) == 0, "fused test backward: %s", err.msg);
         }
         for (int i = 0; i <= net[0].nlayers; i++) {
+            if (!net[0].act[i]) continue; /* a middle, not kept */
             size_t bytes = sizeof(float) * (size_t)(abp_shape_numel(i ? net[0].layers[i - 1].out : net[0].in_shape) * N);
             CHECK(memcmp(net[0].act[i], net[1].act[i], bytes) == 0, "training %d: activation %d differs, fused against layers",
                   training, i);
@@ -339,13 +357,39 @@ static void test_fused_equals_layers(void) {
               "training %d: parameter gradients differ, fused against layers", training);
         CHECK(memcmp(net[0].buffers, net[1].buffers, sizeof(float) * (size_t)net[0].nbuffers) == 0,
               "training %d: running statistics differ, fused against layers", training);
-        double gsum = 0;
+        double gsum = 0, zsum = 0;
         for (int64_t k = 0; k < net[0].nparams; k++) gsum += fabs(net[0].grads[k]);
+        for (int64_t k = 0; k < nz; k++) zsum += fabs(dz[0][k]);
         CHECK(gsum > 0, "training %d: no parameter gradient at all", training);
+        CHECK(zsum > 0, "training %d: no gradient reaches z (through every fused pair)", training);
     }
     free(z), free(r), free(dz[0]), free(dz[1]);
     abp_net_free(&net[0]);
     abp_net_free(&net[1]);
+}
+
+/* The middle of a bn | lrelu pair exists only while the network runs unfused: made by
+ * abp_net_set_unfused, kept by abp_net_set_max_batch, freed again by turning fusion back
+ * on; a flag set by hand, with no buffer, is refused rather than written through NULL. */
+static void test_unfused_buffers(void) {
+    abp_net net;
+    abp_err err = {{0}};
+    if (abp_net_build("z 2 | linear 2x2x3 | bn | lrelu 0.2 | conv 1 k3 s1 p1", 0, 2, &net, &err)) {
+        CHECK(0, "%s", err.msg);
+        return;
+    }
+    float z[4] = {0.5f, -1.0f, 2.0f, 0.25f};
+    CHECK(!net.act[2] && net.act[3], "built fused, the pair's middle is not allocated");
+    net.unfused = 1;
+    CHECK(abp_net_forward(&net, z, 2, &err) != 0 && strstr(err.msg, "abp_net_set_unfused"),
+          "unfused set by hand: %s", err.msg);
+    net.unfused = 0;
+    CHECK(abp_net_set_unfused(&net, 1, &err) == 0 && net.unfused && net.act[2], "set unfused: %s", err.msg);
+    CHECK(abp_net_set_max_batch(&net, 5, &err) == 0 && net.unfused && net.act[2], "a bigger batch: %s", err.msg);
+    CHECK(abp_net_forward(&net, z, 2, &err) == 0, "unfused forward: %s", err.msg);
+    CHECK(abp_net_set_unfused(&net, 0, &err) == 0 && !net.unfused && !net.act[2], "fused again: %s", err.msg);
+    CHECK(abp_net_forward(&net, z, 2, &err) == 0, "fused forward: %s", err.msg);
+    abp_net_free(&net);
 }
 
 /* A NaN in gives a NaN out of every activation: a select such as x > 0 ? x : 0 would turn
@@ -383,6 +427,7 @@ int main(void) {
     test_specs();
     test_batchnorm_statistics();
     test_fused_equals_layers();
+    test_unfused_buffers();
     test_layers();
     test_networks();
     return check_summary("test_nn");

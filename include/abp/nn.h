@@ -78,7 +78,8 @@ typedef struct abp_net {
     float *buffers; /* batchnorm running statistics (not trained) */
     int64_t nbuffers;
     int max_batch;
-    float **act;    /* act[i] = input of layer i (act[0] is a copy of z), act[nlayers] = output */
+    float **act;    /* act[i] = input of layer i (act[0] is a copy of z), act[nlayers] = output;
+                     * NULL for the middle of a fused batch norm + lrelu pair (not kept) */
     float *grad_a, *grad_b; /* ping-pong buffers for activation gradients */
     float *scratch;         /* im2col columns and layout permutations */
     double *stats;          /* room for batchnorm sums: 2 * max channels + 1 */
@@ -87,7 +88,8 @@ typedef struct abp_net {
     int training;        /* batchnorm uses batch statistics (1) or running statistics (0) */
     int update_running;  /* training forward passes also update the running statistics */
     int unfused;         /* run a batch norm and the leaky ReLU after it as two layers, not as
-                          * one pass (the same floats; tests compare the two) */
+                          * one pass (the same floats; tests compare the two): set it with
+                          * abp_net_set_unfused, which allocates the activations in between */
     abp_sum_fn sum;      /* global-batch sum for batchnorm; NULL = this process only */
     void *sum_ctx;
     char *spec;          /* the normalised spec it was built from */
@@ -113,6 +115,9 @@ void abp_net_free(abp_net *net);
  * statistics and mode (a caller that learns the batch it wants only from the output size).
  * On failure the network is left as it was. */
 ABP_MUST_CHECK int abp_net_set_max_batch(abp_net *net, int max_batch, abp_err *err);
+/* Runs each batch norm + lrelu pair as two layers (unfused 1), allocating the batch norm's
+ * output act[i + 1] that the lrelu reads, or as one pass (0, as built), freeing it again. */
+ABP_MUST_CHECK int abp_net_set_unfused(abp_net *net, int unfused, abp_err *err);
 
 /* The same network for a latent image of h x w (the channels stay): *out gets a malloc'd
  * spec. Only for fully convolutional models (conv, deconv, batch norm, activations), whose

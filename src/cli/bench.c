@@ -113,8 +113,8 @@ static void print_layer_row(const abp_layer *l, double flops, const double s[3],
     printf("\n");
 }
 
-/* Times every layer's three passes on this rank's share of the batch; prints on rank 0. */
-static int bench_layers(abp_dist *d, abp_net *net, int n, int reps, abp_err *err) {
+/* The per-layer table: each layer's three passes, timed (rank 0 prints). */
+static int time_layers(abp_dist *d, abp_net *net, int n, int reps, abp_err *err) {
     if (d->rank == 0)
         printf("layers (batch %d per rank; GFLOP/s per rank):\n  %-12s %-11s  %-17s  %-17s  %-17s\n", n,
                "layer", "output", "forward", "input gradient", "weight gradient");
@@ -135,18 +135,28 @@ static int bench_layers(abp_dist *d, abp_net *net, int n, int reps, abp_err *err
     return 0;
 }
 
+/* Times every layer's three passes on this rank's share of the batch; prints on rank 0.
+ * Layer by layer, as the unfused network runs them: a batch norm's output, which the fused
+ * pair does not keep, is allocated for the lrelu after it to read, and freed at the end. */
+static int bench_layers(abp_dist *d, abp_net *net, int n, int reps, abp_err *err) {
+    if (abp_net_set_unfused(net, 1, err)) return -1;
+    int rc = time_layers(d, net, n, reps, err);
+    if (abp_net_set_unfused(net, 0, err)) rc = -1;
+    return rc;
+}
+
 /* Where this rank's memory goes, from the sizes of the buffers abp allocates, in MB. */
 static void print_memory(const abp_net *net, int b, int64_t n_local, double rss_mb) {
     const double mb = 4.0 / (1024.0 * 1024.0); /* floats to MB */
     int64_t act = abp_shape_numel(net->in_shape), max_act = act;
     for (int i = 0; i < net->nlayers; i++) {
         int64_t e = abp_shape_numel(net->layers[i].out);
-        act += e;
+        if (net->act[i + 1]) act += e; /* a fused batch norm + lrelu keeps no middle */
         if (e > max_act) max_act = e;
     }
     int64_t dz = abp_shape_numel(net->in_shape), dy = abp_shape_numel(net->out_shape);
     double model = 4.0 * (double)net->nparams * mb;           /* W, dW, Adam's m and v */
-    double acts = (double)(act * b) * mb;                      /* every layer's output, kept for backward */
+    double acts = (double)(act * b) * mb;                      /* the layers' outputs kept for backward */
     double grads = 2.0 * (double)(max_act * b) * mb;          /* ping-pong activation gradients */
     double scratch = (double)net->scratch_floats * mb;         /* im2col / col2im columns */
     double infer = (double)(b * (2 * dz + dy)) * mb;           /* Langevin: dz, noise, residual */
@@ -297,8 +307,9 @@ int cmd_bench(int argc, char **argv, abp_dist *d, abp_err *err) {
     double mean_sec = 0;
     for (int r = 0; r < iters; r++) mean_sec += times[r] / iters;
     if (d->rank == 0) print_parts(&prof, iters, mean_sec, gflop, sgemm_ref);
-    if (layers && bench_layers(d, net, abp_trainer_batch_share(t), 5, err)) goto done;
+    /* The peak of training, before the per-layer timing allocates the unfused middles. */
     double rss_mb = abp_dist_max_double(d, abp_peak_rss_bytes()) / (1024.0 * 1024.0);
+    if (layers && bench_layers(d, net, abp_trainer_batch_share(t), 5, err)) goto done;
     if (d->rank == 0) print_memory(net, abp_trainer_batch_share(t), examples / d->size, rss_mb);
     if (d->rank == 0) {
         printf("model %s\nbatch %lld\nlangevin_steps %d\nranks %d\nthreads_per_rank %d\nblas_kernel %s\n"

@@ -10,11 +10,17 @@
  *
  * In the generators a batch norm is always followed by a leaky ReLU. The fused pair
  * (abp_bn_lrelu_forward/backward, which network.c runs for such a pair) makes one pass
- * where the layers make two: forward it writes the batch norm's output t and the lrelu's
- * y = lrelu(t) from x in the normalising pass, so the lrelu's re-read of t is saved;
- * backward it forms the lrelu's input gradient dt = dy * (t > 0 ? 1 : slope) where batch
- * norm reads it, so dt is never written or read back. The floats are the same as the two
- * layers' (tests/test_nn.c compares them bitwise). */
+ * where the layers make two, and keeps nothing in between: forward it writes only the
+ * lrelu's y = lrelu(t), t = bn(x) never leaving the normalising pass (network.c allocates
+ * no activation for it); backward it forms the lrelu's input gradient
+ * dt = dy * (t > 0 ? 1 : slope) where batch norm reads dy, with t recomputed from x, so
+ * that neither t nor dt is written or read back. The recomputed t is bitwise the forward's:
+ * per channel t = x * scale + shift, scale and shift formed by the one channel_affine from
+ * the same statistics (the batch's, saved by the forward pass, or the running ones), and
+ * the multiply and the add are two roundings each time, never one fused multiply-add
+ * (-std=c11 makes GCC's -ffp-contract=off, and -march=x86-64-v2 has no FMA to contract
+ * to). So the mask, and every float, are the two layers' (tests/test_nn.c compares them
+ * bitwise). */
 #include <math.h>
 #include <string.h>
 
@@ -57,106 +63,137 @@ static void sums_forward(const float *restrict p, int64_t per, double *s1, doubl
     *s2 = lanes_total(b);
 }
 
-/* The gradient reaching batch norm's output: dy itself, or through the fused lrelu. */
-static inline float grad_in(const float *restrict g, const float *restrict t, float slope, int64_t k) {
-    return t ? (t[k] > 0.0f ? 1.0f : slope) * g[k] : g[k];
+/* Batch norm per channel is the affine map t = x * scale + shift, with the statistics of
+ * the pass: the batch's in training, the running ones in evaluation. One function forms
+ * scale and shift for the forward and the backward pass, so that backward's t is the very
+ * float forward made (see the top of the file). */
+typedef struct affine {
+    float scale, shift;
+} affine;
+
+static inline float channel_mean(const abp_layer *l, int c, int training) {
+    return training ? l->batch_mean[c] : l->running_mean[c];
+}
+
+static inline float channel_invstd(const abp_layer *l, int c, int training) {
+    return training ? l->batch_invstd[c] : 1.0f / sqrtf(l->running_var[c] + l->eps);
+}
+
+static inline affine channel_affine(const abp_layer *l, int c, int training) {
+    float scale = l->weight[c] * channel_invstd(l, c, training);
+    return (affine){scale, l->bias[c] - channel_mean(l, c, training) * scale};
+}
+
+static inline float bn_value(float x, affine a) { return x * a.scale + a.shift; }
+
+/* The fused lrelu's derivative at value x of the batch norm's input: 1 where t > 0, else
+ * the slope (t recomputed from x, not read back). */
+static inline float lrelu_slope_at(float x, affine a, float slope) {
+    return bn_value(x, a) > 0.0f ? 1.0f : slope;
+}
+
+/* The gradient reaching batch norm's output: dy itself, or (fused) through the lrelu. */
+static inline float grad_in(const float *restrict p, const float *restrict g, int fused, affine a, float slope,
+                            int64_t k) {
+    return fused ? lrelu_slope_at(p[k], a, slope) * g[k] : g[k];
 }
 
 /* sum g and sum g * (x - mean) * invstd over one channel, g = grad_in. */
-static void sums_backward(const float *restrict p, const float *restrict g, const float *restrict t,
-                          float slope, int64_t per, float mean, float invstd, double *sg, double *sgx) {
-    double a[LANES] = {0}, b[LANES] = {0};
+static void sums_backward(const float *restrict p, const float *restrict g, int fused, affine a, float slope,
+                          int64_t per, float mean, float invstd, double *sg, double *sgx) {
+    double s1[LANES] = {0}, s2[LANES] = {0};
     int64_t k = 0;
-    if (t) {
+    if (fused) {
         for (; k + LANES <= per; k += LANES)
             for (int j = 0; j < LANES; j++) {
-                float gk = (t[k + j] > 0.0f ? 1.0f : slope) * g[k + j];
-                a[j] += gk;
-                b[j] += (double)gk * (p[k + j] - mean) * invstd;
+                float gk = lrelu_slope_at(p[k + j], a, slope) * g[k + j];
+                s1[j] += gk;
+                s2[j] += (double)gk * (p[k + j] - mean) * invstd;
             }
     } else {
         for (; k + LANES <= per; k += LANES)
             for (int j = 0; j < LANES; j++) {
-                a[j] += g[k + j];
-                b[j] += (double)g[k + j] * (p[k + j] - mean) * invstd;
+                s1[j] += g[k + j];
+                s2[j] += (double)g[k + j] * (p[k + j] - mean) * invstd;
             }
     }
     for (int j = 0; k < per; k++, j++) {
-        float gk = grad_in(g, t, slope, k);
-        a[j] += gk;
-        b[j] += (double)gk * (p[k] - mean) * invstd;
+        float gk = grad_in(p, g, fused, a, slope, k);
+        s1[j] += gk;
+        s2[j] += (double)gk * (p[k] - mean) * invstd;
     }
-    *sg = lanes_total(a);
-    *sgx = lanes_total(b);
+    *sg = lanes_total(s1);
+    *sgx = lanes_total(s2);
 }
 
-/* x -> t = bn(x) and, with y, y = lrelu(t). */
-static int forward(abp_layer *l, const float *x, float *t, float *y, float slope, int n, abp_net *net,
-                   abp_err *err) {
+/* The training statistics of the global batch: batch_mean, batch_invstd and (if asked)
+ * the running statistics. */
+static int batch_statistics(abp_layer *l, const float *x, int64_t per, abp_net *net, abp_err *err) {
     int C = l->out.c;
-    int64_t per = (int64_t)n * abp_shape_pixels(l->out);
-    if (net->training) {
-        double *s = net->stats; /* [sum x | sum x^2 | count] */
+    double *s = net->stats; /* [sum x | sum x^2 | count] */
 #pragma omp parallel for schedule(static) if (C * per >= ABP_PARALLEL_MIN)
-        for (int c = 0; c < C; c++) sums_forward(x + c * per, per, &s[c], &s[C + c]);
-        s[2 * C] = (double)per;
-        if (global_sum(net, s, 2 * C + 1, err)) return -1;
-        double count = s[2 * C];
-        for (int c = 0; c < C; c++) {
-            double mean = s[c] / count;
-            double var = s[C + c] / count - mean * mean;
-            if (var < 0.0) var = 0.0;
-            l->batch_mean[c] = (float)mean;
-            l->batch_invstd[c] = (float)(1.0 / sqrt(var + l->eps));
-            if (net->update_running) {
-                double unbiased = count > 1.0 ? var * count / (count - 1.0) : var;
-                l->running_mean[c] = (float)((1.0 - l->momentum) * l->running_mean[c] + l->momentum * mean);
-                l->running_var[c] = (float)((1.0 - l->momentum) * l->running_var[c] + l->momentum * unbiased);
-            }
-        }
-    }
-#pragma omp parallel for schedule(static) if (C * per >= ABP_PARALLEL_MIN)
+    for (int c = 0; c < C; c++) sums_forward(x + c * per, per, &s[c], &s[C + c]);
+    s[2 * C] = (double)per;
+    if (global_sum(net, s, 2 * C + 1, err)) return -1;
+    double count = s[2 * C];
     for (int c = 0; c < C; c++) {
-        float mean = net->training ? l->batch_mean[c] : l->running_mean[c];
-        float invstd = net->training ? l->batch_invstd[c] : 1.0f / sqrtf(l->running_var[c] + l->eps);
-        float scale = l->weight[c] * invstd, shift = l->bias[c] - mean * scale;
-        const float *restrict p = x + c * per;
-        float *restrict q = t + c * per;
-        if (y) {
-            float *restrict r = y + c * per;
-            for (int64_t k = 0; k < per; k++) {
-                float v = p[k] * scale + shift;
-                q[k] = v;
-                r[k] = v < 0.0f ? slope * v : v; /* as the lrelu layer: NaN passes on */
-            }
-        } else {
-            for (int64_t k = 0; k < per; k++) q[k] = p[k] * scale + shift;
+        double mean = s[c] / count;
+        double var = s[C + c] / count - mean * mean;
+        if (var < 0.0) var = 0.0;
+        l->batch_mean[c] = (float)mean;
+        l->batch_invstd[c] = (float)(1.0 / sqrt(var + l->eps));
+        if (net->update_running) {
+            double unbiased = count > 1.0 ? var * count / (count - 1.0) : var;
+            l->running_mean[c] = (float)((1.0 - l->momentum) * l->running_mean[c] + l->momentum * mean);
+            l->running_var[c] = (float)((1.0 - l->momentum) * l->running_var[c] + l->momentum * unbiased);
         }
     }
     return 0;
 }
 
-/* dy (of t, or with t given of y = lrelu(t)) -> dx and the parameter gradients. */
-static int backward(abp_layer *l, const float *x, const float *t, float slope, const float *dy, float *dx,
-                    int n, int want_param_grads, abp_net *net, abp_err *err) {
+/* x -> y = bn(x), or (fused) y = lrelu(bn(x)). */
+static int forward(abp_layer *l, const float *x, float *y, int fused, float slope, int n, abp_net *net,
+                   abp_err *err) {
+    int C = l->out.c;
+    int64_t per = (int64_t)n * abp_shape_pixels(l->out);
+    if (net->training && batch_statistics(l, x, per, net, err)) return -1;
+#pragma omp parallel for schedule(static) if (C * per >= ABP_PARALLEL_MIN)
+    for (int c = 0; c < C; c++) {
+        affine a = channel_affine(l, c, net->training);
+        const float *restrict p = x + c * per;
+        float *restrict q = y + c * per;
+        if (fused) {
+            for (int64_t k = 0; k < per; k++) {
+                float v = bn_value(p[k], a);
+                q[k] = v < 0.0f ? slope * v : v; /* as the lrelu layer: NaN passes on */
+            }
+        } else {
+            for (int64_t k = 0; k < per; k++) q[k] = bn_value(p[k], a);
+        }
+    }
+    return 0;
+}
+
+/* dy (of bn(x), or fused of lrelu(bn(x))) -> dx and the parameter gradients. */
+static int backward(abp_layer *l, const float *x, int fused, float slope, const float *dy, float *dx, int n,
+                    int want_param_grads, abp_net *net, abp_err *err) {
     int C = l->out.c;
     int64_t per = (int64_t)n * abp_shape_pixels(l->out);
     if (!net->training) {
         /* Running statistics are constants: the layer is an affine map per channel. */
 #pragma omp parallel for schedule(static) if (C * per >= ABP_PARALLEL_MIN)
         for (int c = 0; c < C; c++) {
-            float invstd = 1.0f / sqrtf(l->running_var[c] + l->eps);
-            const float *p = x + c * per, *g = dy + c * per, *tc = t ? t + c * per : NULL;
+            affine a = channel_affine(l, c, 0);
+            const float *p = x + c * per, *g = dy + c * per;
             if (want_param_grads) {
                 double sg, sgx;
-                sums_backward(p, g, tc, slope, per, l->running_mean[c], invstd, &sg, &sgx);
+                sums_backward(p, g, fused, a, slope, per, l->running_mean[c], channel_invstd(l, c, 0), &sg, &sgx);
                 l->dbias[c] += (float)sg;
                 l->dweight[c] += (float)sgx;
             }
             if (dx) {
-                float scale = l->weight[c] * invstd;
                 float *restrict q = dx + c * per;
-                for (int64_t k = 0; k < per; k++) q[k] = grad_in(g, tc, slope, k) * scale;
+                for (int64_t k = 0; k < per; k++) q[k] = grad_in(p, g, fused, a, slope, k) * a.scale;
             }
         }
         return 0;
@@ -164,8 +201,9 @@ static int backward(abp_layer *l, const float *x, const float *t, float slope, c
     double *s = net->stats; /* [sum dy | sum dy * xhat | count] */
 #pragma omp parallel for schedule(static) if (C * per >= ABP_PARALLEL_MIN)
     for (int c = 0; c < C; c++) {
-        const float *p = x + c * per, *g = dy + c * per, *tc = t ? t + c * per : NULL;
-        sums_backward(p, g, tc, slope, per, l->batch_mean[c], l->batch_invstd[c], &s[c], &s[C + c]);
+        const float *p = x + c * per, *g = dy + c * per;
+        sums_backward(p, g, fused, channel_affine(l, c, 1), slope, per, l->batch_mean[c], l->batch_invstd[c],
+                      &s[c], &s[C + c]);
         /* The local sums are this rank's share of dbeta and dgamma; the gradient allreduce
          * adds the shares, so they must not be the global sums. */
         if (want_param_grads) {
@@ -181,20 +219,19 @@ static int backward(abp_layer *l, const float *x, const float *t, float slope, c
     for (int c = 0; c < C; c++) {
         float mean = l->batch_mean[c], invstd = l->batch_invstd[c];
         float mean_g = (float)(s[c] / count), mean_gx = (float)(s[C + c] / count);
-        float scale = l->weight[c] * invstd;
+        affine a = channel_affine(l, c, 1);
         const float *restrict p = x + c * per, *restrict g = dy + c * per;
         float *restrict q = dx + c * per;
-        if (t) {
-            const float *restrict tc = t + c * per;
+        if (fused) {
             for (int64_t k = 0; k < per; k++) {
                 float xhat = (p[k] - mean) * invstd;
-                float gk = (tc[k] > 0.0f ? 1.0f : slope) * g[k];
-                q[k] = scale * (gk - mean_g - xhat * mean_gx);
+                float gk = lrelu_slope_at(p[k], a, slope) * g[k];
+                q[k] = a.scale * (gk - mean_g - xhat * mean_gx);
             }
         } else {
             for (int64_t k = 0; k < per; k++) {
                 float xhat = (p[k] - mean) * invstd;
-                q[k] = scale * (g[k] - mean_g - xhat * mean_gx);
+                q[k] = a.scale * (g[k] - mean_g - xhat * mean_gx);
             }
         }
     }
@@ -202,21 +239,20 @@ static int backward(abp_layer *l, const float *x, const float *t, float slope, c
 }
 
 int abp_batchnorm_forward(abp_layer *l, const float *x, float *y, int n, abp_net *net, abp_err *err) {
-    return forward(l, x, y, NULL, 0.0f, n, net, err);
+    return forward(l, x, y, 0, 0.0f, n, net, err);
 }
 
 int abp_batchnorm_backward(abp_layer *l, const float *x, const float *dy, float *dx, int n,
                            int want_param_grads, abp_net *net, abp_err *err) {
-    return backward(l, x, NULL, 0.0f, dy, dx, n, want_param_grads, net, err);
+    return backward(l, x, 0, 0.0f, dy, dx, n, want_param_grads, net, err);
 }
 
-int abp_bn_lrelu_forward(abp_layer *bn, const abp_layer *lrelu, const float *x, float *t, float *y, int n,
-                         abp_net *net, abp_err *err) {
-    return forward(bn, x, t, y, lrelu->slope, n, net, err);
+int abp_bn_lrelu_forward(abp_layer *bn, const abp_layer *lrelu, const float *x, float *y, int n, abp_net *net,
+                         abp_err *err) {
+    return forward(bn, x, y, 1, lrelu->slope, n, net, err);
 }
 
-int abp_bn_lrelu_backward(abp_layer *bn, const abp_layer *lrelu, const float *x, const float *t,
-                          const float *dy, float *dx, int n, int want_param_grads, abp_net *net,
-                          abp_err *err) {
-    return backward(bn, x, t, lrelu->slope, dy, dx, n, want_param_grads, net, err);
+int abp_bn_lrelu_backward(abp_layer *bn, const abp_layer *lrelu, const float *x, const float *dy, float *dx,
+                          int n, int want_param_grads, abp_net *net, abp_err *err) {
+    return backward(bn, x, 1, lrelu->slope, dy, dx, n, want_param_grads, net, err);
 }

@@ -26,13 +26,13 @@ int abp_batchnorm_forward(abp_layer *l, const float *x, float *y, int n, abp_net
 int abp_batchnorm_backward(abp_layer *l, const float *x, const float *dy, float *dx, int n,
                            int want_param_grads, abp_net *net, abp_err *err);
 
-/* A batch norm and the leaky ReLU after it in one pass (batchnorm.c): t = bn(x) and
- * y = lrelu(t) forward; backward dy is the gradient of y, and dx that of x. */
-int abp_bn_lrelu_forward(abp_layer *bn, const abp_layer *lrelu, const float *x, float *t, float *y, int n,
-                         abp_net *net, abp_err *err);
-int abp_bn_lrelu_backward(abp_layer *bn, const abp_layer *lrelu, const float *x, const float *t,
-                          const float *dy, float *dx, int n, int want_param_grads, abp_net *net,
-                          abp_err *err);
+/* A batch norm and the leaky ReLU after it in one pass (batchnorm.c): y = lrelu(bn(x))
+ * forward, the batch norm's output not kept; backward (after the forward pass of the same
+ * x) dy is the gradient of y, and dx that of x. */
+int abp_bn_lrelu_forward(abp_layer *bn, const abp_layer *lrelu, const float *x, float *y, int n, abp_net *net,
+                         abp_err *err);
+int abp_bn_lrelu_backward(abp_layer *bn, const abp_layer *lrelu, const float *x, const float *dy, float *dx,
+                          int n, int want_param_grads, abp_net *net, abp_err *err);
 
 void abp_pointwise_forward(const abp_layer *l, const float *x, float *y, int64_t count);
 void abp_pointwise_backward(const abp_layer *l, const float *x, const float *y, const float *dy,

@@ -208,6 +208,15 @@ int abp_net_find_layer(const abp_net *net, abp_layer_kind kind) {
     return -1;
 }
 
+/* Layers i and i + 1 are a batch norm and a leaky ReLU: one pass (batchnorm.c), whose
+ * middle activation act[i + 1] is neither written nor read, so not allocated, unless
+ * abp_net_set_unfused asks for the two layers. */
+static int fusable_pair(const abp_net *net, int i) {
+    return i + 1 < net->nlayers && net->layers[i].kind == ABP_BATCHNORM && net->layers[i + 1].kind == ABP_LRELU;
+}
+
+static int fused_pair(const abp_net *net, int i) { return !net->unfused && fusable_pair(net, i); }
+
 int abp_net_build(const char *spec, int latent_dim, int max_batch, abp_net *net, abp_err *err) {
     memset(net, 0, sizeof *net);
     if (max_batch < 1) return abp_fail(err, "batch size must be at least 1");
@@ -267,6 +276,7 @@ int abp_net_build(const char *spec, int latent_dim, int max_batch, abp_net *net,
     net->act[0] = abp_alloc(sizeof(float) * (size_t)(abp_shape_numel(net->in_shape) * max_batch), err);
     if (!net->act[0]) goto fail;
     for (int i = 0; i < net->nlayers; i++) {
+        if (fusable_pair(net, i)) continue; /* built fused: act[i + 1] stays NULL */
         size_t floats = (size_t)(abp_shape_numel(net->layers[i].out) * max_batch);
         net->act[i + 1] = abp_alloc(sizeof(float) * floats, err);
         if (!net->act[i + 1]) goto fail;
@@ -299,13 +309,32 @@ int abp_net_set_max_batch(abp_net *net, int max_batch, abp_err *err) {
     /* The same spec gives the same layout of parameters and buffers. */
     memcpy(bigger.params, net->params, sizeof(float) * (size_t)net->nparams);
     if (net->nbuffers) memcpy(bigger.buffers, net->buffers, sizeof(float) * (size_t)net->nbuffers);
+    if (abp_net_set_unfused(&bigger, net->unfused, err)) {
+        abp_net_free(&bigger);
+        return -1;
+    }
     bigger.training = net->training;
     bigger.update_running = net->update_running;
-    bigger.unfused = net->unfused;
     bigger.sum = net->sum;
     bigger.sum_ctx = net->sum_ctx;
     abp_net_free(net);
     *net = bigger;
+    return 0;
+}
+
+int abp_net_set_unfused(abp_net *net, int unfused, abp_err *err) {
+    for (int i = 0; i < net->nlayers; i++) {
+        if (!fusable_pair(net, i)) continue;
+        if (!unfused) {
+            abp_free(net->act[i + 1]);
+            net->act[i + 1] = NULL;
+        } else if (!net->act[i + 1]) {
+            size_t floats = (size_t)(abp_shape_numel(net->layers[i].out) * net->max_batch);
+            net->act[i + 1] = abp_alloc(sizeof(float) * floats, err);
+            if (!net->act[i + 1]) return abp_fail_wrap(err, "layer %s's output, for the unfused pair", net->layers[i].name);
+        }
+    }
+    net->unfused = unfused != 0;
     return 0;
 }
 
@@ -359,26 +388,22 @@ static int check_batch(const abp_net *net, int n, abp_err *err) {
     return 0;
 }
 
-/* Layers i and i + 1 are a batch norm and a leaky ReLU, run as one pass (batchnorm.c)
- * unless net->unfused asks for the two layers. */
-static int fused_pair(const abp_net *net, int i) {
-    return !net->unfused && i + 1 < net->nlayers && net->layers[i].kind == ABP_BATCHNORM &&
-           net->layers[i + 1].kind == ABP_LRELU;
-}
-
 int abp_net_forward(abp_net *net, const float *z, int n, abp_err *err) {
     if (check_batch(net, n, err)) return -1;
     memcpy(net->act[0], z, sizeof(float) * (size_t)(abp_shape_numel(net->in_shape) * n));
     for (int i = 0; i < net->nlayers; i++) {
         if (fused_pair(net, i)) { /* layers i and i + 1 in one pass */
             double t0 = abp_profile_start(net->profile);
-            int rc = abp_bn_lrelu_forward(&net->layers[i], &net->layers[i + 1], net->act[i], net->act[i + 1],
-                                          net->act[i + 2], n, net, err);
+            int rc = abp_bn_lrelu_forward(&net->layers[i], &net->layers[i + 1], net->act[i], net->act[i + 2], n,
+                                          net, err);
             abp_profile_add(net->profile, ABP_PART_BATCHNORM, t0);
             if (rc) return abp_fail_wrap(err, "layer %s", net->layers[i].name);
             i++;
             continue;
         }
+        if (!net->act[i + 1]) /* net->unfused set by hand, not by abp_net_set_unfused */
+            return abp_fail(err, "layer %s: no output buffer (a fused pair's middle): set unfused with "
+                            "abp_net_set_unfused", net->layers[i].name);
         if (abp_layer_forward(&net->layers[i], net->act[i], net->act[i + 1], n, net, err))
             return abp_fail_wrap(err, "layer %s", net->layers[i].name);
     }
@@ -413,8 +438,7 @@ int abp_net_backward(abp_net *net, const float *dout, int n, float *dz, int want
         abp_layer *l = &net->layers[first];
         if (first < i) {
             double t0 = abp_profile_start(net->profile);
-            rc = abp_bn_lrelu_backward(l, &net->layers[i], net->act[first], net->act[i], dy, dx, n,
-                                       want_param_grads, net, err);
+            rc = abp_bn_lrelu_backward(l, &net->layers[i], net->act[first], dy, dx, n, want_param_grads, net, err);
             abp_profile_add(net->profile, ABP_PART_BATCHNORM, t0);
             i = first;
         } else {
