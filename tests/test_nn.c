@@ -142,6 +142,11 @@ static void test_layers(void) {
     gradcheck("linear vector", "z 7 | linear 5", 3, 1, 60);
     gradcheck("linear to image", "z 6 | linear 3x3x4", 3, 1, 60);
     gradcheck("linear from image", "z 6 | linear 2x3x2 | linear 4", 3, 1, 60);
+    /* pixels in at the latent itself (dz is that layer's own dx), pixels on both sides, and
+     * more output features than one block of the bias gradient (75 = 64 + 11) */
+    gradcheck("linear from image, first layer", "z 2x3x2 | linear 4", 3, 1, 60);
+    gradcheck("linear image to image", "z 3x3x2 | linear 2x2x3", 3, 1, 60);
+    gradcheck("linear to image, 75 features", "z 4 | linear 5x5x3", 3, 1, 80);
     gradcheck("deconv k5 s2", "z 2x2x3 | deconv 4 k5 s2", 2, 1, 80);
     gradcheck("deconv k3 s1 p0", "z 3x3x2 | deconv 3 k3 s1 p0", 2, 1, 80);
     gradcheck("deconv k4 s2 p1 op0", "z 3x2x2 | deconv 2 k4 s2 p1 op0", 2, 1, 80);

@@ -10,7 +10,7 @@
 
 typedef enum abp_part {
     ABP_PART_GEMM,      /* every sgemm of the linear, conv and deconv layers */
-    ABP_PART_IM2COL,    /* im2col, and the linear layer's [c][n][s] <-> [c*s][n] permutations */
+    ABP_PART_IM2COL,    /* im2col, and the linear layer's [c][n][s] <-> [n][c][s] permutations */
     ABP_PART_COL2IM,    /* col2im (with the memset of its output) */
     ABP_PART_BATCHNORM, /* batch norm's statistics and normalisation, forward and backward,
                          * with the leaky ReLU after it when the two run fused (network.c) */
