@@ -18,8 +18,8 @@
  * per channel t = x * scale + shift, scale and shift formed by the one channel_affine from
  * the same statistics (the batch's, saved by the forward pass, or the running ones), and
  * the multiply and the add are two roundings each time, never one fused multiply-add
- * (-std=c11 makes GCC's -ffp-contract=off, and -march=x86-64-v2 has no FMA to contract
- * to). So the mask, and every float, are the two layers' (tests/test_nn.c compares them
+ * (-ffp-contract=off, set for this file in CMakeLists.txt: the AVX-512 and AVX2 clones of
+ * the loops, ABP_CLONES, have FMA to contract to). So the mask, and every float, are the two layers' (tests/test_nn.c compares them
  * bitwise). */
 #include <math.h>
 #include <string.h>
@@ -45,7 +45,7 @@ static double lanes_total(const double *a) {
 }
 
 /* sum x and sum x^2 over one channel. */
-static void sums_forward(const float *restrict p, int64_t per, double *s1, double *s2) {
+ABP_CLONES static void sums_forward(const float *restrict p, int64_t per, double *s1, double *s2) {
     double a[LANES] = {0}, b[LANES] = {0};
     int64_t k = 0;
     for (; k + LANES <= per; k += LANES)
@@ -99,7 +99,7 @@ static inline float grad_in(const float *restrict p, const float *restrict g, in
 }
 
 /* sum g and sum g * (x - mean) * invstd over one channel, g = grad_in. */
-static void sums_backward(const float *restrict p, const float *restrict g, int fused, affine a, float slope,
+ABP_CLONES static void sums_backward(const float *restrict p, const float *restrict g, int fused, affine a, float slope,
                           int64_t per, float mean, float invstd, double *sg, double *sgx) {
     double s1[LANES] = {0}, s2[LANES] = {0};
     int64_t k = 0;
@@ -151,6 +151,38 @@ static int batch_statistics(abp_layer *l, const float *x, int64_t per, abp_net *
     return 0;
 }
 
+/* One channel of the forward pass: q = bn(p), or (fused) q = lrelu(bn(p)). */
+ABP_CLONES static void normalize_channel(const float *restrict p, float *restrict q, int64_t per, affine a, int fused,
+                                         float slope) {
+    if (fused) {
+        for (int64_t k = 0; k < per; k++) {
+            float v = bn_value(p[k], a);
+            q[k] = v < 0.0f ? slope * v : v; /* as the lrelu layer: NaN passes on */
+        }
+    } else {
+        for (int64_t k = 0; k < per; k++) q[k] = bn_value(p[k], a);
+    }
+}
+
+/* One channel of the backward pass in training: q = dx from the batch's statistics and the
+ * global means of g and g * xhat. */
+ABP_CLONES static void grad_channel(const float *restrict p, const float *restrict g, float *restrict q, int64_t per,
+                                    float mean, float invstd, float mean_g, float mean_gx, affine a, int fused,
+                                    float slope) {
+    if (fused) {
+        for (int64_t k = 0; k < per; k++) {
+            float xhat = (p[k] - mean) * invstd;
+            float gk = lrelu_slope_at(p[k], a, slope) * g[k];
+            q[k] = a.scale * (gk - mean_g - xhat * mean_gx);
+        }
+    } else {
+        for (int64_t k = 0; k < per; k++) {
+            float xhat = (p[k] - mean) * invstd;
+            q[k] = a.scale * (g[k] - mean_g - xhat * mean_gx);
+        }
+    }
+}
+
 /* x -> y = bn(x), or (fused) y = lrelu(bn(x)). */
 static int forward(abp_layer *l, const float *x, float *y, int fused, float slope, int n, abp_net *net,
                    abp_err *err) {
@@ -158,19 +190,7 @@ static int forward(abp_layer *l, const float *x, float *y, int fused, float slop
     int64_t per = (int64_t)n * abp_shape_pixels(l->out);
     if (net->training && batch_statistics(l, x, per, net, err)) return -1;
 #pragma omp parallel for schedule(static) if (C * per >= ABP_PARALLEL_MIN)
-    for (int c = 0; c < C; c++) {
-        affine a = channel_affine(l, c, net->training);
-        const float *restrict p = x + c * per;
-        float *restrict q = y + c * per;
-        if (fused) {
-            for (int64_t k = 0; k < per; k++) {
-                float v = bn_value(p[k], a);
-                q[k] = v < 0.0f ? slope * v : v; /* as the lrelu layer: NaN passes on */
-            }
-        } else {
-            for (int64_t k = 0; k < per; k++) q[k] = bn_value(p[k], a);
-        }
-    }
+    for (int c = 0; c < C; c++) normalize_channel(x + c * per, y + c * per, per, channel_affine(l, c, net->training), fused, slope);
     return 0;
 }
 
@@ -217,23 +237,9 @@ static int backward(abp_layer *l, const float *x, int fused, float slope, const 
     double count = s[2 * C];
 #pragma omp parallel for schedule(static) if (C * per >= ABP_PARALLEL_MIN)
     for (int c = 0; c < C; c++) {
-        float mean = l->batch_mean[c], invstd = l->batch_invstd[c];
         float mean_g = (float)(s[c] / count), mean_gx = (float)(s[C + c] / count);
-        affine a = channel_affine(l, c, 1);
-        const float *restrict p = x + c * per, *restrict g = dy + c * per;
-        float *restrict q = dx + c * per;
-        if (fused) {
-            for (int64_t k = 0; k < per; k++) {
-                float xhat = (p[k] - mean) * invstd;
-                float gk = lrelu_slope_at(p[k], a, slope) * g[k];
-                q[k] = a.scale * (gk - mean_g - xhat * mean_gx);
-            }
-        } else {
-            for (int64_t k = 0; k < per; k++) {
-                float xhat = (p[k] - mean) * invstd;
-                q[k] = a.scale * (g[k] - mean_g - xhat * mean_gx);
-            }
-        }
+        grad_channel(x + c * per, dy + c * per, dx + c * per, per, l->batch_mean[c], l->batch_invstd[c], mean_g,
+                     mean_gx, channel_affine(l, c, 1), fused, slope);
     }
     return 0;
 }
