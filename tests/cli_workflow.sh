@@ -58,10 +58,17 @@ echo "$c" | grep -Eq "mask pepper:0.5, .*recovery_error=0\.[0-9]+" || fail "comp
 
 # abp bench on the tiny model: its name-value lines, with figures that make sense.
 b=$("$abp" bench --model "$model" --batch 8 --langevin-steps 2 --iters 3 --warmup 1 --sgemm-size 256 --threads 1)
-for k in seconds_per_iteration gflops_per_iteration sgemm_gflops percent_of_sgemm peak_rss_mb; do
+for k in seconds_per_iteration gflops_per_iteration sgemm_gflops sgemm_gflops_before sgemm_gflops_after \
+         percent_of_sgemm peak_rss_mb; do
   v=$(echo "$b" | sed -n "s/^$k //p")
   awk -v v="$v" 'BEGIN {exit !(v > 0)}' || fail "bench: $k is '$v'"
 done; ok
+# The reference rate is the mean of the two measurements, and the percentage is against it.
+echo "$b" | awk '/^sgemm_gflops /{m=$2} /^sgemm_gflops_before /{b=$2} /^sgemm_gflops_after /{a=$2}
+  /^iteration_gflops_per_second /{r=$2} /^percent_of_sgemm /{p=$2}
+  END {exit !(m > 0 && (m - (a + b) / 2)^2 < 0.01 && (p - 100 * r / m)^2 < 0.01)}' ||
+  fail "bench: sgemm_gflops is not the mean of before and after, or the percentage not against it"; ok
+echo "$b" | grep -Eq "^the GEMMs alone: [0-9.]+ GFLOP/s, [0-9.]+% of sgemm" || fail "bench: no GEMMs-alone line"; ok
 echo "$b" | grep -q "^03_deconv\|  03_deconv" || fail "bench: no per-layer line for 03_deconv"; ok
 
 for cmd in train sample reconstruct complete interpolate info pca bench prepare; do
