@@ -6,7 +6,8 @@
  * [c][n][s] <-> [n][c][s] only moves whole s-float blocks (one memcpy each), where the
  * feature-major form [c*s][n] would need an element-wise transpose of stride n. The GEMMs
  * take whichever form each operand has through their transpose flags (OpenBLAS packs its
- * operands anyway, so a transposed operand costs it next to nothing):
+ * operands anyway: a transposed operand cost 1-5% in the GEMM alone at these shapes, far
+ * less than the transposes it saves):
  *
  *   forward, output [F][n]:   Y  = W X                   (X as [K][n] or X' [n][K] transposed)
  *   forward, output [n][F]:   Y' = X^T W^T               (the layer's output with pixels)
