@@ -1,6 +1,7 @@
 /* abp bench: how close one ABP iteration comes to this machine's sgemm rate.
  *
- * In one run, on every rank at once: (1) the sgemm rate of the BLAS in use, (2) the whole
+ * In one run, on every rank at once: (1) the sgemm rate of the BLAS in use (before and
+ * after the iterations, the percentages against the mean of the two), (2) the whole
  * ABP iteration of abp train (abp_trainer_iterate, on synthetic data held in memory), and
  * (3) each layer's forward, input-gradient and weight-gradient passes. Every figure is the
  * median of repeated measurements after warm-up; the last lines are "name value" pairs for
