@@ -3,7 +3,8 @@
 # TGA files (their stb decoders are compiled out), a GIF named .png, a PNG header claiming
 # 30000 x 30000 pixels (refused from its header, before any pixel is allocated), a side
 # beyond STBI_MAX_DIMENSIONS, PGM/PPM headers with numbers too large for stb 2.27 to read
-# safely, and any image over ABP_MAX_PIXELS; a folder with one such
+# safely, JPEGs whose Huffman tables stb 2.27 mishandles (a table of more than 256 codes; a
+# scan naming a table the file never defines), and any image over ABP_MAX_PIXELS; a folder with one such
 # file is refused by abp train and abp prepare alike, and a raised limit lets a large
 # image through. The crafted files are made here, a few bytes each (stb skips PNG CRCs).
 # Usage: cli_images.sh ABP SRCDIR
@@ -62,6 +63,30 @@ expect "PGM maxval 2^32"  "deep.pgm: a PGM header with a maximum value of more t
 expect "PGM maxval 65536" "maxval.pgm: a PGM header with a maximum value of more than 65535" -- "$abp" prepare --out "$tmp/p16.h5" --images "$tmp/pgms"
 [ ! -e "$tmp/o10/checkpoint.h5" ] && [ ! -e "$tmp/p16.h5" ] && ok || fail "a refused PGM left a checkpoint or data set"
 if "$abp" info "$tmp/sixteen.pgm" > /dev/null; then ok; else fail "a 16-bit PGM (maximum value 65535) was refused"; fi
+
+# JPEG Huffman tables (docs/security.md): a table of more than 256 codes makes stb 2.27 write
+# past its size table, and a scan naming a table the file never defines makes it decode with
+# uninitialised memory (found by fuzzing: tests/fuzz-regressions/images/jpeg-*). Both are
+# refused before stb reads the file. The good file is tests' baseline 8 x 8 JPEG: its DC and
+# AC tables are 0; its one scan's table selector is byte 324, the DC table's 16th count byte 122.
+# patch FILE OFFSET BYTE: a copy of the 8 x 8 JPEG with one byte changed.
+patch() { cp "$src/fuzz/corpus/images/grey-8x8.jpg" "$1"; printf "\\x$3" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none; }
+patch "$tmp/ok.jpg" 324 00
+patch "$tmp/undefined-both.jpg" 324 11
+patch "$tmp/undefined-ac.jpg" 324 01
+patch "$tmp/undefined-dc.jpg" 324 10
+patch "$tmp/many-codes.jpg" 122 ff
+if "$abp" info "$tmp/ok.jpg" > /dev/null; then ok; else fail "the unpatched 8 x 8 JPEG was refused"; fi
+expect "JPEG scan, tables 1 undefined" "undefined-both.jpg: a damaged JPEG (a scan uses a Huffman table the file never defines)" -- "$abp" info "$tmp/undefined-both.jpg"
+expect "JPEG scan, AC table 1 undefined" "undefined-ac.jpg: a damaged JPEG (a scan uses a Huffman table" -- "$abp" info "$tmp/undefined-ac.jpg"
+expect "JPEG scan, DC table 1 undefined" "undefined-dc.jpg: a damaged JPEG (a scan uses a Huffman table" -- "$abp" train --data "$tmp/undefined-dc.jpg" --out "$tmp/o13"
+expect "JPEG table of 267 codes" "many-codes.jpg: a damaged JPEG (a Huffman table of more than 256 codes)" -- "$abp" info "$tmp/many-codes.jpg"
+cp "$src/tests/fuzz-regressions/images/jpeg-undefined-huffman-table" "$tmp/fuzzed.jpg"
+expect "fuzzed progressive JPEG" "fuzzed.jpg: a damaged JPEG (a scan uses a Huffman table the file never defines)" -- "$abp" info "$tmp/fuzzed.jpg"
+# A progressive JPEG as libjpeg writes it defines each AC table just before its scan, after
+# the DC scans, and a DC refinement scan needs no table: all of it is read.
+if "$abp" info "$src/fuzz/corpus/images/rgb-progressive-16x12.jpg" > /dev/null &&
+   "$abp" info "$src/fuzz/corpus/images/rgb-restart-16x12.jpg" > /dev/null; then ok; else fail "a sound progressive or restart-marker JPEG was refused"; fi
 
 # A folder of good images with one GIF among them: refused, naming the GIF (not skipped).
 mkdir "$tmp/folder"

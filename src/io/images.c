@@ -31,6 +31,12 @@
 #define STBI_NO_LINEAR
 #define STBI_NO_HDR
 #define STBI_FAILURE_USERMSG
+/* Zeroed allocations: on a damaged file stb may read a table or buffer it never filled (one
+ * such case is refused below, in jpeg_tables_problem); zeroed memory makes any other case of
+ * that kind give the same pixels every time instead of whatever the heap held. */
+#define STBI_MALLOC(size) calloc(1, size)
+#define STBI_REALLOC(p, size) realloc(p, size)
+#define STBI_FREE(p) free(p)
 /* stb is third-party code: its own warnings are not ours to fix (and -Werror is on). The
  * static functions this file does not call are reported only at the end of the file, so
  * that warning stays off for all of it. */
@@ -206,17 +212,28 @@ static int is_refused_format(const char *path, const char **name) {
     return 1;
 }
 
-/* stb_image 2.27 writes past its 257-byte size table when a JPEG Huffman table (a DHT
- * segment) declares more than 256 codes: found by fuzz/fuzz_images.c, and reached already
- * by stbi_info. Such a file is refused here before stb sees it. Walks the marker segments
- * by their lengths, and the scans' entropy-coded data byte by byte (a 0xFF there is always
- * followed by 0x00 or a marker), so DHT segments between scans are found too. Returns 1 when
- * the file is no JPEG or its tables are sound; the FILE is rewound. */
-static int jpeg_tables_ok(FILE *f) {
-    int ok = 1, first = getc(f), second;
+/* Two faults of stb_image 2.27 in a JPEG's Huffman tables, found by fuzz/fuzz_images.c,
+ * refused here before stb sees the file:
+ *  - a table (a DHT segment) that declares more than 256 codes makes stb write past its
+ *    257-byte size table, already in stbi_info;
+ *  - a scan (an SOS segment) that names a table the file never defined makes stb decode
+ *    with a table it never filled: uninitialised heap memory, which valgrind reports and
+ *    which indexed the symbol table at -21 under the fuzzer. The JPEG standard calls such a
+ *    file an error (libjpeg says "Huffman table 0x.. was not defined").
+ * Walks the marker segments by their lengths, and the scans' entropy-coded data byte by byte
+ * (a 0xFF there is always followed by 0x00 or a marker), so DHT segments between scans are
+ * found too, in the order stb meets them. A scan needs what stb's decoder reads: a baseline
+ * scan its DC and AC tables; a progressive one its DC table in a first DC scan (Ss = 0,
+ * Ah = 0), its AC table in an AC scan (Ss > 0), none in a DC refinement. Returns what is
+ * wrong, or NULL when the file is no JPEG or its tables are sound; the FILE is rewound. */
+static const char *jpeg_tables_problem(FILE *f) {
+    const char *problem = NULL;
+    int defined[2][4] = {{0}}; /* [DC, AC][table id] */
+    int progressive = 0;
+    int first = getc(f), second;
     do second = getc(f); while (second == 0xFF); /* stb skips fill bytes before SOI too */
     if (first == 0xFF && second == 0xD8) {
-        for (int c; ok && (c = getc(f)) != EOF;) {
+        for (int c; !problem && (c = getc(f)) != EOF;) {
             if (c != 0xFF) continue;
             int m;
             do m = getc(f); while (m == 0xFF);
@@ -225,6 +242,23 @@ static int jpeg_tables_ok(FILE *f) {
             int hi = getc(f), lo = getc(f);
             if (lo == EOF) break;
             long left = ((long)hi << 8 | lo) - 2;
+            if (m == 0xC0 || m == 0xC1 || m == 0xC2) progressive = m == 0xC2; /* the frames stb reads */
+            if (m == 0xDA) { /* start of scan: Ns, then Ns (component, DC << 4 | AC), Ss, Se, Ah << 4 | Al */
+                unsigned char sos[1 + 2 * 4 + 3];
+                if (left < 1 || left > (long)sizeof sos || fread(sos, 1, (size_t)left, f) != (size_t)left)
+                    break; /* stb refuses a scan header of any other length (or a short file) */
+                int ns = sos[0];
+                if (ns < 1 || ns > 4 || left != 1 + 2 * ns + 3) break;
+                int ss = sos[1 + 2 * ns], ah = sos[3 + 2 * ns] >> 4;
+                int need_dc = !progressive || (ss == 0 && ah == 0), need_ac = !progressive || ss > 0;
+                for (int i = 0; i < ns; i++) {
+                    int dc = sos[2 + 2 * i] >> 4, ac = sos[2 + 2 * i] & 15;
+                    if (dc > 3 || ac > 3) continue; /* stb refuses these ids itself */
+                    if ((need_dc && !defined[0][dc]) || (need_ac && !defined[1][ac]))
+                        problem = "a scan uses a Huffman table the file never defines";
+                }
+                continue;
+            }
             if (m != 0xC4) {
                 if (left > 0 && fseek(f, left, SEEK_CUR) != 0) break;
                 continue;
@@ -232,21 +266,21 @@ static int jpeg_tables_ok(FILE *f) {
             /* stb reads another table while any length is left, even fewer than the 17
              * bytes of a table's head: it then reads the head from what follows (found by
              * fuzz_images from the JPEG seeds: a table of 0 codes in a 19-byte segment). */
-            while (ok && left > 0) { /* one table: class/id, 16 counts, the symbols */
-                int codes = 0;
-                (void)getc(f);
+            while (!problem && left > 0) { /* one table: class/id, 16 counts, the symbols */
+                int codes = 0, which = getc(f);
                 for (int i = 0; i < 16; i++) {
                     int count = getc(f);
                     codes += count == EOF ? 0 : count; /* stb reads 0 past the end */
                 }
-                if (codes > 256) ok = 0;
+                if (codes > 256) problem = "a Huffman table of more than 256 codes";
                 else if (fseek(f, codes, SEEK_CUR) != 0) break;
+                if (which != EOF && which >> 4 <= 1 && (which & 15) <= 3) defined[which >> 4][which & 15] = 1;
                 left -= 17 + codes;
             }
         }
     }
     rewind(f);
-    return ok;
+    return problem;
 }
 
 /* stb_image 2.27 reads the numbers of a PGM/PPM header into an int with no bound
@@ -338,8 +372,9 @@ static FILE *open_checked(const char *path, int *w, int *h, int *channels, abp_e
         abp_fail(err, "%s: cannot open (%s)", path, strerror(errno));
         return NULL;
     }
-    if (!jpeg_tables_ok(f)) {
-        abp_fail(err, "%s: a damaged JPEG (a Huffman table of more than 256 codes)", path);
+    const char *jpeg_problem = jpeg_tables_problem(f);
+    if (jpeg_problem) {
+        abp_fail(err, "%s: a damaged JPEG (%s)", path, jpeg_problem);
         fclose(f);
         return NULL;
     }
