@@ -69,13 +69,13 @@ if "$abp" info "$tmp/sixteen.pgm" > /dev/null; then ok; else fail "a 16-bit PGM 
 # uninitialised memory (found by fuzzing: tests/fuzz-regressions/images/jpeg-*). Both are
 # refused before stb reads the file. The good file is tests' baseline 8 x 8 JPEG: its DC and
 # AC tables are 0; its one scan's table selector is byte 324, the DC table's 16th count byte 122.
-# patch FILE OFFSET BYTE: a copy of the 8 x 8 JPEG with one byte changed.
-patch() { cp "$src/fuzz/corpus/images/grey-8x8.jpg" "$1"; printf "\\x$3" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none; }
-patch "$tmp/ok.jpg" 324 00
-patch "$tmp/undefined-both.jpg" 324 11
-patch "$tmp/undefined-ac.jpg" 324 01
-patch "$tmp/undefined-dc.jpg" 324 10
-patch "$tmp/many-codes.jpg" 122 ff
+# jpeg_with_byte FILE OFFSET BYTE: a copy of the 8 x 8 JPEG with one byte changed.
+jpeg_with_byte() { cp "$src/fuzz/corpus/images/grey-8x8.jpg" "$1"; printf "\\x$3" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none; }
+jpeg_with_byte "$tmp/ok.jpg" 324 00
+jpeg_with_byte "$tmp/undefined-both.jpg" 324 11
+jpeg_with_byte "$tmp/undefined-ac.jpg" 324 01
+jpeg_with_byte "$tmp/undefined-dc.jpg" 324 10
+jpeg_with_byte "$tmp/many-codes.jpg" 122 ff
 if "$abp" info "$tmp/ok.jpg" > /dev/null; then ok; else fail "the unpatched 8 x 8 JPEG was refused"; fi
 expect "JPEG scan, tables 1 undefined" "undefined-both.jpg: a damaged JPEG (a scan uses a Huffman table the file never defines)" -- "$abp" info "$tmp/undefined-both.jpg"
 expect "JPEG scan, AC table 1 undefined" "undefined-ac.jpg: a damaged JPEG (a scan uses a Huffman table" -- "$abp" info "$tmp/undefined-ac.jpg"
