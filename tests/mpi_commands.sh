@@ -41,6 +41,23 @@ same complete completions.png -- complete --ckpt "$tmp/masked/checkpoint.h5" --d
 same complete-region completions.png -- complete --ckpt "$tmp/masked/checkpoint.h5" --data "$test" --mask region:20 --limit 23 --batch 4 --langevin-steps 5 --inference gd
 same recover recoveries.png -- recover --ckpt "$tmp/sensed/checkpoint.h5" --data "$data" --limit 23 --batch 4 --langevin-steps 5
 same recover-init recoveries.png -- recover --ckpt "$tmp/sensed/checkpoint.h5" --data "$data" --limit 23 --batch 4 --langevin-steps 3 --init checkpoint
+# --threads of an inference command: two threads per rank give the one-thread figures (up to
+# the BLAS's summation order, which may follow its threads), and a count out of range is
+# refused in one line naming the option, before anything is written.
+mse_of() { sed -n 's/.*mse=\([0-9.e+-]*\).*/\1/p' <<<"$1"; }
+rt1=$("$abp" reconstruct --ckpt "$tmp/masked/checkpoint.h5" --data "$test" --limit 23 --batch 4 --langevin-steps 5 --threads 1 --out "$tmp/rt.1" 2>&1) || fail "reconstruct --threads 1: $rt1"
+rt2=$("$abp" reconstruct --ckpt "$tmp/masked/checkpoint.h5" --data "$test" --limit 23 --batch 4 --langevin-steps 5 --threads 2 --out "$tmp/rt.2" 2>&1) || fail "reconstruct --threads 2: $rt2"
+m1=$(mse_of "$rt1") m2=$(mse_of "$rt2")
+[ -n "$m1" ] && awk -v a="$m1" -v b="$m2" 'BEGIN {d = a - b; if (d < 0) d = -d; exit !(b != "" && d <= 1e-5 * a)}' && ok ||
+  fail "reconstruct: --threads 2 gives mse '$m2' against '$m1' on one thread"
+for bad in -1 1025 2x; do
+  if out=$("$abp" reconstruct --ckpt "$tmp/masked/checkpoint.h5" --data "$test" --limit 23 --threads "$bad" --out "$tmp/rt.bad" 2>&1); then
+    fail "reconstruct --threads $bad was accepted"
+  else
+    [ "$(grep -c . <<<"$out")" -eq 1 ] && grep -q -- "--threads" <<<"$out" && [ ! -e "$tmp/rt.bad" ] && ok ||
+      fail "reconstruct --threads $bad: not one line naming --threads, or wrote output: '$out'"
+  fi
+done
 s1=$("$abp" sample --ckpt "$tmp/masked/checkpoint.h5" --n 150 --out "$tmp/s1.png" 2>&1)
 s3=$(mpirun --oversubscribe -np 3 "$abp" sample --ckpt "$tmp/masked/checkpoint.h5" --n 150 --threads 1 --out "$tmp/s3.png" 2>&1)
 grep -q "wrote 150 samples.*on 3 ranks" <<<"$s3" && cmp -s "$tmp/s1.png" "$tmp/s3.png" && ok || fail "sample: 1 and 3 ranks differ: '$s1' '$s3'"
