@@ -26,9 +26,12 @@ export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:allocator_may_return_null=1 
 status=0
 for name in idx images wav spec config h5data ckpt; do
   work=$(mktemp -d)
+  # The harnesses write each input to a file under TMPDIR and remove it; an input that
+  # crashes the harness leaves its file behind, so each run gets a directory of its own.
+  files=$(mktemp -d)
   cp -r "$here/fuzz/corpus/$name/." "$work/"
   log=$here/build-fuzz/fuzz-$name.log
-  (cd "$here/build-fuzz" && ./fuzz_"$name" -max_total_time="$seconds" -rss_limit_mb=2048 -malloc_limit_mb=1000000 -timeout=10 -max_len=65536 \
+  (cd "$here/build-fuzz" && TMPDIR=$files ./fuzz_"$name" -max_total_time="$seconds" -rss_limit_mb=2048 -malloc_limit_mb=1000000 -timeout=10 -max_len=65536 \
      -artifact_prefix="crash-$name-" "$work" > "$log" 2>&1); rc=$?
   stats=$(grep -E '^#[0-9]+.*(DONE|pulse|NEW)' "$log" | tail -1)
   echo "fuzz $name: ${stats:-no stats} (exit $rc)"
@@ -47,6 +50,6 @@ for name in idx images wav spec config h5data ckpt; do
       status=1
     fi
   fi
-  rm -rf "$work"
+  rm -rf "$work" "$files"
 done
 exit $status
