@@ -212,6 +212,19 @@ static int is_refused_format(const char *path, const char **name) {
     return 1;
 }
 
+/* Whether a scan header (sos: Ns, then Ns (component, DC << 4 | AC), Ss, Se, Ah << 4 | Al)
+ * names a Huffman table its decoding reads that no DHT segment before it defined. */
+static int scan_needs_undefined_table(const unsigned char *sos, int ns, int progressive, int defined[2][4]) {
+    int ss = sos[1 + 2 * ns], ah = sos[3 + 2 * ns] >> 4;
+    int need_dc = !progressive || (ss == 0 && ah == 0), need_ac = !progressive || ss > 0;
+    for (int i = 0; i < ns; i++) {
+        int dc = sos[2 + 2 * i] >> 4, ac = sos[2 + 2 * i] & 15;
+        if (dc > 3 || ac > 3) continue; /* stb refuses these ids itself */
+        if ((need_dc && !defined[0][dc]) || (need_ac && !defined[1][ac])) return 1;
+    }
+    return 0;
+}
+
 /* Two faults of stb_image 2.27 in a JPEG's Huffman tables, found by fuzz/fuzz_images.c,
  * refused here before stb sees the file:
  *  - a table (a DHT segment) that declares more than 256 codes makes stb write past its
@@ -249,14 +262,8 @@ static const char *jpeg_tables_problem(FILE *f) {
                     break; /* stb refuses a scan header of any other length (or a short file) */
                 int ns = sos[0];
                 if (ns < 1 || ns > 4 || left != 1 + 2 * ns + 3) break;
-                int ss = sos[1 + 2 * ns], ah = sos[3 + 2 * ns] >> 4;
-                int need_dc = !progressive || (ss == 0 && ah == 0), need_ac = !progressive || ss > 0;
-                for (int i = 0; i < ns; i++) {
-                    int dc = sos[2 + 2 * i] >> 4, ac = sos[2 + 2 * i] & 15;
-                    if (dc > 3 || ac > 3) continue; /* stb refuses these ids itself */
-                    if ((need_dc && !defined[0][dc]) || (need_ac && !defined[1][ac]))
-                        problem = "a scan uses a Huffman table the file never defines";
-                }
+                if (scan_needs_undefined_table(sos, ns, progressive, defined))
+                    problem = "a scan uses a Huffman table the file never defines";
                 continue;
             }
             if (m != 0xC4) {
