@@ -69,6 +69,9 @@ typedef struct abp_layer {
  * training can add its loss sums (and a stop flag) to the one gradient allreduce. */
 #define ABP_NET_GRAD_EXTRA 9
 
+/* The convolutions that oneDNN runs, where abp is built with it (src/nn/onednn.c). */
+typedef struct abp_onednn abp_onednn;
+
 typedef struct abp_net {
     int nlayers;
     abp_layer *layers;
@@ -94,6 +97,7 @@ typedef struct abp_net {
     void *sum_ctx;
     char *spec;          /* the normalised spec it was built from */
     abp_profile *profile; /* abp bench's per-part timer; NULL (no timing) otherwise */
+    abp_onednn *onednn;   /* wide convolutions and deconvolutions in oneDNN; NULL: all on GEMM */
     int in_arena;        /* params and grads are a slice of an abp_arena, which owns them */
     /* hierarchical latents: levels L (1 + latent layers, or 1 + heads); an encoder with heads
      * assembles its output in joined ([2d][n]: mu of all levels, then log sigma^2), its last
@@ -118,6 +122,12 @@ ABP_MUST_CHECK int abp_net_set_max_batch(abp_net *net, int max_batch, abp_err *e
 /* Runs each batch norm + lrelu pair as two layers (unfused 1), allocating the batch norm's
  * output act[i + 1] that the lrelu reads, or as one pass (0, as built), freeing it again. */
 ABP_MUST_CHECK int abp_net_set_unfused(abp_net *net, int unfused, abp_err *err);
+/* Runs the wide convolutions and deconvolutions in oneDNN (on 1, as built unless the
+ * environment sets ABP_ONEDNN=0) or all of them as im2col/col2im + GEMM (0). Returns 1 when
+ * oneDNN is on after the call: 0 when abp was built without it or it could not start. */
+int abp_net_use_onednn(abp_net *net, int on);
+/* 1 when layer i runs in oneDNN. */
+int abp_net_layer_in_onednn(const abp_net *net, int i);
 
 /* The same network for a latent image of h x w (the channels stay): *out gets a malloc'd
  * spec. Only for fully convolutional models (conv, deconv, batch norm, activations), whose

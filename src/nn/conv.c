@@ -5,6 +5,8 @@
  * a transposed convolution multiplies its input by W^T and scatters the columns into its
  * output (col2im). The backward pass of each is the forward pass of the other. */
 #include "abp/nn.h"
+#include "layers.h"
+#include "onednn.h"
 
 #include <string.h>
 
@@ -519,4 +521,38 @@ void abp_deconv_backward(const abp_layer *l, const float *x, const float *dy, fl
         abp_sgemm(0, 0, l->in.c, ncols, M, 1.0f, l->weight, M, cols, ncols, 0.0f, dx, ncols);
         abp_profile_add(prof, ABP_PART_GEMM, t0);
     }
+}
+
+/* ---- either kind, in oneDNN where it runs the layer, else on the GEMM path above ---- */
+
+void abp_conv_any_forward(const abp_layer *l, const float *x, float *y, int n, float *cols,
+                          abp_onednn *onednn, int index, abp_profile *prof) {
+    if (abp_onednn_forward(onednn, index, l, x, y, n, prof)) {
+        double t0 = abp_profile_start(prof);
+        add_channel_bias(y, l->bias, l->out.c, (int64_t)n * abp_shape_pixels(l->out));
+        abp_profile_add(prof, ABP_PART_POINTWISE, t0);
+    } else if (l->kind == ABP_CONV) {
+        abp_conv_forward(l, x, y, n, cols, prof);
+    } else {
+        abp_deconv_forward(l, x, y, n, cols, prof);
+    }
+}
+
+int abp_conv_any_backward(const abp_layer *l, const float *x, const float *dy, float *dx, int n,
+                          int want_param_grads, float *cols, abp_onednn *onednn, int index,
+                          abp_profile *prof) {
+    int done = abp_onednn_backward(onednn, index, l, x, dy, dx, n, want_param_grads, prof);
+    if (done < 0) return -1;
+    if (done) {
+        if (want_param_grads) {
+            double t0 = abp_profile_start(prof);
+            sum_channels(dy, l->dbias, l->out.c, (int64_t)n * abp_shape_pixels(l->out));
+            abp_profile_add(prof, ABP_PART_POINTWISE, t0);
+        }
+    } else if (l->kind == ABP_CONV) {
+        abp_conv_backward(l, x, dy, dx, n, want_param_grads, cols, prof);
+    } else {
+        abp_deconv_backward(l, x, dy, dx, n, want_param_grads, cols, prof);
+    }
+    return 0;
 }

@@ -1,6 +1,7 @@
 /* One entry point per direction for every layer kind. Layers that are not GEMMs are timed
  * here (when a profile is attached); the GEMM layers time their own parts. */
 #include "layers.h"
+#include "onednn.h"
 
 int64_t abp_layer_scratch(const abp_layer *l, int n) {
     switch (l->kind) {
@@ -18,8 +19,10 @@ int abp_layer_forward(abp_layer *l, const float *x, float *y, int n, abp_net *ne
     int rc = 0;
     switch (l->kind) {
     case ABP_LINEAR: abp_linear_forward(l, x, y, n, net->scratch, prof); return 0;
-    case ABP_CONV: abp_conv_forward(l, x, y, n, net->scratch, prof); return 0;
-    case ABP_DECONV: abp_deconv_forward(l, x, y, n, net->scratch, prof); return 0;
+    case ABP_CONV:
+    case ABP_DECONV:
+        abp_conv_any_forward(l, x, y, n, net->scratch, net->onednn, (int)(l - net->layers), prof);
+        return 0;
     case ABP_BATCHNORM:
         rc = abp_batchnorm_forward(l, x, y, n, net, err);
         abp_profile_add(prof, ABP_PART_BATCHNORM, t0);
@@ -45,10 +48,10 @@ int abp_layer_backward(abp_layer *l, const float *x, const float *y, const float
         abp_linear_backward(l, x, dy, dx, n, want_param_grads, net->scratch, prof);
         return 0;
     case ABP_CONV:
-        abp_conv_backward(l, x, dy, dx, n, want_param_grads, net->scratch, prof);
-        return 0;
     case ABP_DECONV:
-        abp_deconv_backward(l, x, dy, dx, n, want_param_grads, net->scratch, prof);
+        if (abp_conv_any_backward(l, x, dy, dx, n, want_param_grads, net->scratch, net->onednn,
+                                  (int)(l - net->layers), prof))
+            return abp_fail(err, "layer %s: oneDNN failed in the backward pass", l->name);
         return 0;
     case ABP_BATCHNORM:
         rc = abp_batchnorm_backward(l, x, dy, dx, n, want_param_grads, net, err);

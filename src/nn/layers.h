@@ -35,6 +35,15 @@ void abp_deconv_forward(const abp_layer *l, const float *x, float *y, int n, flo
 void abp_deconv_backward(const abp_layer *l, const float *x, const float *dy, float *dx, int n,
                          int want_param_grads, float *cols, abp_profile *prof);
 
+/* A convolution or deconvolution, in oneDNN where it runs the layer (index of the network;
+ * onednn NULL: never), else on the GEMM path above. backward returns -1 when oneDNN failed
+ * half-way through. */
+void abp_conv_any_forward(const abp_layer *l, const float *x, float *y, int n, float *cols,
+                          abp_onednn *onednn, int index, abp_profile *prof);
+int abp_conv_any_backward(const abp_layer *l, const float *x, const float *dy, float *dx, int n,
+                          int want_param_grads, float *cols, abp_onednn *onednn, int index,
+                          abp_profile *prof);
+
 int abp_batchnorm_forward(abp_layer *l, const float *x, float *y, int n, abp_net *net,
                           abp_err *err);
 int abp_batchnorm_backward(abp_layer *l, const float *x, const float *dy, float *dx, int n,

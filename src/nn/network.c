@@ -6,6 +6,7 @@
 
 #include "abp/rng.h"
 #include "layers.h"
+#include "onednn.h"
 #include "spec.h"
 
 static const struct {
@@ -294,6 +295,8 @@ int abp_net_build(const char *spec, int latent_dim, int max_batch, abp_net *net,
         net->side = net->dlast ? abp_alloc(sizeof(float) * (size_t)(max_side * max_batch), err) : NULL;
         if (!net->side) goto fail;
     }
+    const char *onednn = getenv("ABP_ONEDNN");
+    abp_net_use_onednn(net, !(onednn && strcmp(onednn, "0") == 0));
     abp_net_init_params(net, 0);
     return 0;
 oom:
@@ -313,6 +316,7 @@ int abp_net_set_max_batch(abp_net *net, int max_batch, abp_err *err) {
         abp_net_free(&bigger);
         return -1;
     }
+    abp_net_use_onednn(&bigger, net->onednn != NULL);
     bigger.training = net->training;
     bigger.update_running = net->update_running;
     bigger.sum = net->sum;
@@ -338,7 +342,22 @@ int abp_net_set_unfused(abp_net *net, int unfused, abp_err *err) {
     return 0;
 }
 
+int abp_net_use_onednn(abp_net *net, int on) {
+    if (!on) {
+        abp_onednn_free(net->onednn);
+        net->onednn = NULL;
+    } else if (!net->onednn) {
+        net->onednn = abp_onednn_create(net->nlayers);
+    }
+    return net->onednn != NULL;
+}
+
+int abp_net_layer_in_onednn(const abp_net *net, int i) {
+    return i >= 0 && i < net->nlayers && abp_onednn_runs(net->onednn, i, &net->layers[i]);
+}
+
 void abp_net_free(abp_net *net) {
+    abp_onednn_free(net->onednn);
     if (net->layers)
         for (int i = 0; i < net->nlayers; i++) abp_free(net->layers[i].batch_mean);
     if (net->act)
