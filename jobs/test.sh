@@ -7,7 +7,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 # Open MPI refuses to run as root unless told; CI and containers run as root.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
-bash "$here/jobs/setup.sh" "$here/build" -DABP_WERROR=ON
+bash "$here/jobs/setup.sh" "$here/build" -DABP_WERROR=ON -DABP_ONEDNN=on
 # What only the tests need: tests/slurm_requeue.sh runs jobs/slurm/train.sbatch on a private
 # one-node Slurm cluster (slurm-wlm, munge: about 10 s to install; it must not be skipped
 # here); tests/mpi_resume.sh slows a checkpoint write down with strace; tests/cli_scaling.sh
@@ -21,7 +21,7 @@ source "$here/jobs/packages.sh"
 ensure_packages slurm-wlm munge strace gnuplot-nox man-db groff-base python3-torch python3-h5py iproute2
 (cd "$here/build" && ABP_REQUIRE_SLURM=1 ctest --output-on-failure --timeout 600)
 
-bash "$here/jobs/setup.sh" "$here/build-asan" -DABP_WERROR=ON -DABP_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+bash "$here/jobs/setup.sh" "$here/build-asan" -DABP_WERROR=ON -DABP_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DABP_ONEDNN=on
 # Every AddressSanitizer and UBSan check is on, and fatal. ctest gives each test of this
 # build its ASAN_OPTIONS, LSAN_OPTIONS and UBSAN_OPTIONS (CMakeLists.txt): LeakSanitizer in
 # the unit tests, the fuzz replays and cli_workflow, where Open MPI's and HDF5's own
