@@ -13,6 +13,7 @@
 #include "check.h"
 
 static long allocations = 0;
+static int oneDNN_layers = 0; /* layers seen running in oneDNN, over all the runs */
 
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t n, size_t size);
@@ -60,6 +61,14 @@ static long allocations_in_iterations(const char *spec, int full_batch, int sens
     for (int it = 2; it < 7; it++)
         if (abp_trainer_iterate(t, it, 0, &sse, &stop, &err)) goto done;
     counted = allocations - before;
+    /* A layer that runs in oneDNN makes its plan (kernels, blocked copies, scratchpads) at
+     * its first call, in iteration 0, and none after. */
+    abp_net *net = abp_trainer_net(t);
+    for (int i = 0; i < net->nlayers; i++)
+        if (abp_net_layer_in_onednn(net, i)) {
+            CHECK(abp_net_layer_kernel(net, i) != NULL, "layer %d is in oneDNN but has no kernel", i);
+            oneDNN_layers++;
+        }
 done:
     abp_trainer_free(t);
     free(data.data);
@@ -93,6 +102,16 @@ int main(int argc, char **argv) {
     n = allocations_in_iterations("z 100 | linear 7x7x16 | bn | lrelu 0.2 | deconv 8 k5 s2 | bn | "
                                   "lrelu 0.2 | deconv 1 k5 s2 | tanh", 0, 0, 48, &d);
     CHECK(n == 0, "5 iterations on 2 threads made %ld allocations", n);
+    /* Layers wide enough for oneDNN, where abp is built with it (its own allocations in
+     * libdnnl are not seen here; with a user scratchpad its kernels make none). */
+    n = allocations_in_iterations("z 100 | linear 7x7x32 | bn | lrelu 0.2 | deconv 16 k5 s2 | bn | "
+                                  "lrelu 0.2 | deconv 1 k5 s2 | tanh", 0, 0, 16, &d);
+    CHECK(n == 0, "5 iterations with a layer in oneDNN made %ld allocations", n);
+    char version[64];
+    abp_onednn_version(version, sizeof version);
+    const char *off = getenv("ABP_ONEDNN");
+    CHECK(strcmp(version, "none") == 0 || (off && !strcmp(off, "0")) || oneDNN_layers > 0,
+          "built with %s, but no layer ran in it", version);
     int rc = check_summary("test_noalloc");
     MPI_Finalize();
     return rc;

@@ -20,6 +20,7 @@
 #ifndef ABP_NN_H
 #define ABP_NN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "abp/error.h"
@@ -128,6 +129,13 @@ ABP_MUST_CHECK int abp_net_set_unfused(abp_net *net, int unfused, abp_err *err);
 int abp_net_use_onednn(abp_net *net, int on);
 /* 1 when layer i runs in oneDNN. */
 int abp_net_layer_in_onednn(const abp_net *net, int i);
+/* The oneDNN kernel that ran layer i's forward pass last ("jit:avx512_core", ...), or NULL:
+ * the layer is on the GEMM path or has not run yet. */
+const char *abp_net_layer_kernel(const abp_net *net, int i);
+/* The bytes oneDNN's plans for this network hold (0 without oneDNN). */
+int64_t abp_net_onednn_bytes(const abp_net *net);
+/* "oneDNN 2.6.3" into buf, or "none" when abp was built without it. */
+void abp_onednn_version(char *buf, size_t size);
 
 /* The same network for a latent image of h x w (the channels stay): *out gets a malloc'd
  * spec. Only for fully convolutional models (conv, deconv, batch norm, activations), whose

@@ -9,9 +9,11 @@
 #include "abp/tensor.h"
 
 typedef enum abp_part {
-    ABP_PART_GEMM,      /* every sgemm of the linear, conv and deconv layers */
+    ABP_PART_GEMM,      /* every sgemm of the linear, conv and deconv layers, and the
+                         * oneDNN kernels that run the wide conv and deconv layers */
     ABP_PART_IM2COL,    /* im2col, and the linear layer's [c][n][s] <-> [n][c][s] permutations */
     ABP_PART_COL2IM,    /* col2im (with the memset of its output) */
+    ABP_PART_REORDER,   /* oneDNN's layers: abp's layout into the kernel's and back */
     ABP_PART_BATCHNORM, /* batch norm's statistics and normalisation, forward and backward,
                          * with the leaky ReLU after it when the two run fused (network.c) */
     ABP_PART_POINTWISE, /* activations (but a fused lrelu), biases, reshape */

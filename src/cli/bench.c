@@ -98,7 +98,8 @@ static int time_layer_pass(abp_net *net, int i, int pass, int n, int reps, doubl
     return 0;
 }
 
-static void print_layer_row(const abp_layer *l, double flops, const double s[3], int has_weights) {
+static void print_layer_row(const abp_layer *l, double flops, const double s[3], int has_weights,
+                            const char *kernel) {
     char shape[48];
     snprintf(shape, sizeof shape, "%dx%dx%d", l->out.h, l->out.w, l->out.c);
     printf("  %-12s %-11s", l->name, shape);
@@ -111,6 +112,7 @@ static void print_layer_row(const abp_layer *l, double flops, const double s[3],
             printf("  %7.3f ms %7s", 1e3 * s[p], "");
         }
     }
+    if (kernel) printf("  oneDNN %s", kernel);
     printf("\n");
 }
 
@@ -131,7 +133,8 @@ static int time_layers(abp_dist *d, abp_net *net, int n, int reps, abp_err *err)
         for (int p = 0; p < 3; p++)
             if (time_layer_pass(net, i, p, n, reps, &s[p], err)) return -1;
         if (d->rank == 0)
-            print_layer_row(l, abp_layer_forward_flops(l) * n, s, l->nweight + l->nbias > 0);
+            print_layer_row(l, abp_layer_forward_flops(l) * n, s, l->nweight + l->nbias > 0,
+                            abp_net_layer_kernel(net, i));
     }
     return 0;
 }
@@ -160,15 +163,17 @@ static void print_memory(const abp_net *net, int b, int64_t n_local, double rss_
     double acts = (double)(act * b) * mb;                      /* the layers' outputs kept for backward */
     double grads = 2.0 * (double)(max_act * b) * mb;          /* ping-pong activation gradients */
     double scratch = (double)net->scratch_floats * mb;         /* im2col / col2im columns */
+    double onednn = (double)abp_net_onednn_bytes(net) / (1024.0 * 1024.0); /* blocked copies */
     double infer = (double)(b * (2 * dz + dy)) * mb;           /* Langevin: dz, noise, residual */
     double batch = (double)(b * (2 * dz + 2 * dy)) * mb;       /* the batch's z, y, dL/dg and dz */
     double shard = (double)(n_local * (dz + dy)) * mb;         /* this rank's examples and latents */
-    double total = model + acts + grads + scratch + infer + batch + shard;
+    double total = model + acts + grads + scratch + onednn + infer + batch + shard;
     printf("memory per rank (MB): parameters, gradients and Adam moments %.1f; activations kept "
-           "for backward %.1f; activation gradients %.1f; im2col/col2im scratch %.1f; Langevin and "
-           "batch buffers %.1f; examples and latents %.1f; in all %.1f of a peak RSS of %.1f (the "
-           "rest: MPI, HDF5, OpenBLAS buffers, code)\n",
-           model, acts, grads, scratch, infer + batch, shard, total, rss_mb);
+           "for backward %.1f; activation gradients %.1f; im2col/col2im scratch %.1f; oneDNN's "
+           "blocked operands and scratchpads %.1f; Langevin and batch buffers %.1f; examples and "
+           "latents %.1f; in all %.1f of a peak RSS of %.1f (the rest: MPI, HDF5, OpenBLAS and "
+           "oneDNN's code and buffers)\n",
+           model, acts, grads, scratch, onednn, infer + batch, shard, total, rss_mb);
 }
 
 /* Rank 0's time per part, as the mean per measured iteration and its share of the mean
@@ -189,8 +194,33 @@ static void print_parts(const abp_profile *prof, int iters, double mean_sec, dou
      * its GEMMs took time. Below it, the work outside GEMM is what to cut; at it, the shapes. */
     double gemm_sec = prof->seconds[ABP_PART_GEMM] / iters;
     if (gemm_sec > 0)
-        printf("the GEMMs alone: %.1f GFLOP/s, %.1f%% of sgemm (the ceiling at this model's shapes)\n",
+        printf("the GEMMs (and oneDNN's kernels) alone: %.1f GFLOP/s, %.1f%% of sgemm (the ceiling at "
+               "this model's shapes)\n",
                gflop / gemm_sec, 100.0 * gflop / gemm_sec / sgemm);
+}
+
+/* Which convolutions ran in oneDNN (and its kernel) and which on im2col/col2im + GEMM.
+ * Returns the number in oneDNN. */
+static int print_backends(const abp_net *net) {
+    char version[64];
+    abp_onednn_version(version, sizeof version);
+    int convs = 0, in_onednn = 0;
+    const char *kernel = NULL;
+    for (int i = 0; i < net->nlayers; i++) {
+        abp_layer_kind k = net->layers[i].kind;
+        if (k != ABP_CONV && k != ABP_DECONV) continue;
+        convs++;
+        if (abp_net_layer_kernel(net, i)) in_onednn++, kernel = abp_net_layer_kernel(net, i);
+    }
+    if (convs == 0) return 0;
+    if (!strcmp(version, "none"))
+        printf("convolutions: %d, all on im2col/col2im + GEMM (abp is built without oneDNN)\n", convs);
+    else if (!net->onednn)
+        printf("convolutions: %d, all on im2col/col2im + GEMM (%s is off: ABP_ONEDNN=0)\n", convs, version);
+    else
+        printf("convolutions: %d of %d in %s (%s), the rest (fewer than 16 channels in or out) on "
+               "im2col/col2im + GEMM\n", in_onednn, convs, version, kernel ? kernel : "-");
+    return in_onednn;
 }
 
 /* GEMM flops per example of one ABP iteration with L Langevin steps: each step a forward
@@ -307,6 +337,7 @@ int cmd_bench(int argc, char **argv, abp_dist *d, abp_err *err) {
                warmup, rate, 100.0 * rate / sgemm_ref, sgemm_ref, comm_sec);
     double mean_sec = 0;
     for (int r = 0; r < iters; r++) mean_sec += times[r] / iters;
+    int onednn_layers = d->rank == 0 ? print_backends(net) : 0;
     if (d->rank == 0) print_parts(&prof, iters, mean_sec, gflop, sgemm_ref);
     /* The peak of training, before the per-layer timing allocates the unfused middles. */
     double rss_mb = abp_dist_max_double(d, abp_peak_rss_bytes()) / (1024.0 * 1024.0);
@@ -324,6 +355,11 @@ int cmd_bench(int argc, char **argv, abp_dist *d, abp_err *err) {
         printf("loop_threads %d\nblas_threading %s\ngomp_spincount %s\nopenblas_thread_timeout %s\n",
                abp_loop_threads(), abp_blas_threading(), getenv("GOMP_SPINCOUNT") ? getenv("GOMP_SPINCOUNT") : "default",
                getenv("OPENBLAS_THREAD_TIMEOUT") ? getenv("OPENBLAS_THREAD_TIMEOUT") : "default");
+        char version[64];
+        abp_onednn_version(version, sizeof version);
+        /* "2.6.3", "off" (ABP_ONEDNN=0) or "none" (built without it) */
+        const char *number = strncmp(version, "oneDNN ", 7) ? version : net->onednn ? version + 7 : "off";
+        printf("onednn %s\nonednn_layers %d\n", number, onednn_layers);
         for (int p = 0; p < ABP_PART_COUNT; p++)
             printf("part_%s_seconds %.6f\n", abp_part_name((abp_part)p), prof.seconds[p] / iters);
     }

@@ -356,6 +356,12 @@ int abp_net_layer_in_onednn(const abp_net *net, int i) {
     return i >= 0 && i < net->nlayers && abp_onednn_runs(net->onednn, i, &net->layers[i]);
 }
 
+const char *abp_net_layer_kernel(const abp_net *net, int i) {
+    return i >= 0 && i < net->nlayers ? abp_onednn_kernel(net->onednn, i) : NULL;
+}
+
+int64_t abp_net_onednn_bytes(const abp_net *net) { return abp_onednn_bytes(net->onednn); }
+
 void abp_net_free(abp_net *net) {
     abp_onednn_free(net->onednn);
     if (net->layers)

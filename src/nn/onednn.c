@@ -13,7 +13,9 @@
  * A plan is made per layer and batch size on first use (JIT-compiling the kernels) and kept:
  * training calls a layer with one or two batch sizes. Every buffer, the kernels' scratchpads
  * included, is allocated then, so that an iteration allocates nothing. A layer whose plan
- * cannot be made (an unsupported geometry, no memory) stays on the GEMM path. */
+ * cannot be made (an unsupported geometry, no memory) stays on the GEMM path.
+ *
+ * In abp bench's breakdown the kernels count as gemm, the reorders as reorder. */
 #include "onednn.h"
 
 #include <stdint.h>
@@ -40,6 +42,7 @@ typedef struct operand {
     dnnl_memory_t user, inner;
     dnnl_primitive_t reorder;
     void *buffer; /* inner's floats, when it has its own */
+    size_t bytes;
 } operand;
 
 typedef struct plan {
@@ -53,6 +56,7 @@ typedef struct plan {
     dnnl_memory_t scratch_fwd, scratch_data, scratch_wts;
     void *scratchpad;
     float *dw_sum; /* the weight gradient in abp's layout, before it is added to dweight */
+    size_t bytes;  /* what the plan's buffers hold, for abp bench's memory line */
 } plan;
 
 struct abp_onednn {
@@ -145,6 +149,7 @@ static int operand_init(operand *o, abp_onednn *d, const dnnl_memory_desc_t *use
     if (!ok(dnnl_memory_create(&o->user, user_md, d->engine, DNNL_MEMORY_NONE))) return 0;
     if (dnnl_memory_desc_equal(user_md, inner_md)) return 1; /* the kernel works on abp's floats */
     o->buffer = alloc_md(inner_md);
+    o->bytes = dnnl_memory_desc_get_size(inner_md);
     if (!o->buffer || !ok(dnnl_memory_create(&o->inner, inner_md, d->engine, o->buffer))) return 0;
     dnnl_primitive_desc_t pd;
     const dnnl_memory_desc_t *from = into ? user_md : inner_md, *to = into ? inner_md : user_md;
@@ -234,6 +239,10 @@ static int plan_make(plan *p, abp_onednn *d, const abp_layer *l, int n) {
         !ok(dnnl_primitive_create(&p->bwd_weights, wpd)))
         goto done;
     p->n = n;
+    p->bytes = scratch + sizeof(float) * (size_t)l->nweight;
+    operand *ops[] = {&p->x_fwd, &p->y_fwd, &p->w_fwd, &p->w_bwd, &p->dy_data,
+                      &p->dx_data, &p->x_wts, &p->dy_wts, &p->dw_wts};
+    for (size_t i = 0; i < sizeof ops / sizeof *ops; i++) p->bytes += ops[i]->bytes;
     made = 1;
 done:
     for (int i = 0; i < 3; i++)
@@ -308,7 +317,7 @@ int abp_onednn_forward(abp_onednn *d, int index, const abp_layer *l, const float
     dnnl_memory_t mw = operand_in(d, &p->w_fwd, l->weight, &failed);
     dnnl_memory_t my = operand_out(&p->y_fwd, y, &failed);
     if (!ok(dnnl_stream_wait(d->stream))) failed = 1;
-    abp_profile_add(prof, ABP_PART_IM2COL, t0);
+    abp_profile_add(prof, ABP_PART_REORDER, t0);
     t0 = abp_profile_start(prof);
     dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, mx}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, my},
                                {DNNL_ARG_SCRATCHPAD, p->scratch_fwd}};
@@ -318,7 +327,7 @@ int abp_onednn_forward(abp_onednn *d, int index, const abp_layer *l, const float
     t0 = abp_profile_start(prof);
     operand_finish(d, &p->y_fwd, &failed);
     if (!ok(dnnl_stream_wait(d->stream))) failed = 1;
-    abp_profile_add(prof, ABP_PART_COL2IM, t0);
+    abp_profile_add(prof, ABP_PART_REORDER, t0);
     return failed ? give_up(d, index, l) : 1;
 }
 
@@ -334,7 +343,7 @@ int abp_onednn_backward(abp_onednn *d, int index, const abp_layer *l, const floa
         dnnl_memory_t mdy = operand_in(d, &p->dy_wts, dy, &failed);
         dnnl_memory_t mdw = operand_out(&p->dw_wts, p->dw_sum, &failed);
         if (!ok(dnnl_stream_wait(d->stream))) failed = 1;
-        abp_profile_add(prof, ABP_PART_IM2COL, t0);
+        abp_profile_add(prof, ABP_PART_REORDER, t0);
         t0 = abp_profile_start(prof);
         dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, mx}, {DNNL_ARG_DIFF_DST, mdy},
                                    {DNNL_ARG_DIFF_WEIGHTS, mdw}, {DNNL_ARG_SCRATCHPAD, p->scratch_wts}};
@@ -354,7 +363,7 @@ int abp_onednn_backward(abp_onednn *d, int index, const abp_layer *l, const floa
         dnnl_memory_t mw = operand_in(d, &p->w_bwd, l->weight, &failed);
         dnnl_memory_t mdx = operand_out(&p->dx_data, dx, &failed);
         if (!ok(dnnl_stream_wait(d->stream))) failed = 1;
-        abp_profile_add(prof, ABP_PART_IM2COL, t0);
+        abp_profile_add(prof, ABP_PART_REORDER, t0);
         t0 = abp_profile_start(prof);
         dnnl_exec_arg_t args[4] = {{DNNL_ARG_DIFF_DST, mdy}, {DNNL_ARG_WEIGHTS, mw},
                                    {DNNL_ARG_DIFF_SRC, mdx}, {DNNL_ARG_SCRATCHPAD, p->scratch_data}};
@@ -364,7 +373,7 @@ int abp_onednn_backward(abp_onednn *d, int index, const abp_layer *l, const floa
         t0 = abp_profile_start(prof);
         operand_finish(d, &p->dx_data, &failed);
         if (!ok(dnnl_stream_wait(d->stream))) failed = 1;
-        abp_profile_add(prof, ABP_PART_COL2IM, t0);
+        abp_profile_add(prof, ABP_PART_REORDER, t0);
     }
     /* A failed backward pass may have added half a gradient already: it cannot be redone
      * on the GEMM path without adding it twice, so it is an error of the caller's. */
@@ -374,6 +383,31 @@ int abp_onednn_backward(abp_onednn *d, int index, const abp_layer *l, const floa
 
 int abp_onednn_runs(const abp_onednn *d, int index, const abp_layer *l) {
     return d && index >= 0 && index < d->nlayers && !d->gave_up[index] && wide_enough(l);
+}
+
+const char *abp_onednn_kernel(const abp_onednn *d, int index) {
+    if (!d || index < 0 || index >= d->nlayers || d->gave_up[index]) return NULL;
+    const plan *slots = &d->plans[(size_t)index * PLANS_PER_LAYER], *last = NULL;
+    for (int i = 0; i < PLANS_PER_LAYER; i++)
+        if (slots[i].n && (!last || slots[i].last_use > last->last_use)) last = &slots[i];
+    const_dnnl_primitive_desc_t pd = NULL;
+    const char *name = NULL;
+    if (!last || !ok(dnnl_primitive_get_primitive_desc(last->fwd, &pd)) ||
+        !ok(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name)))
+        return NULL;
+    return name;
+}
+
+int64_t abp_onednn_bytes(const abp_onednn *d) {
+    int64_t bytes = 0;
+    if (d)
+        for (int i = 0; i < d->nlayers * PLANS_PER_LAYER; i++) bytes += (int64_t)d->plans[i].bytes;
+    return bytes;
+}
+
+void abp_onednn_version(char *buf, size_t size) {
+    const dnnl_version_t *v = dnnl_version();
+    snprintf(buf, size, "oneDNN %d.%d.%d", v->major, v->minor, v->patch);
 }
 
 #else /* built without oneDNN: every layer runs on the GEMM path */
@@ -399,5 +433,14 @@ int abp_onednn_runs(const abp_onednn *d, int index, const abp_layer *l) {
     (void)d, (void)index, (void)l;
     return 0;
 }
+const char *abp_onednn_kernel(const abp_onednn *d, int index) {
+    (void)d, (void)index;
+    return NULL;
+}
+int64_t abp_onednn_bytes(const abp_onednn *d) {
+    (void)d;
+    return 0;
+}
+void abp_onednn_version(char *buf, size_t size) { snprintf(buf, size, "none"); }
 
 #endif

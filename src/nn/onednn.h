@@ -21,4 +21,9 @@ int abp_onednn_backward(abp_onednn *d, int index, const abp_layer *l, const floa
 /* 1 when the layer runs in oneDNN (as far as is known before its first call). */
 int abp_onednn_runs(const abp_onednn *d, int index, const abp_layer *l);
 
+/* The implementation oneDNN chose for the forward pass of the layer's last plan, or NULL. */
+const char *abp_onednn_kernel(const abp_onednn *d, int index);
+/* The bytes the plans made so far hold (blocked copies of operands, scratchpads). */
+int64_t abp_onednn_bytes(const abp_onednn *d);
+
 #endif
