@@ -194,8 +194,8 @@ static void print_parts(const abp_profile *prof, int iters, double mean_sec, dou
      * its GEMMs took time. Below it, the work outside GEMM is what to cut; at it, the shapes. */
     double gemm_sec = prof->seconds[ABP_PART_GEMM] / iters;
     if (gemm_sec > 0)
-        printf("the GEMMs (and oneDNN's kernels) alone: %.1f GFLOP/s, %.1f%% of sgemm (the ceiling at "
-               "this model's shapes)\n",
+        printf("the GEMMs alone: %.1f GFLOP/s, %.1f%% of sgemm (the ceiling at this model's shapes; "
+               "oneDNN's kernels count as GEMMs)\n",
                gflop / gemm_sec, 100.0 * gflop / gemm_sec / sgemm);
 }
 
