@@ -88,16 +88,17 @@ static void compare(const char *what, const char *spec, const int *sizes, int ns
 static void accumulates(void) {
     abp_net net;
     abp_err err;
-    const char *spec = "z 2x2x16 | deconv 16 k5 s2";
+    const char *spec = "z 6x6x16 | deconv 16 k5 s2";
     if (abp_net_build(spec, 0, 2, &net, &err)) {
         CHECK(0, "build failed: %s", err.msg);
         return;
     }
     abp_rng_normal(1, 8, 3, 0, 0, net.params, net.nparams);
-    float z[2 * 2 * 2 * 16], r[2 * 4 * 4 * 16], dz[2 * 2 * 2 * 16];
-    abp_rng_normal(1, 8, 1, 0, 0, z, 2 * 2 * 2 * 16);
-    abp_rng_normal(1, 8, 2, 0, 0, r, 2 * 4 * 4 * 16);
-    float *once = malloc(sizeof(float) * (size_t)net.nparams);
+    int64_t nz = 2 * abp_shape_numel(net.in_shape), ny = 2 * abp_shape_numel(net.out_shape);
+    float *z = malloc(sizeof(float) * (size_t)nz), *r = malloc(sizeof(float) * (size_t)ny);
+    float *dz = malloc(sizeof(float) * (size_t)nz), *once = malloc(sizeof(float) * (size_t)net.nparams);
+    abp_rng_normal(1, 8, 1, 0, 0, z, nz);
+    abp_rng_normal(1, 8, 2, 0, 0, r, ny);
     abp_net_zero_grads(&net);
     int rc = abp_net_forward(&net, z, 2, &err) || abp_net_backward(&net, r, 2, dz, 1, &err);
     memcpy(once, net.grads, sizeof(float) * (size_t)net.nparams);
@@ -108,6 +109,9 @@ static void accumulates(void) {
     for (int64_t k = 0; k < net.nparams; k++) worst = fmax(worst, fabs(net.grads[k] - 2.0 * once[k]));
     CHECK(worst <= 1e-5 * max_abs(once, net.nparams), "two backward passes are not twice one (%.3g off)", worst);
     free(once);
+    free(z);
+    free(r);
+    free(dz);
     abp_net_free(&net);
 }
 
@@ -116,12 +120,38 @@ static void environment_switch(void) {
     abp_net net;
     abp_err err;
     setenv("ABP_ONEDNN", "0", 1);
-    int rc = abp_net_build("z 2x2x16 | deconv 16 k5 s2", 0, 2, &net, &err);
+    int rc = abp_net_build("z 6x6x16 | deconv 16 k5 s2", 0, 2, &net, &err);
     unsetenv("ABP_ONEDNN");
     CHECK(rc == 0, "build failed: %s", err.msg);
     if (rc) return;
     CHECK(net.onednn == NULL && !abp_net_layer_in_onednn(&net, 0), "ABP_ONEDNN=0 left oneDNN on");
     abp_net_free(&net);
+}
+
+/* Which layers oneDNN takes is a rule of their shapes: 16 channels in and out, and a small image
+ * (a deconvolution's input, a convolution's output) of 32 pixels or more. */
+static void which_layers(void) {
+    const struct {
+        const char *spec;
+        int in_onednn[3];
+    } cases[] = {
+        {"z 4x4x16 | deconv 16 k5 s2 | deconv 16 k5 s2 | deconv 8 k5 s2", {0, 1, 0}},
+        {"z 16x16x16 | conv 16 k5 s2 | conv 16 k5 s2 | conv 16 k5 s2", {1, 0, 0}},
+        {"z 1x31x16 | deconv1d 16 k25 s10 | deconv1d 16 k25 s10 | deconv1d 15 k25 s10", {0, 1, 0}},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        abp_net net;
+        abp_err err;
+        if (abp_net_build(cases[c].spec, 0, 1, &net, &err)) {
+            CHECK(0, "%s: build failed: %s", cases[c].spec, err.msg);
+            continue;
+        }
+        CHECK(abp_net_use_onednn(&net, 1) == 1, "%s: oneDNN did not start", cases[c].spec);
+        for (int i = 0; i < 3; i++)
+            CHECK(abp_net_layer_in_onednn(&net, i) == cases[c].in_onednn[i],
+                  "%s: layer %d %s oneDNN", cases[c].spec, i, cases[c].in_onednn[i] ? "is not in" : "is in");
+        abp_net_free(&net);
+    }
 }
 
 /* Runs a training pass of spec on `threads` OpenMP threads (oneDNN's kernels run on abp's
@@ -192,20 +222,21 @@ int main(void) {
         return 77;
     }
     const int one[] = {3}, two[] = {4, 3, 4}, deconv[] = {0, -1}, conv[] = {0, -1};
-    compare("deconv k5 s2", "z 4x4x16 | deconv 16 k5 s2", one, 1, deconv);
-    compare("deconv k5 s2, two batch sizes", "z 3x5x24 | deconv 32 k5 s2", two, 3, deconv);
-    compare("deconv k3 s1 p0", "z 5x5x16 | deconv 16 k3 s1 p0", one, 1, deconv);
-    compare("deconv k4 s2 p1 op0", "z 3x3x16 | deconv 16 k4 s2 p1 op0", one, 1, deconv);
-    compare("deconv1d k25 s10", "z 1x6x16 | deconv1d 16 k25 s10", one, 1, deconv);
-    compare("conv k5 s2", "z 9x8x16 | conv 24 k5 s2", two, 3, conv);
-    compare("conv k3 s1", "z 6x6x16 | conv 16 k3 s1", one, 1, conv);
+    compare("deconv k5 s2", "z 6x6x16 | deconv 16 k5 s2", one, 1, deconv);
+    compare("deconv k5 s2, two batch sizes", "z 6x7x24 | deconv 32 k5 s2", two, 3, deconv);
+    compare("deconv k3 s1 p0", "z 6x6x16 | deconv 16 k3 s1 p0", one, 1, deconv);
+    compare("deconv k4 s2 p1 op0", "z 6x6x16 | deconv 16 k4 s2 p1 op0", one, 1, deconv);
+    compare("deconv1d k25 s10", "z 1x40x16 | deconv1d 16 k25 s10", one, 1, deconv);
+    compare("conv k5 s2", "z 13x12x16 | conv 24 k5 s2", two, 3, conv);
+    compare("conv k3 s1", "z 7x7x16 | conv 16 k3 s1", one, 1, conv);
     const int mnist_like[] = {3, 6, -1};
     compare("a generator with a narrow last layer",
-            "z 5 | linear 4x4x32 | bn | lrelu 0.2 | deconv 16 k5 s2 | bn | lrelu 0.2 | deconv 16 k5 s2 | bn | "
+            "z 5 | linear 6x6x32 | bn | lrelu 0.2 | deconv 16 k5 s2 | bn | lrelu 0.2 | deconv 16 k5 s2 | bn | "
             "lrelu 0.2 | deconv 1 k5 s2 | tanh", two, 3, mnist_like);
     const int encoder_like[] = {3, -1};
-    compare("an encoder", "z 16x16x1 | conv 16 k5 s2 | bn | lrelu 0.2 | conv 32 k5 s2 | bn | lrelu 0.2 | linear 4",
+    compare("an encoder", "z 32x32x1 | conv 16 k5 s2 | bn | lrelu 0.2 | conv 32 k5 s2 | bn | lrelu 0.2 | linear 4",
             one, 1, encoder_like);
+    which_layers();
     accumulates();
     environment_switch();
     for (int threads = 2; threads <= 3; threads++) {

@@ -34,6 +34,12 @@
  * forward pass at 19 GFLOP/s in oneDNN against 96 on the GEMM path, faces64's (64 -> 3) at
  * 52 (the output's one channel is padded to a block of 16). */
 #define MIN_CHANNELS 16
+/* Nor do layers whose small image (a deconvolution's input, a convolution's output) has few
+ * pixels: faces64's first deconvolution (512x4x4 -> 256x8x8) ran at 127-148 GFLOP/s in oneDNN
+ * on one thread and batch 32 against 166-173 on the GEMM path (2 threads, batch 64: 259-314
+ * against 292-347), where the next, 8x8 -> 16x16, gains (174-188 against 157-171). The rule
+ * is a shape's, never a timing's, so that a net runs the same kernels on every rank and run. */
+#define MIN_PIXELS 32
 #define PLANS_PER_LAYER 4
 
 /* One operand of a kernel: abp's layout (user) and the kernel's (inner), and the reorder
@@ -121,8 +127,9 @@ void abp_onednn_free(abp_onednn *d) {
 }
 
 static int wide_enough(const abp_layer *l) {
-    return (l->kind == ABP_CONV || l->kind == ABP_DECONV) && l->in.c >= MIN_CHANNELS &&
-           l->out.c >= MIN_CHANNELS;
+    if (l->kind != ABP_CONV && l->kind != ABP_DECONV) return 0;
+    abp_shape small = l->kind == ABP_DECONV ? l->in : l->out;
+    return l->in.c >= MIN_CHANNELS && l->out.c >= MIN_CHANNELS && small.h * small.w >= MIN_PIXELS;
 }
 
 /* abp's activations are [c][n][h][w]: channel stride n*h*w, example stride h*w. */
