@@ -362,27 +362,35 @@ static int give_up(abp_onednn *d, int index, const abp_layer *l) {
     return 0;
 }
 
+/* One kernel call: its two inputs copied into the kernel's layouts, the kernel, its output
+ * copied back into abp's (the copies timed as reorder, the kernel as gemm). */
+static void pass(abp_onednn *d, dnnl_primitive_t kernel, int arg0, operand *in0, const float *floats0,
+                 int arg1, operand *in1, const float *floats1, int arg_out, operand *out, float *floats_out,
+                 dnnl_memory_t scratch, abp_profile *prof, int *failed) {
+    double t0 = abp_profile_start(prof);
+    dnnl_memory_t m0 = operand_in(d, in0, floats0, failed);
+    dnnl_memory_t m1 = operand_in(d, in1, floats1, failed);
+    dnnl_memory_t m_out = operand_out(out, floats_out, failed);
+    dnnl_exec_arg_t args[4] = {{arg0, m0}, {arg1, m1}, {arg_out, m_out}, {DNNL_ARG_SCRATCHPAD, scratch}};
+    if (!ok(dnnl_stream_wait(d->stream))) *failed = 1;
+    abp_profile_add(prof, ABP_PART_REORDER, t0);
+    t0 = abp_profile_start(prof);
+    run(d, kernel, 4, args, failed);
+    if (!ok(dnnl_stream_wait(d->stream))) *failed = 1;
+    abp_profile_add(prof, ABP_PART_GEMM, t0);
+    t0 = abp_profile_start(prof);
+    operand_finish(d, out, failed);
+    if (!ok(dnnl_stream_wait(d->stream))) *failed = 1;
+    abp_profile_add(prof, ABP_PART_REORDER, t0);
+}
+
 int abp_onednn_forward(abp_onednn *d, int index, const abp_layer *l, const float *x, float *y,
                        int n, abp_profile *prof) {
     plan *p = plan_for(d, index, l, n);
     if (!p) return 0;
     int failed = 0;
-    double t0 = abp_profile_start(prof);
-    dnnl_memory_t mx = operand_in(d, &p->x_fwd, x, &failed);
-    dnnl_memory_t mw = operand_in(d, &p->w_fwd, l->weight, &failed);
-    dnnl_memory_t my = operand_out(&p->y_fwd, y, &failed);
-    if (!ok(dnnl_stream_wait(d->stream))) failed = 1;
-    abp_profile_add(prof, ABP_PART_REORDER, t0);
-    t0 = abp_profile_start(prof);
-    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, mx}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, my},
-                               {DNNL_ARG_SCRATCHPAD, p->scratch_fwd}};
-    run(d, p->fwd, 4, args, &failed);
-    if (!ok(dnnl_stream_wait(d->stream))) failed = 1;
-    abp_profile_add(prof, ABP_PART_GEMM, t0);
-    t0 = abp_profile_start(prof);
-    operand_finish(d, &p->y_fwd, &failed);
-    if (!ok(dnnl_stream_wait(d->stream))) failed = 1;
-    abp_profile_add(prof, ABP_PART_REORDER, t0);
+    pass(d, p->fwd, DNNL_ARG_SRC, &p->x_fwd, x, DNNL_ARG_WEIGHTS, &p->w_fwd, l->weight, DNNL_ARG_DST,
+         &p->y_fwd, y, p->scratch_fwd, prof, &failed);
     return failed ? give_up(d, index, l) : 1;
 }
 
@@ -393,43 +401,17 @@ int abp_onednn_backward(abp_onednn *d, int index, const abp_layer *l, const floa
     if (!p) return 0;
     int failed = 0;
     if (want_param_grads) {
-        double t0 = abp_profile_start(prof);
-        dnnl_memory_t mx = operand_in(d, &p->x_wts, x, &failed);
-        dnnl_memory_t mdy = operand_in(d, &p->dy_wts, dy, &failed);
-        dnnl_memory_t mdw = operand_out(&p->dw_wts, p->dw_sum, &failed);
-        if (!ok(dnnl_stream_wait(d->stream))) failed = 1;
-        abp_profile_add(prof, ABP_PART_REORDER, t0);
-        t0 = abp_profile_start(prof);
-        dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, mx}, {DNNL_ARG_DIFF_DST, mdy},
-                                   {DNNL_ARG_DIFF_WEIGHTS, mdw}, {DNNL_ARG_SCRATCHPAD, p->scratch_wts}};
-        run(d, p->bwd_weights, 4, args, &failed);
-        operand_finish(d, &p->dw_wts, &failed);
-        if (!ok(dnnl_stream_wait(d->stream))) failed = 1;
-        abp_profile_add(prof, ABP_PART_GEMM, t0);
+        pass(d, p->bwd_weights, DNNL_ARG_SRC, &p->x_wts, x, DNNL_ARG_DIFF_DST, &p->dy_wts, dy,
+             DNNL_ARG_DIFF_WEIGHTS, &p->dw_wts, p->dw_sum, p->scratch_wts, prof, &failed);
         if (failed) return give_up(d, index, l);
-        t0 = abp_profile_start(prof);
+        double t0 = abp_profile_start(prof);
         /* oneDNN overwrites its gradient; abp's accumulate (over the chunks of a batch) */
         cblas_saxpy((int)l->nweight, 1.0f, p->dw_sum, 1, l->dweight, 1);
         abp_profile_add(prof, ABP_PART_POINTWISE, t0);
     }
-    if (dx) {
-        double t0 = abp_profile_start(prof);
-        dnnl_memory_t mdy = operand_in(d, &p->dy_data, dy, &failed);
-        dnnl_memory_t mw = operand_in(d, &p->w_bwd, l->weight, &failed);
-        dnnl_memory_t mdx = operand_out(&p->dx_data, dx, &failed);
-        if (!ok(dnnl_stream_wait(d->stream))) failed = 1;
-        abp_profile_add(prof, ABP_PART_REORDER, t0);
-        t0 = abp_profile_start(prof);
-        dnnl_exec_arg_t args[4] = {{DNNL_ARG_DIFF_DST, mdy}, {DNNL_ARG_WEIGHTS, mw},
-                                   {DNNL_ARG_DIFF_SRC, mdx}, {DNNL_ARG_SCRATCHPAD, p->scratch_data}};
-        run(d, p->bwd_data, 4, args, &failed);
-        if (!ok(dnnl_stream_wait(d->stream))) failed = 1;
-        abp_profile_add(prof, ABP_PART_GEMM, t0);
-        t0 = abp_profile_start(prof);
-        operand_finish(d, &p->dx_data, &failed);
-        if (!ok(dnnl_stream_wait(d->stream))) failed = 1;
-        abp_profile_add(prof, ABP_PART_REORDER, t0);
-    }
+    if (dx)
+        pass(d, p->bwd_data, DNNL_ARG_DIFF_DST, &p->dy_data, dy, DNNL_ARG_WEIGHTS, &p->w_bwd, l->weight,
+             DNNL_ARG_DIFF_SRC, &p->dx_data, dx, p->scratch_data, prof, &failed);
     /* A failed backward pass may have added half a gradient already: it cannot be redone
      * on the GEMM path without adding it twice, so it is an error of the caller's. */
     if (failed) give_up(d, index, l);
