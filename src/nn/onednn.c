@@ -195,8 +195,8 @@ ABP_CLONES static void to_blocked16(const float *restrict in, float *restrict ou
         }
 }
 
-/* Whether inner is user's activation (c, n, h, w) in nChw16c with no padded channels: then
- * the operand is filled by to_blocked16 and its reorder primitive is not needed. */
+/* When inner is user's activation (c, n, h, w) in nChw16c with no padded channels, marks the
+ * operand to be filled by to_blocked16 instead of its reorder (kept, unused). */
 static void operand_use_blocked16(operand *o, abp_shape s, int n) {
     if (!o->reorder || s.c % 16) return;
     const dnnl_memory_desc_t *inner_md = NULL;
