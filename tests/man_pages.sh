@@ -49,7 +49,14 @@ for cmd in $commands; do
   options=$((options + $(wc -l < "$tmp/help.opts")))
   # and the synopsis
   syn=$(sed -n "1s/^usage: abp $cmd //p" "$tmp/help" | cut -c1-20)
-  tr -s ' ' < "$tmp/abp-$cmd.txt" | grep -qF -- "$syn" || fail "the page of $cmd lacks its synopsis '$syn'"
+  if ! tr -s ' ' < "$tmp/abp-$cmd.txt" | grep -qF -- "$syn"; then
+    # CI once failed here on train, not reproduced on the same Debian 12 image (2026-12-03):
+    # show what groff made of the page and of its source, and the space left, to say why
+    echo "rendered ($(wc -c < "$tmp/abp-$cmd.txt") bytes):" >&2; sed -n 1,12p "$tmp/abp-$cmd.txt" | cat -A >&2
+    echo "source:" >&2; sed -n '/^\.SH SYNOPSIS/,/^\.SH DESCRIPTION/p' "$file" >&2
+    df -h "$tmp" >&2 || true
+    fail "the page of $cmd lacks its synopsis '$syn'"
+  fi
 done
 [ "$options" -ge 100 ] || fail "only $options options checked"
 if "$abp" man nosuchcommand 2> "$tmp/err"; then fail "abp man accepted an unknown command"; fi
