@@ -52,9 +52,10 @@ typedef struct operand {
     dnnl_primitive_t reorder;
     void *buffer; /* inner's floats, when it has its own */
     size_t bytes;
-    /* An activation read in nChw16c with whole blocks of 16 channels: abp's own loop
-     * (to_blocked16) replaces the reorder. c, n, hw: its shape; 0 when not. */
-    int blocked16_c, blocked16_n, blocked16_hw;
+    /* An activation in nChw16c or nChw8c with whole blocks of channels: abp's own loops
+     * (to_blocked, from_blocked) copy it, and reorder is NULL. block: 16, 8, or 0 when not;
+     * c, n, hw: its shape. */
+    int block, c, n, hw;
 } operand;
 
 typedef struct plan {
@@ -177,38 +178,79 @@ static int operand_init(operand *o, abp_onednn *d, const dnnl_memory_desc_t *use
     return made && bytes == 0;
 }
 
-/* abp's [c][n][hw] into nChw16c, [n][c/16][hw][16], c a multiple of 16. By hand because
- * oneDNN's reorder for this pair (jit:uni) ran at a third of this loop's rate: 32x64x32x32
- * in 1.03-1.07 ms against 0.33-0.38 ms on one Zen 5 core, warm (0.26 ms against 0.08 for
- * 32x256x8x8). Each step gathers one float from 16 channel rows and writes one cache line.
- * The other direction stays oneDNN's: scattering into 16 rows was slower than its reorder. */
-ABP_CLONES static void to_blocked16(const float *restrict in, float *restrict out, int c, int n, int hw) {
-    int blocks = c / 16;
+/* abp's [c][n][hw] to and from the kernels' channel-blocked layouts, [n][c/B][hw][B] with
+ * B = 16 (nChw16c, AVX-512) or 8 (nChw8c, AVX2), c a multiple of B. By hand because
+ * oneDNN's reorders for these pairs (jit:uni) ran at a third to a half of these loops' rate:
+ * into nChw16c, 32x64x32x32 took 1.03-1.07 ms against 0.33-0.38 ms on one warm Zen 5 core;
+ * back out of it, 1.24-1.89 ms against 0.96-1.03 ms (Zen 3, 1 core, cold; bench in
+ * docs/performance-threads.md). Into: each step gathers one float from B channel rows and
+ * writes B contiguous floats. Back: a tile of 16 pixels x B channels is read from L1 and
+ * written as B runs of 16 floats, one cache line each (writing one float to each of B rows
+ * per pixel instead was the slow version). */
+static inline __attribute__((always_inline)) void to_blocked_b(const float *restrict in, float *restrict out,
+                                                               int c, int n, int hw, const int B) {
+    int blocks = c / B;
     size_t channel = (size_t)n * hw;
 #pragma omp parallel for collapse(2) schedule(static) if ((int64_t)c * n * hw >= ABP_PARALLEL_MIN)
     for (int i = 0; i < n; i++)
         for (int b = 0; b < blocks; b++) {
-            float *restrict to = out + ((size_t)i * blocks + b) * hw * 16;
-            const float *from = in + (size_t)b * 16 * channel + (size_t)i * hw;
+            float *restrict to = out + ((size_t)i * blocks + b) * hw * B;
+            const float *from = in + (size_t)b * B * channel + (size_t)i * hw;
             for (int k = 0; k < hw; k++)
-                for (int j = 0; j < 16; j++) to[(size_t)k * 16 + j] = from[j * channel + k];
+                for (int j = 0; j < B; j++) to[(size_t)k * B + j] = from[j * channel + k];
         }
 }
 
-/* When inner is user's activation (c, n, h, w) in nChw16c with no padded channels, marks the
- * operand to be filled by to_blocked16 instead of its reorder (kept, unused). */
-static void operand_use_blocked16(operand *o, abp_shape s, int n) {
-    if (!o->reorder || s.c % 16) return;
+static inline __attribute__((always_inline)) void from_blocked_b(const float *restrict in, float *restrict out,
+                                                                 int c, int n, int hw, const int B) {
+    int blocks = c / B;
+    size_t channel = (size_t)n * hw;
+#pragma omp parallel for collapse(2) schedule(static) if ((int64_t)c * n * hw >= ABP_PARALLEL_MIN)
+    for (int i = 0; i < n; i++)
+        for (int b = 0; b < blocks; b++) {
+            const float *restrict from = in + ((size_t)i * blocks + b) * hw * B;
+            float *restrict to = out + (size_t)b * B * channel + (size_t)i * hw;
+            int k = 0;
+            for (; k + 16 <= hw; k += 16)
+                for (int j = 0; j < B; j++)
+                    for (int r = 0; r < 16; r++) to[j * channel + k + r] = from[(size_t)(k + r) * B + j];
+            for (; k < hw; k++)
+                for (int j = 0; j < B; j++) to[j * channel + k] = from[(size_t)k * B + j];
+        }
+}
+
+ABP_CLONES static void to_blocked(const float *in, float *out, int c, int n, int hw, int block) {
+    if (block == 16) to_blocked_b(in, out, c, n, hw, 16);
+    else to_blocked_b(in, out, c, n, hw, 8);
+}
+
+ABP_CLONES static void from_blocked(const float *in, float *out, int c, int n, int hw, int block) {
+    if (block == 16) from_blocked_b(in, out, c, n, hw, 16);
+    else from_blocked_b(in, out, c, n, hw, 8);
+}
+
+/* When inner is user's activation (c, n, h, w) in nChw16c or nChw8c with no padded
+ * channels, the operand is copied by to_blocked/from_blocked, and its reorder is dropped. */
+static void operand_use_blocked(operand *o, abp_shape s, int n) {
+    if (!o->reorder) return;
     const dnnl_memory_desc_t *inner_md = NULL;
-    dnnl_memory_desc_t blocked;
+    if (!ok(dnnl_memory_get_memory_desc(o->inner, &inner_md))) return;
     dnnl_dims_t dims = {n, s.c, s.h, s.w};
-    if (!ok(dnnl_memory_get_memory_desc(o->inner, &inner_md)) ||
-        !ok(dnnl_memory_desc_init_by_tag(&blocked, 4, dims, dnnl_f32, dnnl_aBcd16b)) ||
-        !dnnl_memory_desc_equal(inner_md, &blocked))
+    const int blocks[2] = {16, 8};
+    const dnnl_format_tag_t tags[2] = {dnnl_aBcd16b, dnnl_aBcd8b};
+    for (int i = 0; i < 2; i++) {
+        dnnl_memory_desc_t blocked;
+        if (s.c % blocks[i] || !ok(dnnl_memory_desc_init_by_tag(&blocked, 4, dims, dnnl_f32, tags[i])) ||
+            !dnnl_memory_desc_equal(inner_md, &blocked))
+            continue;
+        o->block = blocks[i];
+        o->c = s.c;
+        o->n = n;
+        o->hw = s.h * s.w;
+        dnnl_primitive_destroy(o->reorder);
+        o->reorder = NULL;
         return;
-    o->blocked16_c = s.c;
-    o->blocked16_n = n;
-    o->blocked16_hw = s.h * s.w;
+    }
 }
 
 static int plan_make(plan *p, abp_onednn *d, const abp_layer *l, int n) {
@@ -285,10 +327,12 @@ static int plan_make(plan *p, abp_onednn *d, const abp_layer *l, int n) {
     if (!ok(dnnl_primitive_create(&p->fwd, fpd)) || !ok(dnnl_primitive_create(&p->bwd_data, bpd)) ||
         !ok(dnnl_primitive_create(&p->bwd_weights, wpd)))
         goto done;
-    operand_use_blocked16(&p->x_fwd, l->in, n);
-    operand_use_blocked16(&p->x_wts, l->in, n);
-    operand_use_blocked16(&p->dy_data, l->out, n);
-    operand_use_blocked16(&p->dy_wts, l->out, n);
+    operand_use_blocked(&p->x_fwd, l->in, n);
+    operand_use_blocked(&p->x_wts, l->in, n);
+    operand_use_blocked(&p->y_fwd, l->out, n);
+    operand_use_blocked(&p->dy_data, l->out, n);
+    operand_use_blocked(&p->dx_data, l->in, n);
+    operand_use_blocked(&p->dy_wts, l->out, n);
     p->n = n;
     p->bytes = scratch + sizeof(float) * (size_t)l->nweight;
     operand *ops[] = {&p->x_fwd, &p->y_fwd, &p->w_fwd, &p->w_bwd, &p->dy_data,
@@ -326,11 +370,11 @@ static plan *plan_for(abp_onednn *d, int index, const abp_layer *l, int n) {
 /* The memory the kernel reads for an input operand, after reordering abp's floats into it. */
 static dnnl_memory_t operand_in(abp_onednn *d, operand *o, const float *floats, int *failed) {
     if (!ok(dnnl_memory_set_data_handle(o->user, (void *)floats))) *failed = 1;
-    if (!o->reorder) return o->user;
-    if (o->blocked16_c) {
-        to_blocked16(floats, o->buffer, o->blocked16_c, o->blocked16_n, o->blocked16_hw);
+    if (o->block) {
+        to_blocked(floats, o->buffer, o->c, o->n, o->hw, o->block);
         return o->inner;
     }
+    if (!o->reorder) return o->user;
     dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, o->user}, {DNNL_ARG_TO, o->inner}};
     if (!ok(dnnl_primitive_execute(o->reorder, d->stream, 2, args))) *failed = 1;
     return o->inner;
@@ -339,10 +383,15 @@ static dnnl_memory_t operand_in(abp_onednn *d, operand *o, const float *floats, 
 /* The memory the kernel writes for an output operand (abp's floats, or its own buffer). */
 static dnnl_memory_t operand_out(operand *o, float *floats, int *failed) {
     if (!ok(dnnl_memory_set_data_handle(o->user, floats))) *failed = 1;
-    return o->reorder ? o->inner : o->user;
+    return o->reorder || o->block ? o->inner : o->user;
 }
 
-static void operand_finish(abp_onednn *d, operand *o, int *failed) {
+/* After the kernel: an output operand's floats copied back into abp's layout. */
+static void operand_finish(abp_onednn *d, operand *o, float *floats, int *failed) {
+    if (o->block) {
+        from_blocked(o->buffer, floats, o->c, o->n, o->hw, o->block);
+        return;
+    }
     if (!o->reorder) return;
     dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, o->inner}, {DNNL_ARG_TO, o->user}};
     if (!ok(dnnl_primitive_execute(o->reorder, d->stream, 2, args))) *failed = 1;
@@ -379,7 +428,7 @@ static void pass(abp_onednn *d, dnnl_primitive_t kernel, int arg0, operand *in0,
     if (!ok(dnnl_stream_wait(d->stream))) *failed = 1;
     abp_profile_add(prof, ABP_PART_GEMM, t0);
     t0 = abp_profile_start(prof);
-    operand_finish(d, out, failed);
+    operand_finish(d, out, floats_out, failed);
     if (!ok(dnnl_stream_wait(d->stream))) *failed = 1;
     abp_profile_add(prof, ABP_PART_REORDER, t0);
 }
@@ -447,6 +496,24 @@ void abp_onednn_version(char *buf, size_t size) {
     snprintf(buf, size, "oneDNN %d.%d.%d", v->major, v->minor, v->patch);
 }
 
+/* oneDNN's ISA values are nested bit sets: each includes the bits of those it extends. */
+static int isa_has(dnnl_cpu_isa_t isa, dnnl_cpu_isa_t part) { return (isa & part) == part; }
+
+const char *abp_onednn_isa(void) {
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    if (isa_has(isa, dnnl_cpu_isa_avx512_core)) return "avx512_core";
+    if (isa_has(isa, dnnl_cpu_isa_avx2)) return "avx2";
+    if (isa_has(isa, dnnl_cpu_isa_avx)) return "avx";
+    if (isa_has(isa, dnnl_cpu_isa_sse41)) return "sse41";
+    return "generic";
+}
+
+/* faces64 on a 2-core Zen 3 (AVX2): oneDNN's jit:avx2 kernels took 4.19-4.22 s of an
+ * iteration where OpenBLAS's GEMMs with im2col/col2im took 3.62 + 0.43 s (1 rank x 2
+ * threads); with AVX-512 (jit:avx512_core, Zen 5) the direct kernels were 1.15-1.3x faster
+ * in the whole iteration. The rule is the CPU's, the same on every rank of a cluster. */
+int abp_onednn_gains(void) { return isa_has(dnnl_get_effective_cpu_isa(), dnnl_cpu_isa_avx512_core); }
+
 #else /* built without oneDNN: every layer runs on the GEMM path */
 
 int abp_onednn_available(void) { return 0; }
@@ -479,5 +546,7 @@ int64_t abp_onednn_bytes(const abp_onednn *d) {
     return 0;
 }
 void abp_onednn_version(char *buf, size_t size) { snprintf(buf, size, "none"); }
+const char *abp_onednn_isa(void) { return "none"; }
+int abp_onednn_gains(void) { return 0; }
 
 #endif
