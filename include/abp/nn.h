@@ -125,9 +125,8 @@ ABP_MUST_CHECK int abp_net_set_max_batch(abp_net *net, int max_batch, abp_err *e
 ABP_MUST_CHECK int abp_net_set_unfused(abp_net *net, int unfused, abp_err *err);
 /* Runs the wide convolutions and deconvolutions in oneDNN (on 1) or all of them as
  * im2col/col2im + GEMM (0). Returns 1 when oneDNN is on after the call: 0 when abp was built
- * without it or it could not start. A network is built with it on where oneDNN has its
- * AVX-512 kernels (abp_onednn_gains); the environment's ABP_ONEDNN=1 turns it on anywhere,
- * ABP_ONEDNN=0 off. */
+ * without it or it could not start. A network is built with it on unless the environment
+ * sets ABP_ONEDNN=0 (ABP_ONEDNN=1 or auto: on; anything else is refused by abp_net_build). */
 int abp_net_use_onednn(abp_net *net, int on);
 /* 1 when layer i runs in oneDNN. */
 int abp_net_layer_in_onednn(const abp_net *net, int i);
@@ -141,9 +140,6 @@ void abp_onednn_version(char *buf, size_t size);
 /* The instruction set oneDNN's kernels use on this CPU ("avx512_core", "avx2", ...), or
  * "none" without oneDNN. */
 const char *abp_onednn_isa(void);
-/* 1 when oneDNN's kernels beat im2col/col2im + GEMM here, as measured: with AVX-512 they
- * do; with AVX2 (jit:avx2, on a Zen 3) they were slower (docs/performance-threads.md). */
-int abp_onednn_gains(void);
 
 /* The same network for a latent image of h x w (the channels stay): *out gets a malloc'd
  * spec. Only for fully convolutional models (conv, deconv, batch norm, activations), whose

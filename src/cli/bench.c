@@ -215,9 +215,6 @@ static int print_backends(const abp_net *net) {
     if (convs == 0) return 0;
     if (!strcmp(version, "none"))
         printf("convolutions: %d, all on im2col/col2im + GEMM (abp is built without oneDNN)\n", convs);
-    else if (!net->onednn && !abp_onednn_gains())
-        printf("convolutions: %d, all on im2col/col2im + GEMM (%s's kernels here are %s, slower than "
-               "GEMM; ABP_ONEDNN=1 runs them)\n", convs, version, abp_onednn_isa());
     else if (!net->onednn)
         printf("convolutions: %d, all on im2col/col2im + GEMM (%s is off: ABP_ONEDNN=0)\n", convs, version);
     else
@@ -361,8 +358,8 @@ int cmd_bench(int argc, char **argv, abp_dist *d, abp_err *err) {
                getenv("OPENBLAS_THREAD_TIMEOUT") ? getenv("OPENBLAS_THREAD_TIMEOUT") : "default");
         char version[64];
         abp_onednn_version(version, sizeof version);
-        /* "2.6.3", "off" (ABP_ONEDNN=0, or its kernels here do not gain) or "none" (built
-         * without it); its instruction set on this CPU */
+        /* "2.6.3", "off" (ABP_ONEDNN=0) or "none" (built without it); the instruction set
+         * of its kernels on this CPU */
         const char *number = strncmp(version, "oneDNN ", 7) ? version : net->onednn ? version + 7 : "off";
         printf("onednn %s\nonednn_isa %s\nonednn_layers %d\n", number, abp_onednn_isa(), onednn_layers);
         for (int p = 0; p < ABP_PART_COUNT; p++)

@@ -295,12 +295,10 @@ int abp_net_build(const char *spec, int latent_dim, int max_batch, abp_net *net,
         net->side = net->dlast ? abp_alloc(sizeof(float) * (size_t)(max_side * max_batch), err) : NULL;
         if (!net->side) goto fail;
     }
-    /* ABP_ONEDNN: unset or auto, oneDNN where it gains; 1 wherever it runs; 0 never. */
+    /* ABP_ONEDNN: unset, 1 or auto, oneDNN for the layers it takes; 0, none. */
     const char *onednn = getenv("ABP_ONEDNN");
-    int use_onednn;
-    if (!onednn || !*onednn || !strcmp(onednn, "auto")) use_onednn = abp_onednn_gains();
-    else if (!strcmp(onednn, "0") || !strcmp(onednn, "1")) use_onednn = onednn[0] == '1';
-    else {
+    int use_onednn = !onednn || !*onednn || !strcmp(onednn, "auto") || !strcmp(onednn, "1");
+    if (!use_onednn && strcmp(onednn, "0")) {
         abp_fail(err, "the environment's ABP_ONEDNN is '%s': it takes 0, 1 or auto", onednn);
         goto fail;
     }

@@ -508,12 +508,6 @@ const char *abp_onednn_isa(void) {
     return "generic";
 }
 
-/* faces64 on a 2-core Zen 3 (AVX2): oneDNN's jit:avx2 kernels took 4.19-4.22 s of an
- * iteration where OpenBLAS's GEMMs with im2col/col2im took 3.62 + 0.43 s (1 rank x 2
- * threads); with AVX-512 (jit:avx512_core, Zen 5) the direct kernels were 1.15-1.3x faster
- * in the whole iteration. The rule is the CPU's, the same on every rank of a cluster. */
-int abp_onednn_gains(void) { return isa_has(dnnl_get_effective_cpu_isa(), dnnl_cpu_isa_avx512_core); }
-
 #else /* built without oneDNN: every layer runs on the GEMM path */
 
 int abp_onednn_available(void) { return 0; }
@@ -547,6 +541,5 @@ int64_t abp_onednn_bytes(const abp_onednn *d) {
 }
 void abp_onednn_version(char *buf, size_t size) { snprintf(buf, size, "none"); }
 const char *abp_onednn_isa(void) { return "none"; }
-int abp_onednn_gains(void) { return 0; }
 
 #endif
