@@ -6,7 +6,8 @@
 #   bash bench/layouts.sh [--model mnist28|faces64] [--rounds 3] [--iters 7] [--baseline ABP]
 #
 # One line per run: "round program layout seconds_per_iteration percent_of_sgemm
-# outside_gemm% load", then per program and layout the median over rounds. OPENBLAS_CORETYPE
+# outside_gemm% load", then per program and layout the median over rounds, and with a
+# baseline the median over rounds of baseline s/iter / abp s/iter in each layout. OPENBLAS_CORETYPE
 # is removed from the environment so that abp picks its kernel itself; each rank is bound to
 # as many cores as it runs threads (mpirun --map-by slot:PE=T).
 set -euo pipefail
@@ -42,13 +43,20 @@ bench() { # label abp ranks threads
   outside=$(sed -n 's/.*outside GEMM \([0-9.]*\)%.*/\1/p' <<< "$out")
   echo "$r $1 $3x$4 $(value seconds_per_iteration <<< "$out") $(value percent_of_sgemm <<< "$out") ${outside:--} $(load)" | tee -a "$results"
 }
+# abp and the baseline run side by side in each layout, and which goes first swaps every
+# round: on a 2-core Zen 3 VM (2026-12-03) the program that ran first in a round was 10-15%
+# slower, whichever it was, so an order kept the same in every round biased the comparison.
 for r in $(seq "$rounds"); do
-  bench abp "$here/build/abp" 1 "$cores"
-  bench abp "$here/build/abp" "$cores" 1
-  if [ -n "$baseline" ]; then
-    bench baseline "$baseline" 1 "$cores"
-    bench baseline "$baseline" "$cores" 1
-  fi
+  for ranks in 1 "$cores"; do
+    threads=$((cores / ranks))
+    if [ -n "$baseline" ] && [ $((r % 2)) -eq 0 ]; then
+      bench baseline "$baseline" "$ranks" "$threads"
+      bench abp "$here/build/abp" "$ranks" "$threads"
+    else
+      bench abp "$here/build/abp" "$ranks" "$threads"
+      [ -z "$baseline" ] || bench baseline "$baseline" "$ranks" "$threads"
+    fi
+  done
   for t in 1 "$cores"; do
     p=$(/usr/bin/python3 "$peer" --config "$model" --threads "$t" --iters "$iters") || { echo "layouts: the peer failed" >&2; exit 1; }
     echo "$r pytorch ${t}threads $(value seconds_per_iteration <<< "$p") - - $(load)" | tee -a "$results"
@@ -62,3 +70,12 @@ for k in $(awk '{print $2 "/" $3}' "$results" | sort -u); do
   pct=$(awk -v p="$prog" -v l="$lay" '$2 == p && $3 == l && $5 != "-" {print $5}' "$results" | median)
   echo "$prog $lay $sec ${pct:--}"
 done
+# The ratio of each round's pair, run side by side: steadier than a ratio of medians when
+# the machine's speed drifts between rounds.
+if [ -n "$baseline" ]; then
+  for lay in "1x$cores" "${cores}x1"; do
+    ratio=$(awk -v l="$lay" '$3 == l && $2 == "abp" {a[$1] = $4} $3 == l && $2 == "baseline" {b[$1] = $4}
+                END {for (r in a) if (r in b && a[r] > 0) print b[r] / a[r]}' "$results" | median)
+    echo "baseline/abp $lay ${ratio:--} (median of the rounds' ratios of s/iter; above 1: abp is faster)"
+  done
+fi
