@@ -180,10 +180,10 @@ static int operand_init(operand *o, abp_onednn *d, const dnnl_memory_desc_t *use
 
 /* abp's [c][n][hw] to and from the kernels' channel-blocked layouts, [n][c/B][hw][B] with
  * B = 16 (nChw16c, AVX-512) or 8 (nChw8c, AVX2), c a multiple of B. By hand because
- * oneDNN's reorders for these pairs (jit:uni) ran at a third to a half of these loops' rate:
- * into nChw16c, 32x64x32x32 took 1.03-1.07 ms against 0.33-0.38 ms on one warm Zen 5 core;
- * back out of it, 1.24-1.89 ms against 0.96-1.03 ms (Zen 3, 1 core, cold; bench in
- * docs/performance-threads.md). Into: each step gathers one float from B channel rows and
+ * oneDNN's reorders for these pairs (jit:uni) were 1.2-3x slower than these loops: into
+ * nChw16c, 32x64x32x32 took 1.03-1.07 ms against 0.33-0.38 ms on one warm Zen 5 core; out of
+ * it 2.43-2.97 against 1.50-1.66, out of nChw8c 2.34-2.86 against 1.95-2.13 (one Zen 3 core,
+ * cold; docs/performance-threads.md, "Zen 3"). Into: each step gathers one float from B channel rows and
  * writes B contiguous floats. Back: a tile of 16 pixels x B channels is read from L1 and
  * written as B runs of 16 floats, one cache line each (writing one float to each of B rows
  * per pixel instead was the slow version). */
