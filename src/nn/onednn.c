@@ -53,7 +53,7 @@ typedef struct operand {
     void *buffer; /* inner's floats, when it has its own */
     size_t bytes;
     /* An activation in nChw16c or nChw8c with whole blocks of channels: abp's own loops
-     * (to_blocked, from_blocked) copy it, and reorder is NULL. block: 16, 8, or 0 when not;
+     * (blocked_copy) copy it, and reorder is NULL. block: 16, 8, or 0 when not;
      * c, n, hw: its shape. */
     int block, c, n, hw;
 } operand;
@@ -187,29 +187,24 @@ static int operand_init(operand *o, abp_onednn *d, const dnnl_memory_desc_t *use
  * writes B contiguous floats. Back: a tile of 16 pixels x B channels is read from L1 and
  * written as B runs of 16 floats, one cache line each (writing one float to each of B rows
  * per pixel instead was the slow version). */
-static inline __attribute__((always_inline)) void to_blocked_b(const float *restrict in, float *restrict out,
-                                                               int c, int n, int hw, const int B) {
+static inline __attribute__((always_inline)) void blocked_copy_b(const float *restrict src, float *restrict dst,
+                                                                 int c, int n, int hw, const int B, int into) {
     int blocks = c / B;
     size_t channel = (size_t)n * hw;
 #pragma omp parallel for collapse(2) schedule(static) if ((int64_t)c * n * hw >= ABP_PARALLEL_MIN)
     for (int i = 0; i < n; i++)
         for (int b = 0; b < blocks; b++) {
-            float *restrict to = out + ((size_t)i * blocks + b) * hw * B;
-            const float *from = in + (size_t)b * B * channel + (size_t)i * hw;
-            for (int k = 0; k < hw; k++)
-                for (int j = 0; j < B; j++) to[(size_t)k * B + j] = from[j * channel + k];
-        }
-}
-
-static inline __attribute__((always_inline)) void from_blocked_b(const float *restrict in, float *restrict out,
-                                                                 int c, int n, int hw, const int B) {
-    int blocks = c / B;
-    size_t channel = (size_t)n * hw;
-#pragma omp parallel for collapse(2) schedule(static) if ((int64_t)c * n * hw >= ABP_PARALLEL_MIN)
-    for (int i = 0; i < n; i++)
-        for (int b = 0; b < blocks; b++) {
-            const float *restrict from = in + ((size_t)i * blocks + b) * hw * B;
-            float *restrict to = out + (size_t)b * B * channel + (size_t)i * hw;
+            /* example i's block b of B channels: where it is in each layout */
+            size_t blocked = ((size_t)i * blocks + b) * hw * B, rows = (size_t)b * B * channel + (size_t)i * hw;
+            if (into) {
+                const float *from = src + rows;
+                float *to = dst + blocked;
+                for (int k = 0; k < hw; k++)
+                    for (int j = 0; j < B; j++) to[(size_t)k * B + j] = from[j * channel + k];
+                continue;
+            }
+            const float *from = src + blocked;
+            float *to = dst + rows;
             int k = 0;
             for (; k + 16 <= hw; k += 16)
                 for (int j = 0; j < B; j++)
@@ -219,18 +214,14 @@ static inline __attribute__((always_inline)) void from_blocked_b(const float *re
         }
 }
 
-ABP_CLONES static void to_blocked(const float *in, float *out, int c, int n, int hw, int block) {
-    if (block == 16) to_blocked_b(in, out, c, n, hw, 16);
-    else to_blocked_b(in, out, c, n, hw, 8);
-}
-
-ABP_CLONES static void from_blocked(const float *in, float *out, int c, int n, int hw, int block) {
-    if (block == 16) from_blocked_b(in, out, c, n, hw, 16);
-    else from_blocked_b(in, out, c, n, hw, 8);
+/* into 1: abp's layout into the blocked one; 0: back. */
+ABP_CLONES static void blocked_copy(const float *src, float *dst, int c, int n, int hw, int block, int into) {
+    if (block == 16) blocked_copy_b(src, dst, c, n, hw, 16, into);
+    else blocked_copy_b(src, dst, c, n, hw, 8, into);
 }
 
 /* When inner is user's activation (c, n, h, w) in nChw16c or nChw8c with no padded
- * channels, the operand is copied by to_blocked/from_blocked, and its reorder is dropped. */
+ * channels, the operand is copied by blocked_copy, and its reorder is dropped. */
 static void operand_use_blocked(operand *o, abp_shape s, int n) {
     if (!o->reorder) return;
     const dnnl_memory_desc_t *inner_md = NULL;
@@ -371,7 +362,7 @@ static plan *plan_for(abp_onednn *d, int index, const abp_layer *l, int n) {
 static dnnl_memory_t operand_in(abp_onednn *d, operand *o, const float *floats, int *failed) {
     if (!ok(dnnl_memory_set_data_handle(o->user, (void *)floats))) *failed = 1;
     if (o->block) {
-        to_blocked(floats, o->buffer, o->c, o->n, o->hw, o->block);
+        blocked_copy(floats, o->buffer, o->c, o->n, o->hw, o->block, 1);
         return o->inner;
     }
     if (!o->reorder) return o->user;
@@ -389,7 +380,7 @@ static dnnl_memory_t operand_out(operand *o, float *floats, int *failed) {
 /* After the kernel: an output operand's floats copied back into abp's layout. */
 static void operand_finish(abp_onednn *d, operand *o, float *floats, int *failed) {
     if (o->block) {
-        from_blocked(o->buffer, floats, o->c, o->n, o->hw, o->block);
+        blocked_copy(o->buffer, floats, o->c, o->n, o->hw, o->block, 0);
         return;
     }
     if (!o->reorder) return;
