@@ -388,12 +388,6 @@ static void operand_finish(abp_onednn *d, operand *o, float *floats, int *failed
     if (!ok(dnnl_primitive_execute(o->reorder, d->stream, 2, args))) *failed = 1;
 }
 
-static int run(abp_onednn *d, dnnl_primitive_t prim, int nargs, const dnnl_exec_arg_t *args,
-               int *failed) {
-    if (!ok(dnnl_primitive_execute(prim, d->stream, nargs, args))) *failed = 1;
-    return *failed;
-}
-
 /* A failure after the plan was made is not expected (its memory is all there): the layer
  * goes back to the GEMM path, which recomputes this call, and says so once. */
 static int give_up(abp_onednn *d, int index, const abp_layer *l) {
@@ -415,7 +409,7 @@ static void pass(abp_onednn *d, dnnl_primitive_t kernel, int arg0, operand *in0,
     if (!ok(dnnl_stream_wait(d->stream))) *failed = 1;
     abp_profile_add(prof, ABP_PART_REORDER, t0);
     t0 = abp_profile_start(prof);
-    run(d, kernel, 4, args, failed);
+    if (!ok(dnnl_primitive_execute(kernel, d->stream, 4, args))) *failed = 1;
     if (!ok(dnnl_stream_wait(d->stream))) *failed = 1;
     abp_profile_add(prof, ABP_PART_GEMM, t0);
     t0 = abp_profile_start(prof);
